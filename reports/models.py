@@ -1,0 +1,70 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from scoring.models import Alert
+from sessions.models import Session, Tutor
+
+
+class EmailReport(models.Model):
+    """One message to one recipient. (kind, event_key, recipient) is unique: never mailed twice."""
+
+    class Kind(models.TextChoices):
+        SESSION_REPORT = "session_report", "Session report"
+        ALERT = "alert"
+        DIGEST = "digest"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"
+        DELIVERED = "delivered"
+        BOUNCED = "bounced"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=14, choices=Kind.choices)
+    # What the message is about: a session (+ its status), an alert, or a digest day.
+    event_key = models.CharField(max_length=100)
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="email_reports"
+    )
+    tutor = models.ForeignKey(
+        Tutor, null=True, blank=True, on_delete=models.SET_NULL, related_name="email_reports"
+    )
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="email_reports"
+    )
+    recipient_email = models.EmailField()
+    subject = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "email_reports"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="email_status_created_idx"),
+            models.Index(fields=["kind", "-created_at"], name="email_kind_created_idx"),
+            models.Index(fields=["tutor", "-created_at"], name="email_tutor_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "event_key", "recipient_email"], name="email_once_per_event_recipient"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["session_report", "alert", "digest"]), name="email_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sent", "failed", "delivered", "bounced"]),
+                name="email_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.recipient_email}"

@@ -1,0 +1,240 @@
+import hashlib
+import secrets
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from .rescheduling import LAST_MINUTE_HOURS, fill_derived_fields
+
+
+class Tutor(models.Model):
+    # The platform's tutor id is the primary key, so the API and the database share ids.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(unique=True, null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    # Set whenever one of the tutor's sessions or reschedules changes; the scoring sweep
+    # rescores every tutor whose sessions changed after its last calculation.
+    sessions_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "tutors"
+        ordering = ["name"]
+        indexes = [models.Index(fields=["sessions_changed_at"], name="tutors_changed_idx")]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("scoring:tutor_detail", args=[self.pk])
+
+    @classmethod
+    def mark_changed(cls, tutor_ids, *, now=None):
+        """Flag tutors for rescoring (one UPDATE, whatever the number of tutors)."""
+        cls.objects.filter(pk__in=set(tutor_ids)).update(sessions_changed_at=now or timezone.now())
+
+
+class Session(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        COMPLETED = "completed"
+        RESCHEDULED = "rescheduled"
+        NO_SHOW = "no_show", "No-show"
+
+    class NoShowBy(models.TextChoices):
+        TUTOR = "tutor"
+        STUDENT = "student"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=True)
+    tutor = models.ForeignKey(Tutor, on_delete=models.CASCADE, related_name="sessions")
+    student_id = models.CharField(max_length=100)
+    scheduled_time = models.DateTimeField()
+    completed_time = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    student_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    no_show_by = models.CharField(max_length=7, choices=NoShowBy.choices, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "sessions"
+        ordering = ["-scheduled_time"]
+        indexes = [
+            models.Index(fields=["tutor", "scheduled_time"], name="sessions_tutor_time_idx"),
+            models.Index(fields=["status"], name="sessions_status_idx"),
+            models.Index(fields=["scheduled_time"], name="sessions_time_idx"),
+            # First sessions: the earliest session of each (tutor, student) pair.
+            models.Index(fields=["tutor", "student_id", "scheduled_time"], name="sessions_pair_time_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["scheduled", "completed", "rescheduled", "no_show"]),
+                name="session_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(completed_time__isnull=True)
+                | Q(status="completed", completed_time__gte=F("scheduled_time")),
+                name="session_completed_time_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__isnull=True)
+                | Q(duration_minutes__gte=1, duration_minutes__lte=300),
+                name="session_duration_1_300",
+            ),
+            models.CheckConstraint(
+                condition=Q(student_rating__isnull=True) | Q(student_rating__gte=1, student_rating__lte=5),
+                name="session_rating_1_5",
+            ),
+            # no_show_by is set exactly when the session is a no-show.
+            models.CheckConstraint(
+                condition=Q(status="no_show", no_show_by__in=["tutor", "student"])
+                | (~Q(status="no_show") & Q(no_show_by__isnull=True)),
+                name="session_no_show_by_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.tutor_id} · {self.student_id} · {self.scheduled_time:%Y-%m-%d %H:%M} · {self.status}"
+
+    def save(self, *args, **kwargs):
+        self.apply_defaults()
+        super().save(*args, **kwargs)
+
+    def apply_defaults(self):
+        """A no-show is the tutor's unless the platform says otherwise."""
+        if self.status == self.Status.NO_SHOW and not self.no_show_by:
+            self.no_show_by = self.NoShowBy.TUTOR
+        elif self.status != self.Status.NO_SHOW:
+            self.no_show_by = None
+        return self
+
+
+class Reschedule(models.Model):
+    class Initiator(models.TextChoices):
+        TUTOR = "tutor"
+        STUDENT = "student"
+
+    class ReasonCode(models.TextChoices):
+        PERSONAL = "personal"
+        EMERGENCY = "emergency"
+        SCHEDULING_CONFLICT = "scheduling_conflict", "Scheduling conflict"
+        FAMILY = "family"
+        TECHNICAL = "technical"
+        HEALTH = "health"
+        OTHER = "other"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="reschedule")
+    initiator = models.CharField(max_length=7, choices=Initiator.choices)
+    original_time = models.DateTimeField()
+    new_time = models.DateTimeField(null=True, blank=True, help_text="Empty when cancelled outright.")
+    reason = models.TextField(blank=True)
+    reason_code = models.CharField(
+        max_length=20,
+        choices=ReasonCode.choices,
+        blank=True,
+        help_text="Derived from the reason text when left empty.",
+    )
+    cancelled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reschedule was asked for; defaults to now."
+    )
+    hours_before_session = models.DecimalField(max_digits=9, decimal_places=2, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "reschedules"
+        ordering = ["-original_time"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(initiator__in=["tutor", "student"]), name="reschedule_initiator_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    reason_code__in=[
+                        "personal",
+                        "emergency",
+                        "scheduling_conflict",
+                        "family",
+                        "technical",
+                        "health",
+                        "other",
+                    ]
+                ),
+                name="reschedule_reason_code_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(new_time__isnull=True) | Q(new_time__gt=F("original_time")),
+                name="reschedule_new_time_after_original",
+            ),
+            models.CheckConstraint(
+                condition=Q(cancelled_at__isnull=False), name="reschedule_cancelled_at_set"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Reschedule of {self.session_id} by {self.initiator}"
+
+    def save(self, *args, **kwargs):
+        fill_derived_fields(self, received_at=timezone.now())
+        super().save(*args, **kwargs)
+
+    @property
+    def is_last_minute(self):
+        return self.hours_before_session is not None and self.hours_before_session < LAST_MINUTE_HOURS
+
+
+def hash_api_key(raw_key):
+    # The raw key has 256 bits of entropy, so one SHA-256 is enough (no slow KDF needed).
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(
+        max_length=12, editable=False, help_text="First characters, to recognise a key."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        db_table = "api_keys"
+        ordering = ["name"]
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+    @classmethod
+    def create_key(cls, name):
+        """Create a key; returns (api_key, raw_key). The raw key is never stored."""
+        api_key = cls(name=name)
+        raw_key = api_key.assign_new_key()
+        api_key.save()
+        return api_key, raw_key
+
+    def assign_new_key(self):
+        """Give this row a fresh random key and return it; only its hash is kept."""
+        raw_key = "ts_" + secrets.token_urlsafe(32)
+        self.prefix, self.key_hash = raw_key[:10], hash_api_key(raw_key)
+        return raw_key
