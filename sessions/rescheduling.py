@@ -6,16 +6,20 @@ from decimal import ROUND_HALF_UP, Decimal
 LAST_MINUTE_HOURS = 24
 
 # First matching rule wins; the order puts the most specific causes first.
+# Every keyword starts at a word boundary ("er" must not match "another", "ill" not "will").
 REASON_KEYWORDS = [
-    ("emergency", r"emergenc|urgent|accident|hospital|er\b"),
-    ("health", r"sick|ill\b|illness|flu|covid|doctor|dentist|medical|health|fever|migraine"),
-    ("family", r"family|child|kid|son\b|daughter|parent|mom\b|dad\b|wedding|funeral"),
-    ("technical", r"internet|wifi|wi-fi|connection|computer|laptop|power outage|zoom|technical|audio|camera"),
+    ("emergency", r"\b(emergenc|urgent|accident|hospital|er\b)"),
+    ("health", r"\b(sick|ill\b|illness|flu\b|covid|doctor|dentist|medical|health|fever|migraine)"),
+    ("family", r"\b(family|child|kids?\b|son\b|daughter|parent|mom\b|dad\b|wedding|funeral)"),
+    (
+        "technical",
+        r"\b(internet|wifi|wi-fi|connection|computer|laptop|power outage|zoom|technical|audio|camera)",
+    ),
     (
         "scheduling_conflict",
-        r"conflict|double.?book|overlap|another (session|class|meeting)|schedul|meeting|exam|class",
+        r"\b(conflict|double.?book|overlap|another (session|class|meeting)|schedul|meeting|exam|class)",
     ),
-    ("personal", r"personal|errand|appointment|travel|trip|moving|car\b|traffic"),
+    ("personal", r"\b(personal|errand|appointment|travel|trip\b|moving|car\b|traffic)"),
 ]
 _COMPILED = [(code, re.compile(pattern, re.IGNORECASE)) for code, pattern in REASON_KEYWORDS]
 
