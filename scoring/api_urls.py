@@ -1,5 +1,13 @@
 """Read endpoints of the platform API (/api/tutors...), mounted under /api/ by the root urls."""
 
+from django.urls import path
+
+from . import api
+
 app_name = "scoring_api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("tutors", api.tutor_list, name="tutor_list"),
+    path("tutors/<uuid:tutor_id>", api.tutor_detail, name="tutor_detail"),
+    path("tutors/<uuid:tutor_id>/history", api.tutor_history, name="tutor_history"),
+]

@@ -1,3 +1,11 @@
+from django.urls import path
+
+from . import api
+
 app_name = "tutoring"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("api/sessions", api.sessions_endpoint, name="api_sessions"),
+    path("api/sessions/bulk", api.sessions_bulk_endpoint, name="api_sessions_bulk"),
+    path("healthz", api.healthz, name="healthz"),
+]

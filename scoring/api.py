@@ -1,0 +1,303 @@
+"""Read endpoints of the platform API: /api/tutors, /api/tutors/{id}, /api/tutors/{id}/history.
+
+They live in `scoring` because they read scores (`sessions` never imports `scoring`); the key
+authentication and the JSON error shape come from `sessions.api`.
+"""
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Literal
+
+from django.db.models import Count, F, Q
+from django.db.models.functions import TruncWeek
+from django.http import JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sessions.api import api_endpoint, error_response
+from sessions.models import Reschedule, Session, Tutor
+from sessions.schemas import error_details
+
+from .models import Alert, TutorScore
+
+MAX_PAGE_SIZE = 200
+TREND_WEEKS = 12
+
+SORT_KEYS = {
+    "risk_score": F("score__risk_score"),
+    "reschedule_rate_30d": F("score__reschedule_rate_30d"),
+    "total_sessions_30d": F("score__total_sessions_30d"),
+    "name": F("name"),
+}
+SortParam = Literal[tuple(key for name in SORT_KEYS for key in (name, f"-{name}"))]
+
+
+class TutorListQuery(BaseModel):
+    """Query string of GET /api/tutors (lax mode: query values arrive as strings)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    risk_level: Literal["low", "medium", "high"] | None = None
+    is_active: bool | None = None
+    search: Annotated[str, Field(max_length=200)] | None = None
+    sort: SortParam = "-risk_score"
+    page: Annotated[int, Field(ge=1)] = 1
+    page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 50
+
+
+class HistoryQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+
+
+def _query(schema, request):
+    try:
+        return schema.model_validate(request.GET.dict()), None
+    except ValidationError as exc:
+        return None, error_response(422, "validation_error", "Invalid query parameters.", error_details(exc))
+
+
+def _number(value):
+    return float(value) if value is not None else None
+
+
+def _tutor_or_404(tutor_id, queryset=None):
+    tutor = (queryset or Tutor.objects).filter(pk=tutor_id).first()
+    if tutor is None:
+        return None, error_response(404, "not_found", f"No tutor with id {tutor_id}.")
+    return tutor, None
+
+
+def _score_of(tutor):
+    try:
+        return tutor.score
+    except TutorScore.DoesNotExist:
+        return None
+
+
+def tutor_summary(tutor, request):
+    """The list representation of a tutor (score fields are null until first scored)."""
+    score = _score_of(tutor)
+    return {
+        "id": str(tutor.pk),
+        "name": tutor.name,
+        "email": tutor.email,
+        "is_active": tutor.is_active,
+        "risk_level": score.risk_level if score else None,
+        "risk_score": _number(score.risk_score) if score else None,
+        "is_high_risk": score.is_high_risk if score else None,
+        "reschedule_rate_7d": _number(score.reschedule_rate_7d) if score else None,
+        "reschedule_rate_30d": _number(score.reschedule_rate_30d) if score else None,
+        "reschedule_rate_90d": _number(score.reschedule_rate_90d) if score else None,
+        "total_sessions_30d": score.total_sessions_30d if score else None,
+        "no_show_rate_30d": _number(score.no_show_rate_30d) if score else None,
+        "last_calculated_at": score.last_calculated_at.isoformat() if score else None,
+        "url": request.build_absolute_uri(reverse("scoring_api:tutor_detail", args=[tutor.pk])),
+    }
+
+
+def score_detail(score):
+    """Everything a score says: windows, rates, flags, risk, reasons, and its thresholds."""
+    return {
+        "risk_score": _number(score.risk_score),
+        "risk_level": score.risk_level,
+        "is_high_risk": score.is_high_risk,
+        "flags": {
+            "reschedule_rate": score.reschedule_flag,
+            "no_show_rate": score.no_show_flag,
+            "first_session": score.first_session_flag,
+        },
+        "windows": {
+            f"{days}d": {
+                "total_sessions": getattr(score, f"total_sessions_{days}d"),
+                "tutor_reschedules": getattr(score, f"tutor_reschedules_{days}d"),
+                "reschedule_rate": _number(getattr(score, f"reschedule_rate_{days}d")),
+            }
+            for days in (7, 30, 90)
+        },
+        "no_shows_30d": score.no_shows_30d,
+        "no_show_rate_30d": _number(score.no_show_rate_30d),
+        "first_sessions_90d": score.first_sessions_90d,
+        "retained_first_sessions_90d": score.retained_first_sessions_90d,
+        "first_session_retention_90d": _number(score.first_session_retention_90d),
+        "average_rating_90d": _number(score.average_rating_90d),
+        "rated_sessions_90d": score.rated_sessions_90d,
+        "reasons": score.reasons,
+        "recommendations": score.recommendations,
+        "thresholds": {
+            "reschedule_rate": _number(score.reschedule_rate_threshold),
+            "no_show_rate": _number(score.no_show_rate_threshold),
+            "first_session_retention": _number(score.first_session_retention_threshold),
+            "minimum_sessions": score.minimum_sessions,
+        },
+        "last_calculated_at": score.last_calculated_at.isoformat(),
+    }
+
+
+@api_endpoint("GET")
+def tutor_list(request):
+    """GET /api/tutors?risk_level=&is_active=&search=&sort=&page=&page_size= (two queries)."""
+    query, error = _query(TutorListQuery, request)
+    if error:
+        return error
+    tutors = Tutor.objects.select_related("score")
+    if query.risk_level:
+        tutors = tutors.filter(score__risk_level=query.risk_level)
+    if query.is_active is not None:
+        tutors = tutors.filter(is_active=query.is_active)
+    if query.search:
+        tutors = tutors.filter(Q(name__icontains=query.search) | Q(email__icontains=query.search))
+    key = query.sort.lstrip("-")
+    expression = SORT_KEYS[key]
+    ordering = (
+        expression.desc(nulls_last=True) if query.sort.startswith("-") else expression.asc(nulls_last=True)
+    )
+    tutors = tutors.order_by(ordering, "name", "pk")
+
+    count = tutors.count()
+    offset = (query.page - 1) * query.page_size
+    page = list(tutors[offset : offset + query.page_size])
+
+    def page_url(number):
+        params = request.GET.copy()
+        params["page"] = number
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+    return JsonResponse(
+        {
+            "count": count,
+            "page": query.page,
+            "page_size": query.page_size,
+            "next": page_url(query.page + 1) if offset + query.page_size < count else None,
+            "previous": page_url(query.page - 1) if query.page > 1 else None,
+            "results": [tutor_summary(tutor, request) for tutor in page],
+        }
+    )
+
+
+@api_endpoint("GET")
+def tutor_detail(request, tutor_id):
+    """GET /api/tutors/{id}: the tutor, the full current score and the unresolved alerts."""
+    tutor, error = _tutor_or_404(tutor_id, Tutor.objects.select_related("score"))
+    if error:
+        return error
+    score = _score_of(tutor)
+    alerts = Alert.objects.filter(tutor=tutor).exclude(status=Alert.Status.RESOLVED).order_by("-opened_at")
+    return JsonResponse(
+        {
+            "id": str(tutor.pk),
+            "name": tutor.name,
+            "email": tutor.email,
+            "is_active": tutor.is_active,
+            "score": score_detail(score) if score else None,
+            "open_alerts": [
+                {
+                    "id": str(alert.pk),
+                    "kind": alert.kind,
+                    "status": alert.status,
+                    "message": alert.message,
+                    "opened_at": alert.opened_at.isoformat(),
+                }
+                for alert in alerts
+            ],
+            "history_url": request.build_absolute_uri(reverse("scoring_api:tutor_history", args=[tutor.pk])),
+        }
+    )
+
+
+@api_endpoint("GET")
+def tutor_history(request, tutor_id):
+    """GET /api/tutors/{id}/history: recent reschedules and the weekly trend (three queries)."""
+    query, error = _query(HistoryQuery, request)
+    if error:
+        return error
+    tutor, error = _tutor_or_404(tutor_id)
+    if error:
+        return error
+    now = timezone.now()
+    reschedules = (
+        Reschedule.objects.filter(session__tutor=tutor)
+        .select_related("session")
+        .order_by("-original_time")[: query.limit]
+    )
+    return JsonResponse(
+        {
+            "tutor_id": str(tutor.pk),
+            "name": tutor.name,
+            "recent_reschedules": [
+                {
+                    "session_id": str(reschedule.session_id),
+                    "student_id": reschedule.session.student_id,
+                    "initiator": reschedule.initiator,
+                    "original_time": reschedule.original_time.isoformat(),
+                    "new_time": reschedule.new_time.isoformat() if reschedule.new_time else None,
+                    "cancelled_at": reschedule.cancelled_at.isoformat(),
+                    "hours_before_session": _number(reschedule.hours_before_session),
+                    "is_last_minute": reschedule.is_last_minute,
+                    "reason": reschedule.reason,
+                    "reason_code": reschedule.reason_code,
+                }
+                for reschedule in reschedules
+            ],
+            "weekly_trend": weekly_trend(tutor.pk, now=now),
+        }
+    )
+
+
+def week_start(moment):
+    """Monday 00:00 UTC of the week holding `moment`."""
+    day = moment.astimezone(UTC).date()
+    return datetime.combine(day - timedelta(days=day.weekday()), time.min, tzinfo=UTC)
+
+
+def weekly_trend(tutor_id, *, now, weeks=TREND_WEEKS):
+    """Per ISO week (Monday, UTC), oldest first, the last `weeks` weeks up to `now` (one query).
+
+    sessions: held sessions (completed, rescheduled, no-show) scheduled that week;
+    tutor_reschedules: those rescheduled by the tutor; reschedule_rate = 100 × tutor_reschedules /
+    sessions (2 decimals, null without sessions); tutor_no_shows: no-shows by the tutor.
+    """
+    first_week = week_start(now) - timedelta(weeks=weeks - 1)
+    rows = (
+        Session.objects.filter(
+            tutor_id=tutor_id,
+            scheduled_time__gte=first_week,
+            scheduled_time__lte=now,
+            status__in=[Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW],
+        )
+        .annotate(week=TruncWeek("scheduled_time", tzinfo=UTC))
+        .values("week")
+        .annotate(
+            sessions=Count("pk"),
+            tutor_reschedules=Count(
+                "pk", filter=Q(status=Session.Status.RESCHEDULED, reschedule__initiator="tutor")
+            ),
+            tutor_no_shows=Count("pk", filter=Q(status=Session.Status.NO_SHOW, no_show_by="tutor")),
+        )
+        .order_by()
+    )
+    by_week = {row["week"].date() if hasattr(row["week"], "date") else row["week"]: row for row in rows}
+    trend = []
+    for offset in range(weeks):
+        start = (first_week + timedelta(weeks=offset)).date()
+        row = by_week.get(start, {})
+        sessions = row.get("sessions", 0)
+        tutor_reschedules = row.get("tutor_reschedules", 0)
+        trend.append(
+            {
+                "week_start": start.isoformat(),
+                "sessions": sessions,
+                "tutor_reschedules": tutor_reschedules,
+                "reschedule_rate": _rate(tutor_reschedules, sessions),
+                "tutor_no_shows": row.get("tutor_no_shows", 0),
+            }
+        )
+    return trend
+
+
+def _rate(part, whole):
+    if not whole:
+        return None
+    return float((Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))

@@ -1,0 +1,267 @@
+"""Store sessions pushed by the platform (upsert), then wake the scoring pipeline.
+
+Set-based: a batch costs a fixed number of SQL statements whatever its size (one SELECT each for
+the tutors and the existing sessions, bulk INSERT/UPDATE for the rest), and enqueues ONE
+processing task for the sessions that really changed. Identical repeats write nothing and
+enqueue nothing, so they cannot trigger duplicate mails.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import Reschedule, Session, Tutor
+from .rescheduling import fill_derived_fields
+
+logger = logging.getLogger(__name__)
+
+PROCESS_TASK = "scoring.tasks.process_sessions"  # by dotted path: sessions never imports scoring
+
+SESSION_FIELDS = [
+    "tutor_id",
+    "student_id",
+    "scheduled_time",
+    "completed_time",
+    "status",
+    "duration_minutes",
+    "student_rating",
+    "no_show_by",
+]
+RESCHEDULE_FIELDS = [
+    "initiator",
+    "original_time",
+    "new_time",
+    "reason",
+    "reason_code",
+    "cancelled_at",
+    "hours_before_session",
+]
+
+
+class IngestError(Exception):
+    """The batch is valid JSON but conflicts with stored data (answered as a 422)."""
+
+    def __init__(self, details):
+        super().__init__(details)
+        self.details = details
+
+
+@dataclass
+class IngestResult:
+    session_ids: list = field(default_factory=list)  # every accepted session, in request order
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    tutors_created: int = 0
+    changed_session_ids: list = field(default_factory=list)
+
+    def outcome(self, session_id):
+        return "unchanged" if session_id not in self.changed_session_ids else "stored"
+
+
+def default_tutor_name(tutor_id):
+    return f"Tutor {str(tutor_id)[:8]}"
+
+
+def ingest_sessions(items, *, now=None, prefix=None):
+    """Upsert validated sessions (schemas.SessionIn) in one transaction; enqueue processing on commit.
+
+    `prefix(index)` names an item in error details (e.g. "sessions[3]."). Raises IngestError when
+    a new tutor's e-mail belongs to another tutor. A concurrent insert of the same new tutor or
+    session is retried once: the second pass sees the row and updates it.
+    """
+    now = now or timezone.now()
+    prefix = prefix or (lambda index: "")
+    try:
+        return _ingest(items, now=now, prefix=prefix)
+    except IntegrityError:
+        return _ingest(items, now=now, prefix=prefix)
+
+
+def _ingest(items, *, now, prefix):
+    # The same session twice in one batch: the later item wins, as if posted one after the other.
+    latest = {}
+    for index, item in enumerate(items):
+        latest[item.session_id] = (index, item)
+    result = IngestResult(session_ids=[str(item.session_id) for item in items])
+
+    with transaction.atomic():
+        tutor_ids = {item.tutor_id for _, item in latest.values()}
+        existing_tutor_ids = set(
+            Tutor.objects.filter(pk__in=tutor_ids).order_by().values_list("pk", flat=True)
+        )
+        new_tutors = _new_tutors(latest.values(), existing_tutor_ids, prefix)
+        if new_tutors:
+            # ignore_conflicts: a tutor created by a concurrent request meanwhile is fine as it is.
+            Tutor.objects.bulk_create(new_tutors, ignore_conflicts=True)
+            result.tutors_created = len(new_tutors)
+
+        existing = Session.objects.select_related("reschedule").order_by().in_bulk(list(latest))
+        sessions_to_create, sessions_to_update = [], []
+        reschedules_to_create, reschedules_to_update, reschedules_to_delete = [], [], []
+        changed_tutor_ids = set()
+        for _index, item in latest.values():
+            stored = existing.get(item.session_id)
+            session = _session_from(item, now=now)
+            stored_reschedule = _stored_reschedule(stored)
+            reschedule = _reschedule_from(item, session, stored_reschedule, now=now)
+            session_changed = stored is None or _values(stored, SESSION_FIELDS) != _values(
+                session, SESSION_FIELDS
+            )
+            reschedule_changed = (stored_reschedule is None) != (reschedule is None) or (
+                reschedule is not None
+                and _values(stored_reschedule, RESCHEDULE_FIELDS) != _values(reschedule, RESCHEDULE_FIELDS)
+            )
+            if not (session_changed or reschedule_changed):
+                result.unchanged += 1
+                continue
+
+            result.changed_session_ids.append(str(item.session_id))
+            changed_tutor_ids.add(item.tutor_id)
+            if stored is None:
+                sessions_to_create.append(session)
+                result.created += 1
+            else:
+                changed_tutor_ids.add(stored.tutor_id)  # a session moved to another tutor
+                session.created_at = stored.created_at
+                sessions_to_update.append(session)
+                result.updated += 1
+            if reschedule is None and stored_reschedule is not None:
+                reschedules_to_delete.append(stored_reschedule.pk)
+            elif reschedule is not None and stored_reschedule is None:
+                reschedules_to_create.append(reschedule)
+            elif reschedule is not None and reschedule_changed:
+                reschedules_to_update.append(reschedule)
+
+        if sessions_to_create:
+            Session.objects.bulk_create(sessions_to_create)
+        if sessions_to_update:
+            Session.objects.bulk_update(sessions_to_update, [*SESSION_FIELDS, "updated_at"])
+        if reschedules_to_delete:
+            Reschedule.objects.filter(pk__in=reschedules_to_delete).delete()
+        if reschedules_to_create:
+            Reschedule.objects.bulk_create(reschedules_to_create)
+        if reschedules_to_update:
+            Reschedule.objects.bulk_update(reschedules_to_update, RESCHEDULE_FIELDS)
+        if changed_tutor_ids:
+            # Bulk writes send no signals: flag the tutors for the scoring sweep ourselves,
+            # in the same transaction, so a lost task can never leave a change unscored.
+            Tutor.mark_changed(changed_tutor_ids, now=now)
+            changed_ids = list(result.changed_session_ids)
+            transaction.on_commit(lambda: enqueue_processing(changed_ids))
+
+    for _index, item in latest.values():
+        logger.info(
+            "session accepted session_id=%s tutor_id=%s status=%s outcome=%s",
+            item.session_id,
+            item.tutor_id,
+            item.status,
+            result.outcome(str(item.session_id)),
+        )
+    return result
+
+
+def _new_tutors(indexed_items, existing_tutor_ids, prefix):
+    """Tutors to create for unknown tutor ids; a taken e-mail is an IngestError, not a crash."""
+    new = {}
+    email_owner = {}  # email → (tutor_id, index) among the new tutors
+    errors = {}
+    for index, item in sorted(indexed_items, key=lambda pair: pair[0]):
+        if item.tutor_id in existing_tutor_ids or item.tutor_id in new:
+            continue
+        email = item.tutor_email or None
+        if email is not None:
+            if email in email_owner:
+                errors.setdefault(f"{prefix(index)}tutor_email", []).append(
+                    "This e-mail is already used by another tutor in this request."
+                )
+                continue
+            email_owner[email] = (item.tutor_id, index)
+        new[item.tutor_id] = Tutor(
+            id=item.tutor_id, name=item.tutor_name or default_tutor_name(item.tutor_id), email=email
+        )
+    if email_owner:
+        taken = Tutor.objects.filter(email__in=list(email_owner)).order_by().values_list("email", flat=True)
+        for email in taken:
+            _tutor_id, index = email_owner[email]
+            errors.setdefault(f"{prefix(index)}tutor_email", []).append(
+                "This e-mail is already used by another tutor."
+            )
+    if errors:
+        raise IngestError(errors)
+    return list(new.values())
+
+
+def _session_from(item, *, now):
+    session = Session(
+        id=item.session_id,
+        tutor_id=item.tutor_id,
+        student_id=item.student_id,
+        scheduled_time=item.scheduled_time,
+        completed_time=item.completed_time,
+        status=item.status,
+        duration_minutes=item.duration_minutes,
+        student_rating=item.student_rating,
+        no_show_by=item.no_show_by,
+        created_at=now,
+        updated_at=now,
+    )
+    return session.apply_defaults()  # bulk writes skip save(): apply the no-show default here
+
+
+def _stored_reschedule(stored):
+    if stored is None:
+        return None
+    try:
+        return stored.reschedule
+    except Reschedule.DoesNotExist:
+        return None
+
+
+def _reschedule_from(item, session, stored_reschedule, *, now):
+    info = item.reschedule_info
+    if info is None:
+        return None
+    cancelled_at = info.cancelled_at
+    if cancelled_at is None and stored_reschedule is not None:
+        # Keep when the reschedule was first received, so a repeat is really identical.
+        cancelled_at = stored_reschedule.cancelled_at
+    reschedule = Reschedule(
+        id=stored_reschedule.pk if stored_reschedule else None,
+        session=session,
+        initiator=info.initiator,
+        original_time=info.original_time,
+        new_time=info.new_time,
+        reason=info.reason,
+        reason_code=info.reason_code or "",
+        cancelled_at=cancelled_at,
+        created_at=stored_reschedule.created_at if stored_reschedule else now,
+    )
+    if reschedule.id is None:
+        reschedule.id = Reschedule._meta.pk.get_default()
+    return fill_derived_fields(reschedule, received_at=now)
+
+
+def _values(obj, fields):
+    return [getattr(obj, name) for name in fields]
+
+
+def enqueue_processing(session_ids):
+    """Queue one scoring task for these sessions; a broker failure is logged, never raised.
+
+    The tutors are already flagged (sessions_changed_at), so the periodic stale sweep scores
+    them even when this enqueue is lost.
+    """
+    from django_q.tasks import async_task
+
+    try:
+        async_task(PROCESS_TASK, session_ids, task_name=f"process {len(session_ids)} sessions")
+    except Exception:
+        logger.exception(
+            "enqueue failed task=%s sessions=%d first_session_id=%s; the stale sweep will score them",
+            PROCESS_TASK,
+            len(session_ids),
+            session_ids[0] if session_ids else None,
+        )
