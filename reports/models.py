@@ -18,6 +18,8 @@ class EmailReport(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending"
+        # Claimed by a worker that is talking to the provider right now (never sent twice).
+        SENDING = "sending"
         SENT = "sent"
         FAILED = "failed"
         DELIVERED = "delivered"
@@ -61,10 +63,15 @@ class EmailReport(models.Model):
                 condition=Q(kind__in=["session_report", "alert", "digest"]), name="email_kind_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "sent", "failed", "delivered", "bounced"]),
+                condition=Q(status__in=["pending", "sending", "sent", "failed", "delivered", "bounced"]),
                 name="email_status_valid",
             ),
         ]
 
     def __str__(self):
         return f"{self.get_kind_display()} to {self.recipient_email}"
+
+    @property
+    def can_resend(self):
+        """Only a failed mail can be resent; anything else was sent or is on its way."""
+        return self.status == self.Status.FAILED

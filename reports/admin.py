@@ -1,0 +1,51 @@
+from django.contrib import admin, messages
+from django.db import transaction
+
+from . import mail
+from .models import EmailReport
+from .receivers import enqueue
+
+
+@admin.register(EmailReport)
+class EmailReportAdmin(admin.ModelAdmin):
+    """Read-only log of every message; failed ones can be resent."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "recipient_email",
+        "subject",
+        "status",
+        "attempts",
+        "tutor",
+        "sent_at",
+    ]
+    list_filter = ["kind", "status", "created_at"]
+    search_fields = ["recipient_email", "subject", "event_key", "provider_message_id", "tutor__name"]
+    list_select_related = ["tutor"]
+    date_hierarchy = "created_at"
+    actions = ["resend_failed"]
+    readonly_fields = [field.name for field in EmailReport._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_resend_permission(self, request):
+        return self.has_view_permission(request)
+
+    @admin.action(description="Resend selected failed mails", permissions=["resend"])
+    def resend_failed(self, request, queryset):
+        selected = list(queryset.values_list("pk", flat=True))
+        ids = [str(pk) for pk in mail.resend(selected)]
+        if ids:
+            transaction.on_commit(lambda: enqueue("reports.tasks.deliver_reports", ids))
+        skipped = len(selected) - len(ids)
+        self.message_user(request, f"Resending {len(ids)} mail(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} were not failed and were left alone.", messages.WARNING)

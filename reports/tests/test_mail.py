@@ -1,0 +1,321 @@
+"""What each mail says (subject, key numbers, reasons, link), who gets it, and when."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail as django_mail
+
+from conftest import NOW
+from reports import mail
+from reports.models import EmailReport
+from scoring.models import ScoringSettings
+
+INVALID = "INVALID_TEMPLATE_VARIABLE"
+
+
+def send_session_report(session):
+    return mail.deliver_reports(mail.queue_session_report(session, now=NOW), now=NOW)
+
+
+def assert_clean(message):
+    html = message.alternatives[0][0]
+    assert INVALID not in message.subject
+    assert INVALID not in message.body
+    assert INVALID not in html
+    return html
+
+
+# --- per-session report
+
+
+def test_session_report_of_a_flagged_tutor_says_why_with_numbers_and_links(scoring_settings, flagged_session):
+    assert send_session_report(flagged_session) == 2
+
+    assert [m.to for m in django_mail.outbox] == [["lead@example.com"], ["ops@example.com"]]
+    message = django_mail.outbox[0]
+    html = assert_clean(message)
+    assert message.subject == "[High risk] Ada Tutor: rescheduled session, 24 Nov 12:00 UTC"
+    # The most important line comes first, in both parts.
+    assert message.body.startswith(
+        "Ada Tutor is high risk: Rescheduled 3 of 8 sessions in the last 7 days (37.5%, threshold 15%)\n"
+    )
+    tutor_url = f"http://testserver/tutors/{flagged_session.tutor_id}/"
+    for part in (message.body, html):
+        assert str(flagged_session.pk) in part
+        assert "student-42" in part
+        assert "Tue 24 Nov 2026, 12:00 UTC" in part
+        assert "last-minute" in part
+        assert "Double-booked with another class" in part
+        assert "37.5%" in part and "20%" in part and "12%" in part  # 7/30/90-day rates
+        assert "2 of 3 reschedules were last-minute (&lt;24 h)" in part or "(<24 h)" in part
+        assert "Schedule a calendar-planning check-in" in part
+        assert "72.5/100" in part
+        assert tutor_url in part
+    assert "- 7 days: 3 tutor reschedules of 8 sessions, 37.5%" in message.body
+    assert html.index("Ada Tutor is high risk") < html.index("student-42")
+    assert 'name="viewport"' in html
+
+
+def test_session_report_rows_record_each_recipient_and_the_event(scoring_settings, flagged_session):
+    send_session_report(flagged_session)
+
+    rows = EmailReport.objects.order_by("recipient_email")
+    assert [(r.recipient_email, r.status, r.attempts) for r in rows] == [
+        ("lead@example.com", "sent", 1),
+        ("ops@example.com", "sent", 1),
+    ]
+    row = rows[0]
+    assert row.kind == "session_report"
+    assert row.event_key == f"session:{flagged_session.pk}:rescheduled"
+    assert (row.session, row.tutor, row.alert) == (flagged_session, flagged_session.tutor, None)
+    assert row.subject == django_mail.outbox[0].subject
+    assert row.sent_at == NOW
+    assert row.provider_message_id == ""  # Django's locmem backend has no provider id
+
+
+def test_flagged_mode_skips_a_tutor_who_is_not_high_risk(
+    scoring_settings, make_tutor, make_session, make_score, low_risk
+):
+    tutor = make_tutor("Bea Tutor")
+    make_score(tutor, **low_risk)
+    session = make_session(tutor, days_ago=1)
+
+    assert mail.queue_session_report(session, now=NOW) == []
+    assert EmailReport.objects.count() == 0
+
+
+def test_all_mode_reports_every_session(scoring_settings, make_tutor, make_session, make_score, low_risk):
+    scoring_settings.session_report_mode = ScoringSettings.ReportMode.ALL
+    scoring_settings.save()
+    tutor = make_tutor("Bea Tutor")
+    make_score(tutor, **low_risk)
+    session = make_session(tutor, days_ago=1, duration_minutes=45, student_rating=5)
+
+    assert send_session_report(session) == 2
+    message = django_mail.outbox[0]
+    html = assert_clean(message)
+    assert message.subject == "Bea Tutor: completed session, 24 Nov 12:00 UTC"
+    assert message.body.startswith("Bea Tutor: low risk after a completed session\n")
+    assert "45 min" in html and "rated 5/5" in html
+
+
+def test_all_mode_reports_a_tutor_without_a_score_yet(scoring_settings, make_tutor, make_session):
+    scoring_settings.session_report_mode = "all"
+    scoring_settings.save()
+    session = make_session(make_tutor("New Tutor"), days_ago=1, status="no_show")
+
+    send_session_report(session)
+    message = django_mail.outbox[0]
+    assert_clean(message)
+    assert message.body.startswith("New Tutor: no-show session (not scored yet)\n")
+    assert "New Tutor has not been scored yet." in message.body
+    assert "by the tutor" in message.body
+
+
+def test_off_mode_sends_nothing_even_for_a_flagged_tutor(scoring_settings, flagged_session):
+    scoring_settings.session_report_mode = "off"
+    scoring_settings.save()
+
+    assert mail.queue_session_report(flagged_session, now=NOW) == []
+    assert django_mail.outbox == []
+
+
+def test_no_recipients_means_no_rows(db, flagged_session):
+    assert ScoringSettings.load().recipients == []
+    assert mail.queue_session_report(flagged_session, now=NOW) == []
+    assert EmailReport.objects.count() == 0
+
+
+def test_a_session_that_has_not_happened_is_not_reported(
+    scoring_settings, make_tutor, make_session, make_score
+):
+    tutor = make_tutor()
+    make_score(tutor)
+    session = make_session(tutor, days_ago=-1, status="scheduled")
+    assert mail.queue_session_report(session, now=NOW) == []
+
+
+def test_recipients_come_from_scoring_settings(scoring_settings, flagged_session):
+    scoring_settings.report_recipients = "one@example.com\n\n two@example.com, three@example.com"
+    scoring_settings.save()
+
+    send_session_report(flagged_session)
+    assert sorted(m.to[0] for m in django_mail.outbox) == [
+        "one@example.com",
+        "three@example.com",
+        "two@example.com",
+    ]
+
+
+def test_a_new_status_of_the_same_session_is_a_new_event(scoring_settings, flagged_session):
+    send_session_report(flagged_session)
+    flagged_session.status = "no_show"
+    flagged_session.save()
+    flagged_session.reschedule.delete()
+    send_session_report(flagged_session)
+
+    assert sorted(EmailReport.objects.values_list("event_key", flat=True)) == sorted(
+        [f"session:{flagged_session.pk}:rescheduled"] * 2 + [f"session:{flagged_session.pk}:no_show"] * 2
+    )
+    assert len(django_mail.outbox) == 4
+
+
+def test_names_are_escaped_in_html_but_not_in_subject_or_text(
+    scoring_settings, make_tutor, make_session, make_score
+):
+    tutor = make_tutor("Tom & <Jerry>")
+    make_score(tutor)
+    send_session_report(make_session(tutor, days_ago=1))
+
+    message = django_mail.outbox[0]
+    assert message.subject.startswith("[High risk] Tom & <Jerry>: completed session")
+    assert message.body.startswith("Tom & <Jerry> is high risk")
+    assert "Tom &amp; &lt;Jerry&gt;" in message.alternatives[0][0]
+    assert "<Jerry>" not in message.alternatives[0][0]
+
+
+# --- alert mail
+
+
+def test_alert_mail_names_the_alert_and_links_to_it(scoring_settings, make_tutor, make_score, make_alert):
+    tutor = make_tutor("Ada Tutor")
+    make_score(tutor)
+    alert = make_alert(tutor, kind="reschedule_rate")
+
+    ids = mail.queue_alert_mail(alert, now=NOW)
+    assert mail.deliver_reports(ids, now=NOW) == 2
+
+    message = django_mail.outbox[0]
+    html = assert_clean(message)
+    assert message.subject == "[Alert] Ada Tutor: reschedule rate"
+    assert message.body.startswith(
+        "New reschedule rate alert for Ada Tutor: "
+        "Rescheduled 3 of 8 sessions in the last 7 days (37.5%, threshold 15%)\n"
+    )
+    alert_url = f"http://testserver/tutors/{tutor.pk}/#alert-{alert.pk}"
+    for part in (message.body, html):
+        assert alert_url in part
+        assert "Wed 25 Nov 2026, 11:00 UTC" in part
+        assert "Schedule a calendar-planning check-in" in part
+    row = EmailReport.objects.get(recipient_email="lead@example.com")
+    assert (row.kind, row.event_key, row.alert, row.tutor, row.status) == (
+        "alert",
+        f"alert:{alert.pk}",
+        alert,
+        tutor,
+        "sent",
+    )
+
+
+def test_alert_mail_is_sent_whatever_the_session_report_mode(
+    scoring_settings, make_tutor, make_score, make_alert
+):
+    scoring_settings.session_report_mode = "off"
+    scoring_settings.save()
+    alert = make_alert(make_tutor())
+    assert len(mail.queue_alert_mail(alert, now=NOW)) == 2
+
+
+# --- digest
+
+
+@pytest.fixture
+def digest_data(make_tutor, make_session, make_score, make_alert, low_risk):
+    """Known figures: this week 4 sessions, 1 tutor reschedule (25%); the week before 5 sessions,
+    2 tutor reschedules (40%); 2 new alerts, 3 unresolved; 2 tutors at risk (1 low ignored)."""
+    ada, bea, cy = make_tutor("Ada Tutor"), make_tutor("Bea Tutor"), make_tutor("Cy Tutor")
+    make_score(ada, risk_score=Decimal("72.50"))
+    make_score(bea, risk_score=Decimal("40.00"), risk_level="medium", is_high_risk=False)
+    make_score(cy, **low_risk)
+    # This week (now − 7 d < t ≤ now).
+    make_session(ada, days_ago=1)
+    make_session(ada, days_ago=2, status="rescheduled", reason="sick")
+    make_session(bea, days_ago=3, status="rescheduled", initiator="student")
+    make_session(cy, days_ago=6, status="no_show")
+    make_session(cy, days_ago=-1, status="scheduled")  # has not happened: counts nowhere
+    # The week before (now − 14 d < t ≤ now − 7 d).
+    make_session(ada, days_ago=8, status="rescheduled")
+    make_session(ada, days_ago=9, status="rescheduled")
+    make_session(bea, days_ago=10)
+    make_session(bea, days_ago=12)
+    make_session(cy, days_ago=13)
+    make_session(cy, days_ago=20)  # older: outside both weeks
+    make_alert(ada, kind="reschedule_rate", hours_ago=2)
+    make_alert(bea, kind="no_show_rate", hours_ago=20)
+    make_alert(bea, kind="first_session", hours_ago=30, status="acknowledged")  # open, not new
+    make_alert(cy, kind="reschedule_rate", hours_ago=5, status="resolved")  # new, not open
+    return ada, bea, cy
+
+
+def test_digest_figures_against_known_data(scoring_settings, digest_data):
+    ada, bea, cy = digest_data
+    context = mail.digest_context(now=NOW)
+
+    assert context["since"] == NOW - timedelta(hours=24)
+    assert context["week"] == {
+        "sessions": 4,
+        "previous_sessions": 5,
+        "tutor_reschedules": 1,
+        "previous_tutor_reschedules": 2,
+        "session_change": -1,
+        "reschedule_rate": Decimal("25.00"),
+        "previous_reschedule_rate": Decimal("40.00"),
+        "reschedule_rate_change": Decimal("-15.00"),
+    }
+    assert context["new_alerts_count"] == 3
+    assert [a.tutor.name for a in context["new_alerts"]] == ["Ada Tutor", "Cy Tutor", "Bea Tutor"]
+    assert context["open_alerts_count"] == 3
+    assert [row["tutor"] for row in context["at_risk"]] == [ada, bea]
+
+
+def test_digest_mail_content(scoring_settings, digest_data):
+    ada, _, _ = digest_data
+    assert mail.deliver_reports(mail.queue_digest(now=NOW), now=NOW) == 2
+
+    message = django_mail.outbox[0]
+    html = assert_clean(message)
+    assert message.subject == "TutorScore digest, 25 Nov 2026: 3 new alerts, 3 open"
+    assert message.body.startswith("3 new alerts since Tue 24 Nov, 12:00 UTC; 3 open\n")
+    assert "- Sessions: 4 / 5 / −1" in message.body
+    assert "- Tutor reschedule rate: 25% / 40% / −15 pts" in message.body
+    assert "- Ada Tutor: High (72.5), 30-day reschedule rate 20%" in message.body
+    assert "Cy Tutor: Low" not in message.body
+    assert f"http://testserver/tutors/{ada.pk}/" in html
+    assert "http://testserver/" in html
+    row = EmailReport.objects.filter(kind="digest").first()
+    assert row.event_key == "digest:2026-11-25"
+    assert row.tutor is None
+
+
+def test_digest_counts_new_alerts_since_the_previous_digest(scoring_settings, digest_data):
+    mail.queue_digest(now=NOW - timedelta(hours=10))
+    EmailReport.objects.update(event_key="digest:2026-11-24")  # as if it were the previous day's digest
+
+    context = mail.digest_context(now=NOW)
+    assert context["since"] == NOW - timedelta(hours=10)
+    assert [a.tutor.name for a in context["new_alerts"]] == ["Ada Tutor", "Cy Tutor"]
+
+
+def test_digest_with_no_data_renders_an_all_quiet_mail(scoring_settings):
+    mail.deliver_reports(mail.queue_digest(now=NOW), now=NOW)
+
+    message = django_mail.outbox[0]
+    assert_clean(message)
+    assert message.subject == "TutorScore digest, 25 Nov 2026: 0 new alerts, 0 open"
+    assert "- Tutor reschedule rate: — / — / —" in message.body
+    assert "No tutor is at medium or high risk." in message.body
+
+
+def test_one_digest_per_day(scoring_settings, digest_data):
+    mail.deliver_reports(mail.queue_digest(now=NOW), now=NOW)
+    assert mail.queue_digest(now=NOW + timedelta(hours=3)) == []
+    assert len(django_mail.outbox) == 2
+
+
+def test_next_digest_run():
+    from datetime import time
+
+    assert mail.next_digest_run(time(8, 0), now=NOW) == NOW.replace(day=26, hour=8)
+    assert mail.next_digest_run(time(13, 30), now=NOW) == NOW.replace(hour=13, minute=30)
+    assert mail.next_digest_run("12:00", now=NOW) == NOW + timedelta(days=1)

@@ -1,0 +1,156 @@
+"""Sending: failures are recorded and retried with backoff, and nothing is ever sent twice."""
+
+import ast
+from datetime import timedelta
+
+import pytest
+from anymail.message import AnymailRecipientStatus
+from django.core import mail as django_mail
+from django.utils.module_loading import import_string
+from django_q.models import Schedule
+
+from conftest import NOW
+from reports import mail, tasks
+from reports.models import EmailReport
+from reports.tests.backends import FlakyBackend
+
+
+@pytest.fixture
+def one_recipient(scoring_settings):
+    scoring_settings.report_recipients = "lead@example.com"
+    scoring_settings.save()
+    return scoring_settings
+
+
+@pytest.fixture
+def flaky(settings):
+    settings.EMAIL_BACKEND = "reports.tests.backends.FlakyBackend"
+    yield FlakyBackend
+    FlakyBackend.failures_left = 0
+
+
+def run_schedule(schedule):
+    """What the django-q scheduler does with a due schedule (tasks run inline in tests)."""
+    return import_string(schedule.func)(*ast.literal_eval(f"({schedule.args},)"))
+
+
+def test_a_failure_is_recorded_retried_with_backoff_and_sent_once(one_recipient, flagged_session, flaky):
+    flaky.failures_left = 1
+    ids = mail.queue_session_report(flagged_session, now=NOW)
+
+    assert mail.deliver_reports(ids, now=NOW) == 0
+    report = EmailReport.objects.get()
+    assert (report.status, report.attempts) == ("failed", 1)
+    assert report.error_message == "ConnectionError: provider unavailable (503)"
+    assert report.sent_at is None
+    assert django_mail.outbox == []
+    retry = Schedule.objects.get(name=f"reports.retry.{report.pk}")
+    assert (retry.func, retry.schedule_type, retry.repeats) == ("reports.tasks.retry_report", "O", -1)
+    assert retry.next_run == NOW + timedelta(minutes=1)
+
+    assert run_schedule(retry) == 1
+    report.refresh_from_db()
+    assert (report.status, report.attempts, report.error_message) == ("sent", 2, "")
+    assert len(django_mail.outbox) == 1
+
+    # The schedule firing again, or the session being processed again, sends nothing more.
+    assert run_schedule(retry) == 0
+    assert tasks.send_session_report(str(flagged_session.pk)) == 0
+    assert len(django_mail.outbox) == 1
+    assert EmailReport.objects.get().attempts == 2
+
+
+def test_backoff_grows_and_attempts_are_bounded(one_recipient, flagged_session, flaky):
+    flaky.failures_left = 99
+    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
+
+    delays = []
+    for _ in range(mail.MAX_ATTEMPTS):
+        mail.deliver_reports([report_id], now=NOW)
+        schedule = Schedule.objects.filter(name=f"reports.retry.{report_id}").first()
+        delays.append(schedule and schedule.next_run - NOW)
+        Schedule.objects.all().delete()
+
+    assert delays == [timedelta(minutes=minutes) for minutes in (1, 4, 16, 64)] + [None]
+    report = EmailReport.objects.get()
+    assert (report.status, report.attempts) == ("failed", 5)
+
+
+def test_resend_requeues_a_failed_mail_and_sends_it_once(one_recipient, flagged_session, flaky):
+    flaky.failures_left = 1
+    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
+    mail.deliver_reports([report_id], now=NOW)
+
+    assert mail.resend([report_id]) == [report_id]
+    assert EmailReport.objects.get().status == "pending"
+    assert tasks.deliver_reports([str(report_id)]) == 1
+    assert mail.resend([report_id]) == []  # sent: nothing to resend
+    assert len(django_mail.outbox) == 1
+
+
+def test_reprocessing_a_session_never_mails_a_recipient_twice(scoring_settings, flagged_session):
+    assert tasks.send_session_report(str(flagged_session.pk)) == 2
+    assert tasks.send_session_report(str(flagged_session.pk)) == 0
+    mail.deliver_reports(EmailReport.objects.values_list("pk", flat=True))
+
+    assert len(django_mail.outbox) == 2
+    assert EmailReport.objects.count() == 2
+
+
+def test_a_claimed_row_is_skipped_by_a_second_worker(one_recipient, flagged_session):
+    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
+
+    assert mail.claim(report_id) is True  # worker A is talking to the provider
+    assert mail.claim(report_id) is False
+    assert mail.deliver_reports([report_id], now=NOW) == 0  # worker B
+    assert django_mail.outbox == []
+    assert EmailReport.objects.get().status == "sending"
+
+
+def test_anymail_keeps_the_provider_message_id(one_recipient, flagged_session, settings):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    mail.deliver_reports(mail.queue_session_report(flagged_session, now=NOW), now=NOW)
+
+    report = EmailReport.objects.get()
+    assert report.status == "sent"
+    assert report.provider_message_id == "0"  # the test ESP's id: the message's index in the outbox
+    sent = django_mail.outbox[0]
+    assert sent.anymail_test_params["tags"] == ["session_report"]
+    assert sent.anymail_test_params["metadata"]["report_id"] == str(report.pk)
+
+
+def test_a_refused_recipient_fails_without_retrying(one_recipient, flagged_session, settings, monkeypatch):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    build = mail.build_message
+
+    def refused(report, rendered):
+        message = build(report, rendered)
+        message.anymail_test_response = {
+            "recipient_status": {
+                report.recipient_email: AnymailRecipientStatus(message_id="x1", status="rejected")
+            }
+        }
+        return message
+
+    monkeypatch.setattr(mail, "build_message", refused)
+    mail.deliver_reports(mail.queue_session_report(flagged_session, now=NOW), now=NOW)
+
+    report = EmailReport.objects.get()
+    assert report.status == "failed"
+    assert report.error_message.startswith("Refused by the provider")
+    assert not Schedule.objects.exists()
+
+
+def test_a_report_whose_session_is_gone_fails_without_retrying(one_recipient, flagged_session):
+    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
+    flagged_session.delete()
+
+    assert mail.deliver_reports([report_id], now=NOW) == 0
+    report = EmailReport.objects.get()
+    assert (report.status, report.error_message) == ("failed", "The session of this report no longer exists.")
+    assert not Schedule.objects.exists()
+
+
+def test_tasks_ignore_rows_that_are_gone(db):
+    assert tasks.send_session_report("00000000-0000-0000-0000-000000000009") == 0
+    assert tasks.send_alert_mail("00000000-0000-0000-0000-000000000009") == 0

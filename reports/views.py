@@ -1,0 +1,119 @@
+"""Reports pages: the email log (filter, paginate, resend) and a preview of each kind of mail."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_POST
+
+from scoring.models import Alert
+from sessions.models import Session
+
+from . import mail
+from .models import EmailReport
+from .receivers import enqueue
+
+PAGE_SIZE = 50
+
+
+def staff_required(view):
+    """Anonymous → login page; signed in but not staff → 403."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _choice(value, choices):
+    return value if value in dict(choices) else ""
+
+
+@staff_required
+def email_log(request):
+    kind = _choice(request.GET.get("kind", ""), EmailReport.Kind.choices)
+    status = _choice(request.GET.get("status", ""), EmailReport.Status.choices)
+    reports = EmailReport.objects.select_related("tutor").order_by("-created_at", "recipient_email")
+    if kind:
+        reports = reports.filter(kind=kind)
+    if status:
+        reports = reports.filter(status=status)
+    page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "kind": kind,
+        "status": status,
+        "kinds": EmailReport.Kind.choices,
+        "statuses": EmailReport.Status.choices,
+        "filter_query": urlencode(
+            {key: value for key, value in (("kind", kind), ("status", status)) if value}
+        ),
+        "next_url": request.get_full_path(),
+    }
+    template = "reports/_email_log_results.html" if request.htmx else "reports/email_log.html"
+    return render(request, template, context)
+
+
+@staff_required
+@require_POST
+def resend(request, report_id):
+    """Requeue a failed mail; the django-q2 task sends it (never the view)."""
+    report = get_object_or_404(EmailReport, pk=report_id)
+    requeued = mail.resend([report.pk])
+    if requeued:
+        transaction.on_commit(lambda: enqueue("reports.tasks.deliver_reports", [str(report.pk)]))
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        next_url = reverse("reports:email_log")
+    if request.htmx:  # swap just this row
+        report.refresh_from_db()
+        return render(request, "reports/_email_row.html", {"report": report, "next_url": next_url})
+    if requeued:
+        messages.success(request, f"Resending to {report.recipient_email}.")
+    else:
+        messages.info(request, f"Not resent: the mail to {report.recipient_email} is {report.status}.")
+    return redirect(next_url)
+
+
+def _preview_context(kind, *, now):
+    """The data a preview of `kind` is rendered from, or None when there is none yet."""
+    if kind == EmailReport.Kind.SESSION_REPORT:
+        session = (
+            Session.objects.filter(status__in=mail.REPORTED_SESSION_STATUSES)
+            .select_related("tutor__score", "reschedule")
+            .order_by("-scheduled_time")
+            .first()
+        )
+        return session and mail.session_report_context(session)
+    if kind == EmailReport.Kind.ALERT:
+        alert = Alert.objects.select_related("tutor__score").order_by("-opened_at").first()
+        return alert and mail.alert_context(alert)
+    if not Session.objects.exists():
+        return None
+    return mail.digest_context(now=now)
+
+
+@staff_required
+def preview(request, kind):
+    if kind not in EmailReport.Kind.values:
+        raise Http404("No such kind of mail.")
+    context = _preview_context(kind, now=timezone.now())
+    rendered = context and mail.render_mail(kind, context)
+    return render(
+        request,
+        "reports/preview.html",
+        {"kind": kind, "kinds": EmailReport.Kind.choices, "rendered": rendered},
+    )

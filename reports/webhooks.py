@@ -1,0 +1,12 @@
+"""Anymail tracking webhooks (mounted at /anymail/<esp>/tracking/, basic-auth secured by
+ANYMAIL WEBHOOK_SECRET) → EmailReport delivered / bounced."""
+
+from anymail.signals import tracking
+from django.dispatch import receiver
+
+from . import mail
+
+
+@receiver(tracking, dispatch_uid="reports.tracking")
+def on_tracking_event(sender, event, esp_name, **kwargs):
+    mail.record_tracking_event(event)
