@@ -135,8 +135,11 @@ ANYMAIL = {
         "AMAZON_SES_CLIENT_PARAMS": {"region_name": env("AWS_REGION", default="")}
         if env("AWS_REGION", default="")
         else "",
+        "AMAZON_SES_CONFIGURATION_SET_NAME": env("AMAZON_SES_CONFIGURATION_SET_NAME", default=""),
         "MAILGUN_API_KEY": env("MAILGUN_API_KEY", default=""),
         "MAILGUN_SENDER_DOMAIN": env("MAILGUN_SENDER_DOMAIN", default=""),
+        "MAILGUN_API_URL": env("MAILGUN_API_URL", default=""),  # EU: https://api.eu.mailgun.net/v3
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
         "POSTMARK_SERVER_TOKEN": env("POSTMARK_SERVER_TOKEN", default=""),
         "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default=""),
     }.items()
