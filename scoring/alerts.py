@@ -1,0 +1,226 @@
+"""The alert lifecycle: opened by the system when a flag is raised, resolved by it when the flag
+clears, and acknowledged / assigned / annotated / resolved by users. Every transition is an
+AlertEvent (actor null = the system).
+
+An episode: while a flag stays raised there is one unresolved alert per tutor and kind (a
+database constraint guarantees it). When the flag clears the system resolves it; when the flag
+is raised again later a NEW alert opens. A user who resolves an alert while its flag is still
+raised closes that episode: no new alert opens until the flag has cleared and is raised again.
+"""
+
+import logging
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Alert, AlertEvent, TutorScore
+from .signals import alert_opened
+
+logger = logging.getLogger(__name__)
+
+FLAG_OF_KIND = {
+    Alert.Kind.RESCHEDULE_RATE: "reschedule_flag",
+    Alert.Kind.NO_SHOW_RATE: "no_show_flag",
+    Alert.Kind.FIRST_SESSION: "first_session_flag",
+}
+CLEARED_TEXT = {
+    Alert.Kind.RESCHEDULE_RATE: "Resolved automatically: every reschedule rate is back within the threshold.",
+    Alert.Kind.NO_SHOW_RATE: "Resolved automatically: the 30-day no-show rate is back within the threshold.",
+    Alert.Kind.FIRST_SESSION: "Resolved automatically: first-session retention is back within the threshold.",
+}
+UNRESOLVED = [Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED]
+# Above this many tutors, read every unresolved alert rather than send a huge IN list.
+IN_LIST_LIMIT = 500
+
+
+def alert_message(score, kind):
+    """Why an alert of `kind` opens: the score's reasons about that flag."""
+    prefixes = {
+        Alert.Kind.RESCHEDULE_RATE: ("Rescheduled", "Most reschedules", "Most common reason"),
+        Alert.Kind.NO_SHOW_RATE: ("Missed",),
+        Alert.Kind.FIRST_SESSION: ("Average student rating",),
+    }[kind]
+    lines = [
+        reason
+        for reason in score.reasons
+        if reason.startswith(prefixes)
+        or (kind == Alert.Kind.RESCHEDULE_RATE and "last-minute" in reason)
+        or (kind == Alert.Kind.FIRST_SESSION and "new students" in reason)
+    ]
+    return " ".join(lines) or f"{Alert.Kind(kind).label} flag raised."
+
+
+def read_flags(tutor_ids=None):
+    """{tutor_id: {kind: bool}} of the stored scores (read before new scores overwrite them)."""
+    scores = TutorScore.objects.all()
+    if tutor_ids is not None:
+        scores = scores.filter(tutor_id__in=list(tutor_ids))
+    rows = scores.values_list("tutor_id", *FLAG_OF_KIND.values())
+    return {row[0]: dict(zip(FLAG_OF_KIND, row[1:], strict=True)) for row in rows}
+
+
+def sync_alerts(scores, *, now, previous_flags=None):
+    """Open and auto-resolve alerts to match one TutorScore or many, in a fixed number of queries.
+
+    `previous_flags` ({tutor_id: {kind: bool}}, from read_flags before saving the new scores)
+    tells an ongoing episode from a new one; without it every raised flag lacking an unresolved
+    alert opens one. Returns (opened_alerts, resolved_alert_ids). `alert_opened` is sent after
+    commit for each opened alert.
+    """
+    if isinstance(scores, TutorScore):
+        scores = [scores]
+    by_tutor = {score.tutor_id: score for score in scores}
+    if not by_tutor:
+        return [], []
+    previous_flags = previous_flags or {}
+    with transaction.atomic():
+        unresolved = Alert.objects.select_for_update().filter(status__in=UNRESOLVED).order_by("pk")
+        if len(by_tutor) <= IN_LIST_LIMIT:
+            unresolved = unresolved.filter(tutor_id__in=list(by_tutor))
+        existing = {
+            (tutor_id, kind): alert_id
+            for alert_id, tutor_id, kind in unresolved.values_list("id", "tutor_id", "kind")
+            if tutor_id in by_tutor
+        }
+
+        to_open, to_resolve = [], []
+        for tutor_id, score in by_tutor.items():
+            for kind, flag in FLAG_OF_KIND.items():
+                raised = getattr(score, flag)
+                alert_id = existing.get((tutor_id, kind))
+                if raised and alert_id is None and not previous_flags.get(tutor_id, {}).get(kind, False):
+                    to_open.append(
+                        Alert(
+                            id=uuid.uuid4(),
+                            tutor_id=tutor_id,
+                            kind=kind,
+                            status=Alert.Status.OPEN,
+                            message=alert_message(score, kind),
+                            opened_at=now,
+                            created_at=now,
+                        )
+                    )
+                elif not raised and alert_id is not None:
+                    to_resolve.append((alert_id, kind))
+
+        opened = []
+        if to_open:
+            # A concurrent scorer may have opened the same episode: the partial unique constraint
+            # makes that insert a no-op, and only the rows that really landed count as opened.
+            Alert.objects.bulk_create(to_open, ignore_conflicts=True)
+            landed = set(
+                Alert.objects.filter(pk__in=[alert.pk for alert in to_open]).values_list("pk", flat=True)
+            )
+            opened = [alert for alert in to_open if alert.pk in landed]
+        resolved_ids = [alert_id for alert_id, _ in to_resolve]
+        if resolved_ids:
+            Alert.objects.filter(pk__in=resolved_ids, status__in=UNRESOLVED).update(
+                status=Alert.Status.RESOLVED, resolved_at=now, resolved_by=None, updated_at=now
+            )
+        events = [
+            AlertEvent(alert=alert, action=AlertEvent.Action.OPENED, text=alert.message, created_at=now)
+            for alert in opened
+        ] + [
+            AlertEvent(
+                alert_id=alert_id, action=AlertEvent.Action.RESOLVED, text=CLEARED_TEXT[kind], created_at=now
+            )
+            for alert_id, kind in to_resolve
+        ]
+        if events:
+            AlertEvent.objects.bulk_create(events)
+        if opened:
+            transaction.on_commit(lambda: _announce(opened))
+    return opened, resolved_ids
+
+
+def _announce(alerts):
+    for alert in alerts:
+        # A failing receiver (e.g. the mail queue) must not undo or block scoring.
+        for receiver, result in alert_opened.send_robust(sender=Alert, alert=alert):
+            if isinstance(result, Exception):
+                logger.error("alert_opened receiver %r failed for alert %s: %r", receiver, alert.pk, result)
+
+
+# --- user actions -------------------------------------------------------------------------------
+
+
+def _transition(alert, *, allowed, error, changes):
+    """Apply `changes` only if the alert is still in an allowed status (safe against races)."""
+    updated = Alert.objects.filter(pk=alert.pk, status__in=allowed).update(**changes)
+    if not updated:
+        raise ValidationError(error, code="invalid_transition")
+    for name, value in changes.items():
+        setattr(alert, name, value)
+
+
+def acknowledge(alert, *, user, now=None):
+    """Mark an open alert as being looked at."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _transition(
+            alert,
+            allowed=[Alert.Status.OPEN],
+            error="Only an open alert can be acknowledged.",
+            changes={
+                "status": Alert.Status.ACKNOWLEDGED,
+                "acknowledged_at": now,
+                "acknowledged_by": user,
+                "updated_at": now,
+            },
+        )
+        return AlertEvent.objects.create(
+            alert=alert, action=AlertEvent.Action.ACKNOWLEDGED, actor=user, created_at=now
+        )
+
+
+def assign(alert, *, assignee, user, now=None):
+    """Give an unresolved alert to someone (assignee None: unassign)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _transition(
+            alert,
+            allowed=UNRESOLVED,
+            error="A resolved alert cannot be assigned.",
+            changes={"assignee": assignee, "updated_at": now},
+        )
+        text = f"Assigned to {assignee.get_username()}." if assignee else "Unassigned."
+        return AlertEvent.objects.create(
+            alert=alert, action=AlertEvent.Action.ASSIGNED, actor=user, text=text, created_at=now
+        )
+
+
+def add_note(alert, *, text, user, now=None):
+    """Record what was done or found; allowed in every status (a resolved alert keeps its story)."""
+    now = now or timezone.now()
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("A note cannot be empty.", code="empty_note")
+    return AlertEvent.objects.create(
+        alert=alert, action=AlertEvent.Action.NOTE, actor=user, text=text, created_at=now
+    )
+
+
+def resolve(alert, *, user, note="", now=None):
+    """Close an unresolved alert by hand, optionally with a note."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _transition(
+            alert,
+            allowed=UNRESOLVED,
+            error="This alert is already resolved.",
+            changes={
+                "status": Alert.Status.RESOLVED,
+                "resolved_at": now,
+                "resolved_by": user,
+                "updated_at": now,
+            },
+        )
+        return AlertEvent.objects.create(
+            alert=alert,
+            action=AlertEvent.Action.RESOLVED,
+            actor=user,
+            text=(note or "").strip(),
+            created_at=now,
+        )

@@ -1,0 +1,524 @@
+"""The scoring engine: every metric of SPEC §5, for one tutor or for all of them.
+
+There is ONE implementation of the maths. `compute_scores` reads the facts set-based (a fixed
+number of grouped queries, whatever the number of tutors) and turns them into TutorScore rows in
+plain Python; `recompute_all` runs it for every tutor (or a given set) and upserts the rows;
+`score_tutor` is `recompute_all` restricted to one tutor. Both paths agree by construction.
+
+Windows: a window of N days holds a tutor's sessions with `now − N days < scheduled_time ≤ now`
+and status completed, rescheduled or no_show (scheduled sessions have not happened yet).
+
+Risk score (0–100), documented in docs/scoring.md:
+    severity of a "higher is worse" rate   = min(100, 50 × rate / threshold)
+    severity of retention (lower is worse) = min(100, 50 × (100 − retention) / (100 − threshold))
+so every component is 50 exactly at its threshold, above 50 only when its flag is raised, and
+100 at twice the threshold (or half-way from the threshold to 0% retention).
+    reschedule component  = the highest severity among the 7/30/90-day windows with enough sessions
+    no-show component     = severity of the 30-day no-show rate, when the window has enough sessions
+    first-session component = severity of 90-day retention, when there are enough first sessions
+    risk_score = Σ weight × component / Σ weight, over the components that have enough data.
+Components without enough data drop out and the weights of the others renormalise; with no
+component at all the score is 0 and the reasons say that there is too little data.
+Risk level: `high` whenever a flag is raised; `medium` when risk_score ≥ 25 or a rate with
+enough data is within 5 points of its threshold (the amber zone); `low` otherwise.
+"""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import ExtractIsoWeekDay
+from django.utils import timezone
+
+from sessions.models import Reschedule, Session, Tutor
+from sessions.rescheduling import LAST_MINUTE_HOURS
+
+from .models import RiskLevel, ScoringSettings, TutorScore
+
+WINDOWS = (7, 30, 90)
+COUNTED_STATUSES = (Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW)
+# A first session needs this many days to show whether the student came back.
+FIRST_SESSION_FOLLOW_UP_DAYS = 14
+# Reschedule patterns (last-minute share, weekday, reason) are read over the widest window.
+PATTERN_WINDOW_DAYS = 90
+AMBER_MARGIN = Decimal("5")
+MEDIUM_RISK_SCORE = Decimal("25")
+SEVERITY_AT_THRESHOLD = Decimal("50")
+HUNDRED = Decimal("100")
+CENT = Decimal("0.01")
+WEEKDAYS = {
+    1: "Mondays",
+    2: "Tuesdays",
+    3: "Wednesdays",
+    4: "Thursdays",
+    5: "Fridays",
+    6: "Saturdays",
+    7: "Sundays",
+}
+
+# Every TutorScore column the engine writes (the upsert updates exactly these).
+SCORE_FIELDS = [
+    *(f"total_sessions_{days}d" for days in WINDOWS),
+    *(f"tutor_reschedules_{days}d" for days in WINDOWS),
+    *(f"reschedule_rate_{days}d" for days in WINDOWS),
+    "no_shows_30d",
+    "no_show_rate_30d",
+    "first_sessions_90d",
+    "retained_first_sessions_90d",
+    "first_session_retention_90d",
+    "average_rating_90d",
+    "rated_sessions_90d",
+    "reschedule_flag",
+    "no_show_flag",
+    "first_session_flag",
+    "is_high_risk",
+    "risk_score",
+    "risk_level",
+    "reasons",
+    "recommendations",
+    "reschedule_rate_threshold",
+    "no_show_rate_threshold",
+    "first_session_retention_threshold",
+    "minimum_sessions",
+    "last_calculated_at",
+    "updated_at",
+]
+
+
+# --- small pure helpers -------------------------------------------------------------------------
+
+
+def percentage(part, whole):
+    """100 × part / whole rounded half-up to 2 decimals; None when whole is 0 (an empty window)."""
+    if not whole:
+        return None
+    return (HUNDRED * Decimal(part) / Decimal(whole)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_percent(value):
+    """37.50 → '37.5', 15.00 → '15', 33.33 → '33.33' (how rates read in sentences)."""
+    text = f"{Decimal(value).quantize(CENT):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def rate_colour(rate, threshold, *, lower_is_worse=False):
+    """Display colour of a rate: 'red' past the threshold, 'amber' within 5 points of it, else 'green'.
+
+    Returns '' for an empty window (rate None). For retention pass lower_is_worse=True: red below
+    the threshold, amber within 5 points above it.
+    """
+    if rate is None or threshold is None:
+        return ""
+    rate, threshold = Decimal(rate), Decimal(threshold)
+    if lower_is_worse:
+        rate, threshold = -rate, -threshold
+    if rate > threshold:
+        return "red"
+    if rate >= threshold - AMBER_MARGIN:
+        return "amber"
+    return "green"
+
+
+def severity(rate, threshold):
+    """0–100 severity of a rate where higher is worse: 50 at the threshold, 100 at twice it."""
+    if threshold <= 0:
+        return HUNDRED if rate > 0 else Decimal(0)
+    return min(HUNDRED, SEVERITY_AT_THRESHOLD * rate / threshold)
+
+
+def retention_severity(retention, threshold):
+    """0–100 severity of a retention where lower is worse: 50 at the threshold, 100 at 0% retention
+    when the threshold is 50%, and 0 at 100% retention."""
+    if threshold >= HUNDRED:
+        return HUNDRED if retention < HUNDRED else Decimal(0)
+    return min(HUNDRED, SEVERITY_AT_THRESHOLD * (HUNDRED - retention) / (HUNDRED - threshold))
+
+
+# --- reading the facts (a fixed number of grouped queries) --------------------------------------
+
+
+@dataclass
+class TutorFacts:
+    """The raw counts of one tutor, as read from the database."""
+
+    totals: dict = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
+    tutor_reschedules: dict = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
+    no_shows_30d: int = 0
+    last_minute_reschedules: int = 0
+    rated_sessions: int = 0
+    rating_sum: int = 0
+    first_sessions: int = 0
+    retained_first_sessions: int = 0
+    weekdays: Counter = field(default_factory=Counter)
+    reason_codes: Counter = field(default_factory=Counter)
+
+
+def _restrict(queryset, tutor_ids):
+    return queryset if tutor_ids is None else queryset.filter(tutor_id__in=tutor_ids)
+
+
+def _window_start(now, days):
+    return now - timedelta(days=days)
+
+
+def _counted_sessions(now, tutor_ids, days=90):
+    queryset = Session.objects.filter(
+        status__in=COUNTED_STATUSES,
+        scheduled_time__gt=_window_start(now, days),
+        scheduled_time__lte=now,
+    )
+    return _restrict(queryset, tutor_ids)
+
+
+TUTOR_RESCHEDULE = Q(status=Session.Status.RESCHEDULED, reschedule__initiator=Reschedule.Initiator.TUTOR)
+
+
+def _read_window_counts(facts, now, tutor_ids):
+    """One grouped query: every 7/30/90-day count, by conditional aggregation."""
+    in_window = {days: Q(scheduled_time__gt=_window_start(now, days)) for days in WINDOWS}
+    aggregates = {}
+    for days in WINDOWS:
+        aggregates[f"total_{days}"] = Count("id", filter=in_window[days])
+        aggregates[f"tutor_reschedules_{days}"] = Count("id", filter=in_window[days] & TUTOR_RESCHEDULE)
+    aggregates["no_shows_30d"] = Count(
+        "id",
+        filter=in_window[30] & Q(status=Session.Status.NO_SHOW, no_show_by=Session.NoShowBy.TUTOR),
+    )
+    aggregates["last_minute"] = Count(
+        "id", filter=TUTOR_RESCHEDULE & Q(reschedule__hours_before_session__lt=LAST_MINUTE_HOURS)
+    )
+    # Ratings belong to sessions that happened.
+    rated = Q(status=Session.Status.COMPLETED, student_rating__isnull=False)
+    aggregates["rated"] = Count("id", filter=rated)
+    aggregates["rating_sum"] = Sum("student_rating", filter=rated)
+    rows = _counted_sessions(now, tutor_ids).values("tutor_id").annotate(**aggregates).order_by()
+    for row in rows:
+        tutor = facts[row["tutor_id"]]
+        for days in WINDOWS:
+            tutor.totals[days] = row[f"total_{days}"]
+            tutor.tutor_reschedules[days] = row[f"tutor_reschedules_{days}"]
+        tutor.no_shows_30d = row["no_shows_30d"]
+        tutor.last_minute_reschedules = row["last_minute"]
+        tutor.rated_sessions = row["rated"]
+        tutor.rating_sum = row["rating_sum"] or 0
+
+
+def _read_first_sessions(facts, now, tutor_ids):
+    """One grouped query: completed first sessions in the 90-day window at least 14 days old, and
+    how many of them the same student followed with another completed session within 14 days.
+
+    A first session is the earliest counted (completed / rescheduled / no_show) session of its
+    (tutor, student_id) pair; ties on scheduled_time go to the smaller id.
+    """
+    pair = {"tutor_id": OuterRef("tutor_id"), "student_id": OuterRef("student_id")}
+    earlier_session = Session.objects.filter(**pair, status__in=COUNTED_STATUSES).filter(
+        Q(scheduled_time__lt=OuterRef("scheduled_time"))
+        | Q(scheduled_time=OuterRef("scheduled_time"), id__lt=OuterRef("id"))
+    )
+    follow_up = Session.objects.filter(
+        **pair,
+        status=Session.Status.COMPLETED,
+        scheduled_time__gt=OuterRef("scheduled_time"),
+        scheduled_time__lte=OuterRef("scheduled_time") + timedelta(days=FIRST_SESSION_FOLLOW_UP_DAYS),
+    )
+    first_sessions = Session.objects.filter(
+        status=Session.Status.COMPLETED,
+        scheduled_time__gt=_window_start(now, 90),
+        scheduled_time__lte=now - timedelta(days=FIRST_SESSION_FOLLOW_UP_DAYS),
+    ).filter(~Exists(earlier_session))
+    rows = (
+        _restrict(first_sessions, tutor_ids)
+        .values("tutor_id")
+        .annotate(first=Count("id"), retained=Count("id", filter=Exists(follow_up)))
+        .order_by()
+    )
+    for row in rows:
+        facts[row["tutor_id"]].first_sessions = row["first"]
+        facts[row["tutor_id"]].retained_first_sessions = row["retained"]
+
+
+def _read_reschedule_patterns(facts, now, tutor_ids):
+    """Two grouped queries: tutor reschedules of the pattern window by weekday and by reason code."""
+    reschedules = _counted_sessions(now, tutor_ids, PATTERN_WINDOW_DAYS).filter(TUTOR_RESCHEDULE)
+    by_weekday = (
+        reschedules.annotate(weekday=ExtractIsoWeekDay("scheduled_time"))
+        .values("tutor_id", "weekday")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for row in by_weekday:
+        facts[row["tutor_id"]].weekdays[row["weekday"]] = row["count"]
+    by_reason = (
+        reschedules.values("tutor_id", "reschedule__reason_code").annotate(count=Count("id")).order_by()
+    )
+    for row in by_reason:
+        facts[row["tutor_id"]].reason_codes[row["reschedule__reason_code"]] = row["count"]
+
+
+def read_facts(*, now, tutor_ids=None):
+    """{tutor_id: TutorFacts} for every tutor (or the given ones), in five queries."""
+    tutors = Tutor.objects.all() if tutor_ids is None else Tutor.objects.filter(pk__in=tutor_ids)
+    ids = list(tutors.order_by().values_list("id", flat=True))
+    facts = defaultdict(TutorFacts)
+    for tutor_id in ids:
+        facts[tutor_id] = TutorFacts()
+    if ids:
+        _read_window_counts(facts, now, tutor_ids)
+        _read_first_sessions(facts, now, tutor_ids)
+        _read_reschedule_patterns(facts, now, tutor_ids)
+    # Rows of tutors deleted between the queries are dropped.
+    return {tutor_id: facts[tutor_id] for tutor_id in ids}
+
+
+# --- turning facts into a score (pure Python) ---------------------------------------------------
+
+
+def build_score(tutor_id, facts, *, settings, now):
+    """An unsaved TutorScore for one tutor's facts: metrics, flags, risk, reasons, recommendations."""
+    minimum = settings.minimum_sessions
+    score = TutorScore(
+        tutor_id=tutor_id,
+        last_calculated_at=now,
+        updated_at=now,
+        reschedule_rate_threshold=settings.reschedule_rate_threshold,
+        no_show_rate_threshold=settings.no_show_rate_threshold,
+        first_session_retention_threshold=settings.first_session_retention_threshold,
+        minimum_sessions=minimum,
+    )
+    for days in WINDOWS:
+        total, reschedules = facts.totals[days], facts.tutor_reschedules[days]
+        setattr(score, f"total_sessions_{days}d", total)
+        setattr(score, f"tutor_reschedules_{days}d", reschedules)
+        setattr(score, f"reschedule_rate_{days}d", percentage(reschedules, total))
+    score.no_shows_30d = facts.no_shows_30d
+    score.no_show_rate_30d = percentage(facts.no_shows_30d, facts.totals[30])
+    score.first_sessions_90d = facts.first_sessions
+    score.retained_first_sessions_90d = facts.retained_first_sessions
+    score.first_session_retention_90d = percentage(facts.retained_first_sessions, facts.first_sessions)
+    score.rated_sessions_90d = facts.rated_sessions
+    score.average_rating_90d = (
+        (Decimal(facts.rating_sum) / facts.rated_sessions).quantize(CENT, rounding=ROUND_HALF_UP)
+        if facts.rated_sessions
+        else None
+    )
+
+    # Which rates have enough data to judge (the minimum-sessions rule), and the flags.
+    judged_windows = [days for days in WINDOWS if facts.totals[days] >= minimum]
+    reschedule_rates = {days: getattr(score, f"reschedule_rate_{days}d") for days in judged_windows}
+    no_show_judged = facts.totals[30] >= minimum
+    retention_judged = facts.first_sessions >= minimum
+    score.reschedule_flag = any(
+        rate > settings.reschedule_rate_threshold for rate in reschedule_rates.values()
+    )
+    score.no_show_flag = no_show_judged and score.no_show_rate_30d > settings.no_show_rate_threshold
+    score.first_session_flag = (
+        retention_judged and score.first_session_retention_90d < settings.first_session_retention_threshold
+    )
+    score.is_high_risk = score.reschedule_flag or score.no_show_flag or score.first_session_flag
+
+    # Risk score: weighted mean of the components that have enough data.
+    components = []
+    if reschedule_rates:
+        worst = max(severity(rate, settings.reschedule_rate_threshold) for rate in reschedule_rates.values())
+        components.append((settings.reschedule_weight, worst))
+    if no_show_judged:
+        components.append(
+            (settings.no_show_weight, severity(score.no_show_rate_30d, settings.no_show_rate_threshold))
+        )
+    if retention_judged:
+        components.append(
+            (
+                settings.first_session_weight,
+                retention_severity(
+                    score.first_session_retention_90d, settings.first_session_retention_threshold
+                ),
+            )
+        )
+    total_weight = sum(weight for weight, _ in components)
+    score.risk_score = (
+        (sum(weight * value for weight, value in components) / total_weight).quantize(CENT, ROUND_HALF_UP)
+        if total_weight
+        else Decimal("0.00")
+    )
+    amber = [rate_colour(rate, settings.reschedule_rate_threshold) for rate in reschedule_rates.values()]
+    if no_show_judged:
+        amber.append(rate_colour(score.no_show_rate_30d, settings.no_show_rate_threshold))
+    if retention_judged:
+        amber.append(
+            rate_colour(
+                score.first_session_retention_90d,
+                settings.first_session_retention_threshold,
+                lower_is_worse=True,
+            )
+        )
+    if score.is_high_risk:
+        score.risk_level = RiskLevel.HIGH
+    elif score.risk_score >= MEDIUM_RISK_SCORE or "amber" in amber:
+        score.risk_level = RiskLevel.MEDIUM
+    else:
+        score.risk_level = RiskLevel.LOW
+
+    score.reasons, score.recommendations = explain(score, facts, settings=settings, has_data=bool(components))
+    return score
+
+
+def _reason_label(code):
+    return Reschedule.ReasonCode(code).label.lower() if code in Reschedule.ReasonCode.values else code
+
+
+def _top(counter, *, minimum):
+    """The most common key when it is the only one with that count and reaches `minimum`."""
+    ranked = counter.most_common(2)
+    if not ranked or ranked[0][1] < minimum or (len(ranked) == 2 and ranked[1][1] == ranked[0][1]):
+        return None
+    return ranked[0][0]
+
+
+def explain(score, facts, *, settings, has_data):
+    """Plain sentences (reasons) and next steps (recommendations), from the score and its facts."""
+    minimum = settings.minimum_sessions
+    threshold = format_percent(settings.reschedule_rate_threshold)
+    reasons, recommendations = [], []
+    if not facts.totals[90]:
+        reasons.append("No sessions in the last 90 days.")
+    elif not has_data:
+        reasons.append(f"Too few sessions to score yet (a window needs at least {minimum}).")
+
+    # Reschedules: every window that is red or amber (a wider window holding the very same counts
+    # adds nothing), else the 30-day figure.
+    shown = None
+    for days in WINDOWS:
+        total, rate = facts.totals[days], getattr(score, f"reschedule_rate_{days}d")
+        if rate is None or rate_colour(rate, settings.reschedule_rate_threshold) == "green":
+            continue
+        if shown == (facts.tutor_reschedules[days], total):
+            continue
+        sentence = (
+            f"Rescheduled {facts.tutor_reschedules[days]} of {total} sessions in the last {days} days "
+            f"({format_percent(rate)}%, threshold {threshold}%)"
+        )
+        if total < minimum and rate > settings.reschedule_rate_threshold:
+            sentence += f", too few sessions to flag (minimum {minimum})"
+        reasons.append(sentence + ".")
+        shown = (facts.tutor_reschedules[days], total)
+    if shown is None and facts.totals[30]:
+        reasons.append(
+            f"Rescheduled {facts.tutor_reschedules[30]} of {facts.totals[30]} sessions in the last 30 days "
+            f"({format_percent(score.reschedule_rate_30d)}%, threshold {threshold}%)."
+        )
+
+    # Reschedule patterns over the 90-day window.
+    reschedules = facts.tutor_reschedules[PATTERN_WINDOW_DAYS]
+    last_minute_share = percentage(facts.last_minute_reschedules, reschedules)
+    weekday = _top(facts.weekdays, minimum=2) if reschedules >= 2 else None
+    reason_code = _top(facts.reason_codes, minimum=2)
+    if reschedules >= 2 and facts.last_minute_reschedules:
+        reasons.append(
+            f"{facts.last_minute_reschedules} of {reschedules} reschedules were last-minute "
+            f"(<{LAST_MINUTE_HOURS} h)."
+        )
+    if weekday:
+        reasons.append(
+            f"Most reschedules fall on {WEEKDAYS[weekday]} ({facts.weekdays[weekday]} of {reschedules})."
+        )
+    if reason_code:
+        reasons.append(
+            f"Most common reason: {_reason_label(reason_code)} ({facts.reason_codes[reason_code]}×)."
+        )
+
+    if facts.totals[30] and (facts.no_shows_30d or score.no_show_flag):
+        reasons.append(
+            f"Missed {facts.no_shows_30d} of {facts.totals[30]} sessions in the last 30 days "
+            f"({format_percent(score.no_show_rate_30d)}%, threshold "
+            f"{format_percent(settings.no_show_rate_threshold)}%)."
+        )
+    if facts.first_sessions:
+        sentence = (
+            f"{facts.retained_first_sessions} of {facts.first_sessions} new students came back within "
+            f"{FIRST_SESSION_FOLLOW_UP_DAYS} days of their first session "
+            f"({format_percent(score.first_session_retention_90d)}%, threshold "
+            f"{format_percent(settings.first_session_retention_threshold)}%)"
+        )
+        if facts.first_sessions < minimum and score.first_session_retention_90d < (
+            settings.first_session_retention_threshold
+        ):
+            sentence += f", too few first sessions to flag (minimum {minimum})"
+        reasons.append(sentence + ".")
+    if score.average_rating_90d is not None:
+        reasons.append(
+            f"Average student rating {score.average_rating_90d} from {score.rated_sessions_90d} "
+            f"rated session{'s' if score.rated_sessions_90d != 1 else ''} in the last 90 days."
+        )
+
+    if score.reschedule_flag:
+        if last_minute_share is not None and last_minute_share >= 50:
+            recommendations.append("Coach the tutor on giving at least 24 hours' notice when rescheduling.")
+        if reason_code == Reschedule.ReasonCode.SCHEDULING_CONFLICT:
+            recommendations.append("Schedule a calendar-planning check-in.")
+        elif reason_code in ("health", "family", "emergency", "personal"):
+            recommendations.append("Check in on the tutor's wellbeing and workload.")
+        elif reason_code == Reschedule.ReasonCode.TECHNICAL:
+            recommendations.append("Offer a technical set-up check (connection and equipment).")
+        if weekday:
+            recommendations.append(f"Review the tutor's availability on {WEEKDAYS[weekday]}.")
+        if not recommendations:
+            recommendations.append("Schedule a reliability coaching conversation.")
+    if score.no_show_flag:
+        recommendations.append(
+            "Call the tutor about missed sessions and confirm their availability and reminders."
+        )
+    if score.first_session_flag:
+        recommendations.append("Review first-session practice with a coach or pair the tutor with a mentor.")
+    if score.risk_level == RiskLevel.MEDIUM:
+        recommendations.append("Keep watching: a rate is close to its threshold.")
+    return reasons, recommendations
+
+
+# --- the two public paths -----------------------------------------------------------------------
+
+
+def compute_scores(*, now, settings, tutor_ids=None):
+    """Unsaved TutorScore rows for every tutor (or the given ones), from a fixed number of queries."""
+    facts = read_facts(now=now, tutor_ids=tutor_ids)
+    return [
+        build_score(tutor_id, tutor_facts, settings=settings, now=now)
+        for tutor_id, tutor_facts in facts.items()
+    ]
+
+
+def save_scores(scores):
+    """Upsert the rows on tutor (one statement on PostgreSQL; SQLite batches by its variable limit)."""
+    return TutorScore.objects.bulk_create(
+        scores, update_conflicts=True, unique_fields=["tutor"], update_fields=SCORE_FIELDS
+    )
+
+
+def recompute_all(*, now=None, tutor_ids=None, settings=None):
+    """Score every tutor (or only `tutor_ids`) set-based, save the scores and sync alerts.
+
+    Returns the number of tutors scored. `now` is taken before anything is read and stored as
+    last_calculated_at, so a change that lands during the computation leaves the tutor stale.
+    """
+    from .alerts import read_flags, sync_alerts
+
+    now = now or timezone.now()
+    if tutor_ids is not None:
+        tutor_ids = list(tutor_ids)
+        if not tutor_ids:
+            return 0
+    settings = settings or ScoringSettings.load()
+    scores = compute_scores(now=now, settings=settings, tutor_ids=tutor_ids)
+    with transaction.atomic():
+        previous_flags = read_flags(tutor_ids)
+        save_scores(scores)
+        sync_alerts(scores, now=now, previous_flags=previous_flags)
+    return len(scores)
+
+
+def score_tutor(tutor, *, now=None, settings=None):
+    """Score one tutor with exactly the code of recompute_all; returns the saved TutorScore."""
+    recompute_all(now=now, tutor_ids=[tutor.pk], settings=settings)
+    return TutorScore.objects.get(tutor_id=tutor.pk)

@@ -1,0 +1,116 @@
+"""django-q2 tasks of the scoring app. Small, look rows up by id, safe to run twice.
+
+Retries: django-q2 only re-delivers tasks that were never acknowledged, so a scoring task that
+fails schedules its own retry: a ONCE Schedule with a doubling delay, at most MAX_ATTEMPTS runs.
+Nothing is lost beyond that either: the 5-minute sweep rescores every stale tutor.
+"""
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.models import Schedule
+
+from sessions.models import Session, Tutor
+
+from . import engine, history
+from .models import TutorScore
+from .signals import session_scored
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_BASE_DELAY = timedelta(seconds=30)  # 30 s, 1 min, 2 min, 4 min
+
+
+def retry_delay(attempt):
+    """Delay before run `attempt + 1` after run `attempt` failed: 30 s × 2^(attempt − 1)."""
+    return RETRY_BASE_DELAY * 2 ** (attempt - 1)
+
+
+def schedule_retry(func, args, *, attempt, now=None):
+    """Schedule run `attempt + 1` of task `func` (dotted path); None once MAX_ATTEMPTS is reached."""
+    if attempt >= MAX_ATTEMPTS:
+        logger.error("%s failed %d times, giving up (the stale sweep will catch up): %r", func, attempt, args)
+        return None
+    now = now or timezone.now()
+    return Schedule.objects.create(
+        name=f"retry {func.rsplit('.', 1)[-1]} #{attempt + 1} {uuid.uuid4().hex[:12]}",
+        func=func,
+        args=repr(tuple(args)),
+        kwargs=repr({"attempt": attempt + 1}),
+        schedule_type=Schedule.ONCE,
+        repeats=-1,  # django-q2 deletes a ONCE schedule with negative repeats after it runs
+        next_run=now + retry_delay(attempt),
+    )
+
+
+def stale_tutor_ids(tutor_ids=None):
+    """Tutors without a score, or whose sessions changed after their last calculation."""
+    tutors = Tutor.objects.filter(
+        Q(score__isnull=True) | Q(sessions_changed_at__gt=F("score__last_calculated_at"))
+    ).order_by()
+    if tutor_ids is not None:
+        tutors = tutors.filter(pk__in=list(tutor_ids))
+    return list(tutors.values_list("id", flat=True))
+
+
+def process_sessions(session_ids, *, attempt=1):
+    """After ingest: rescore the stale tutors of these sessions at once (coalesced, set-based), then
+    send `session_scored` once per session. Running it twice rescores nothing the second time."""
+    session_ids = [str(session_id) for session_id in session_ids]
+    try:
+        sessions = list(Session.objects.filter(pk__in=session_ids).select_related("tutor"))
+        tutor_ids = {session.tutor_id for session in sessions}
+        stale = stale_tutor_ids(tutor_ids)
+        engine.recompute_all(tutor_ids=stale)
+        scores = {score.tutor_id: score for score in TutorScore.objects.filter(tutor_id__in=tutor_ids)}
+    except Exception:
+        schedule_retry("scoring.tasks.process_sessions", [session_ids], attempt=attempt)
+        raise
+    logger.info("process_sessions: %d sessions, %d tutors rescored", len(sessions), len(stale))
+    for session in sessions:
+        score = scores.get(session.tutor_id)
+        if score is None:  # the tutor was deleted meanwhile
+            continue
+        score.tutor = session.tutor
+        for receiver, result in session_scored.send_robust(sender=Session, session=session, score=score):
+            if isinstance(result, Exception):
+                logger.error(
+                    "session_scored receiver %r failed for session %s: %r", receiver, session.pk, result
+                )
+    return len(stale)
+
+
+def rescore_stale(*, attempt=1):
+    """The 5-minute sweep: rescore every tutor whose sessions changed after its last calculation."""
+    try:
+        scored = engine.recompute_all(tutor_ids=stale_tutor_ids())
+    except Exception:
+        schedule_retry("scoring.tasks.rescore_stale", [], attempt=attempt)
+        raise
+    if scored:
+        logger.info("rescore_stale: %d tutors rescored", scored)
+    return scored
+
+
+def recompute_all_task(*, attempt=1):
+    """Hourly (and after a settings change): rescore every tutor, since windows slide with time."""
+    try:
+        return engine.recompute_all()
+    except Exception:
+        schedule_retry("scoring.tasks.recompute_all_task", [], attempt=attempt)
+        raise
+
+
+def snapshot_history(*, attempt=1):
+    """Nightly: refresh every score, then write today's history snapshot."""
+    try:
+        now = timezone.now()
+        engine.recompute_all(now=now)
+        return history.snapshot_scores(now=now)
+    except Exception:
+        schedule_retry("scoring.tasks.snapshot_history", [], attempt=attempt)
+        raise

@@ -1,0 +1,444 @@
+"""The engine's numbers, pinned with a fixed `now`: windows, flags, risk, reasons, both paths."""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from conftest import NOW
+from scoring import engine
+from scoring.models import Alert, ScoringSettings, TutorScore
+from sessions.models import Reschedule, Session, Tutor
+
+DAY = timedelta(days=1)
+SECOND = timedelta(seconds=1)
+COMPARED_FIELDS = [f for f in engine.SCORE_FIELDS if f != "updated_at"] + ["tutor_id"]
+
+
+def score(tutor, **kwargs):
+    return engine.score_tutor(tutor, now=NOW, **kwargs)
+
+
+def sessions(make_session, tutor, count, *, status="completed", days_ago=1, **fields):
+    return [make_session(tutor, days_ago=days_ago, status=status, **fields) for _ in range(count)]
+
+
+# --- windows ------------------------------------------------------------------------------------
+
+
+def test_window_boundaries_are_exact(make_tutor, make_session):
+    tutor = make_tutor()
+    for at in [
+        NOW,  # exactly now: inside every window
+        NOW - 7 * DAY + SECOND,  # just inside 7 days
+        NOW - 7 * DAY,  # exactly 7 days ago: outside 7, inside 30
+        NOW - 30 * DAY,  # outside 30, inside 90
+        NOW - 90 * DAY + SECOND,  # just inside 90
+    ]:
+        make_session(tutor, at=at, status="rescheduled")
+    make_session(tutor, at=NOW - 90 * DAY, status="rescheduled")  # exactly 90 days: outside
+    make_session(tutor, at=NOW + SECOND, status="rescheduled")  # after now: nowhere
+    make_session(tutor, at=NOW + DAY, status="scheduled")  # future: nowhere
+    make_session(tutor, at=NOW - DAY, status="scheduled")  # never updated: nowhere
+
+    result = score(tutor)
+
+    assert (result.total_sessions_7d, result.total_sessions_30d, result.total_sessions_90d) == (2, 3, 5)
+    assert (result.tutor_reschedules_7d, result.tutor_reschedules_30d, result.tutor_reschedules_90d) == (
+        2,
+        3,
+        5,
+    )
+    assert result.reschedule_rate_7d == Decimal("100.00")
+    assert result.last_calculated_at == NOW
+
+
+def test_only_tutor_initiated_reschedules_and_tutor_no_shows_count(make_tutor, make_session):
+    tutor = make_tutor()
+    sessions(make_session, tutor, 5)
+    make_session(tutor, days_ago=2, status="rescheduled", initiator="tutor")
+    make_session(tutor, days_ago=2, status="rescheduled", initiator="student")
+    make_session(tutor, days_ago=3, status="no_show")  # no_show_by defaults to the tutor
+    make_session(tutor, days_ago=3, status="no_show", no_show_by="student")
+
+    result = score(tutor)
+
+    assert result.total_sessions_7d == 9
+    assert result.tutor_reschedules_7d == 1
+    assert result.reschedule_rate_7d == Decimal("11.11")
+    assert result.no_shows_30d == 1
+    assert result.no_show_rate_30d == Decimal("11.11")
+    assert result.no_show_flag is True  # 11.11% > 10% with 9 ≥ 5 sessions
+
+
+def test_tutor_without_sessions_has_nulls_and_no_flags(make_tutor):
+    result = score(make_tutor())
+
+    assert result.total_sessions_90d == 0
+    assert result.reschedule_rate_7d is None
+    assert result.reschedule_rate_30d is None
+    assert result.reschedule_rate_90d is None
+    assert result.no_show_rate_30d is None
+    assert result.first_session_retention_90d is None
+    assert result.average_rating_90d is None
+    assert not (
+        result.reschedule_flag or result.no_show_flag or result.first_session_flag or result.is_high_risk
+    )
+    assert result.risk_score == Decimal("0.00")
+    assert result.risk_level == "low"
+    assert result.reasons == ["No sessions in the last 90 days."]
+    assert result.recommendations == []
+
+
+def test_one_reschedule_in_two_sessions_is_under_the_minimum(make_tutor, make_session):
+    tutor = make_tutor()
+    make_session(tutor, status="completed")
+    make_session(tutor, status="rescheduled")
+
+    result = score(tutor)
+
+    assert result.reschedule_rate_7d == Decimal("50.00")
+    assert result.reschedule_flag is False
+    assert result.risk_level == "low"
+    assert "Too few sessions to score yet (a window needs at least 5)." in result.reasons
+    assert (
+        "Rescheduled 1 of 2 sessions in the last 7 days (50%, threshold 15%), "
+        "too few sessions to flag (minimum 5)." in result.reasons
+    )
+
+
+@pytest.mark.parametrize(
+    ("completed", "rescheduled", "flagged"),
+    [
+        (17, 3, False),  # 15.00% is not above 15%
+        (16, 4, True),  # 20%
+        (4, 1, True),  # exactly the minimum of 5 sessions, 20%
+        (3, 1, False),  # 4 sessions: too few, although 25%
+    ],
+)
+def test_reschedule_flag_threshold_and_minimum(make_tutor, make_session, completed, rescheduled, flagged):
+    tutor = make_tutor()
+    sessions(make_session, tutor, completed)
+    sessions(make_session, tutor, rescheduled, status="rescheduled")
+
+    result = score(tutor)
+
+    assert result.reschedule_flag is flagged
+    assert result.is_high_risk is flagged
+    assert (result.risk_level == "high") is flagged
+
+
+def test_threshold_equality_reads_as_amber_and_medium(make_tutor, make_session):
+    tutor = make_tutor()
+    sessions(make_session, tutor, 17)
+    sessions(make_session, tutor, 3, status="rescheduled")
+
+    result = score(tutor)
+
+    assert result.reschedule_rate_30d == Decimal("15.00")
+    # severity 50 × 15/15 = 50 for reschedules, 0 for no-shows: (0.5 × 50 + 0.3 × 0) / 0.8
+    assert result.risk_score == Decimal("31.25")
+    assert result.risk_level == "medium"
+    assert "Rescheduled 3 of 20 sessions in the last 7 days (15%, threshold 15%)." in result.reasons
+
+
+def test_risk_score_formula_and_reasons(make_tutor, make_session):
+    tutor = make_tutor()
+    sessions(make_session, tutor, 6)
+    for day, hours_before, reason in [
+        (20, 2, "Scheduling conflict with another class"),  # Friday
+        (13, 5, "double booked"),  # Friday
+        (6, 30, "schedule conflict again"),  # Friday
+        (22, 12, "I was sick"),  # Sunday
+    ]:
+        make_session(
+            tutor, at=NOW.replace(day=day), status="rescheduled", hours_before=hours_before, reason=reason
+        )
+
+    result = score(tutor)
+
+    # 7 days: 2 of 8 = 25% → severity 83.33; 30 days: 4 of 10 = 40% → min(100, 133.33) = 100.
+    # No-shows 0 of 10 → 0. No completed first session (the first one was rescheduled) → drops out.
+    assert result.reschedule_rate_30d == Decimal("40.00")
+    assert result.first_sessions_90d == 0
+    assert result.risk_score == Decimal("62.50")  # (0.5 × 100 + 0.3 × 0) / 0.8
+    assert result.risk_level == "high"
+    assert result.reasons == [
+        "Rescheduled 2 of 8 sessions in the last 7 days (25%, threshold 15%).",
+        "Rescheduled 4 of 10 sessions in the last 30 days (40%, threshold 15%).",
+        "3 of 4 reschedules were last-minute (<24 h).",
+        "Most reschedules fall on Fridays (3 of 4).",
+        "Most common reason: scheduling conflict (3×).",
+    ]
+    assert result.recommendations == [
+        "Coach the tutor on giving at least 24 hours' notice when rescheduling.",
+        "Schedule a calendar-planning check-in.",
+        "Review the tutor's availability on Fridays.",
+    ]
+
+
+def test_first_sessions_and_retention(make_tutor, make_session):
+    tutor, other_tutor = make_tutor(), make_tutor("Bo Other")
+
+    def at(days_ago, student, status="completed", tutor=tutor, **fields):
+        make_session(tutor, at=NOW - timedelta(days=days_ago), student_id=student, status=status, **fields)
+
+    at(20, "a", student_rating=5)
+    at(10, "a", student_rating=3)  # a: back within 14 days → retained
+    at(30, "b")
+    at(15, "b")  # b: back after 15 days → not retained
+    at(10, "c")  # c: first session only 10 days old → not counted yet
+    at(40, "d", status="rescheduled")
+    at(38, "d")  # d: the first session was rescheduled → not a completed first session
+    at(50, "e", status="scheduled")
+    at(45, "e")
+    at(44, "e")  # e: a stale `scheduled` row does not count; first = 45 days ago, retained
+    at(100, "f")
+    at(50, "f")  # f: first session outside the window
+    at(60, "g")
+    at(46, "g")  # g: exactly 14 days later → retained
+    at(70, "h")
+    at(65, "h", status="no_show")  # h: the next one was a no-show → not retained
+    at(14, "i")
+    at(13, "i")  # i: exactly 14 days old → counted, retained
+    at(25, "j", tutor=other_tutor)
+    at(24, "j")  # j: with this tutor the first session is 24 days ago, and never followed
+
+    result = score(tutor)
+
+    assert result.first_sessions_90d == 7  # a b e g h i j
+    assert result.retained_first_sessions_90d == 4  # a e g i
+    assert result.first_session_retention_90d == Decimal("57.14")
+    assert result.first_session_flag is True  # 57.14% < 60% with 7 ≥ 5 first sessions
+    assert result.average_rating_90d == Decimal("4.00")
+    assert result.rated_sessions_90d == 2
+    assert (
+        "4 of 7 new students came back within 14 days of their first session (57.14%, threshold 60%)."
+        in result.reasons
+    )
+
+
+def test_settings_drive_thresholds_weights_and_are_stored(make_tutor, make_session):
+    tutor = make_tutor()
+    sessions(make_session, tutor, 8)
+    sessions(make_session, tutor, 2, status="rescheduled")
+    assert score(tutor).reschedule_flag is True
+
+    settings = ScoringSettings.load()
+    settings.reschedule_rate_threshold = Decimal("25.00")
+    settings.minimum_sessions = 3
+    settings.no_show_weight = Decimal("0")
+    settings.save()
+    result = score(tutor)
+
+    assert result.reschedule_flag is False
+    assert result.reschedule_rate_threshold == Decimal("25.00")
+    assert result.minimum_sessions == 3
+    assert result.risk_score == Decimal("40.00")  # 50 × 20/25, the only weighted component
+    assert result.risk_level == "medium"  # 20% is within 5 points of 25%
+
+    settings.minimum_sessions = 11
+    assert score(tutor, settings=settings).risk_score == Decimal("0.00")  # no component has data
+
+
+def test_risk_score_is_monotonic_in_each_rate():
+    settings = ScoringSettings()
+    previous = Decimal(-1)
+    for reschedules in range(0, 21):
+        facts = engine.TutorFacts()
+        facts.totals = {7: 20, 30: 20, 90: 20}
+        facts.tutor_reschedules = {7: reschedules, 30: reschedules, 90: reschedules}
+        facts.no_shows_30d = 1
+        current = engine.build_score(None, facts, settings=settings, now=NOW).risk_score
+        assert current >= previous
+        previous = current
+    # 20 of 20 rescheduled → 100; 1 of 20 no-shows = 5% → 50 × 5/10 = 25: (0.5 × 100 + 0.3 × 25) / 0.8
+    assert previous == Decimal("71.88")
+
+    previous = Decimal(-1)
+    for retained in range(10, -1, -1):
+        facts = engine.TutorFacts()
+        facts.first_sessions, facts.retained_first_sessions = 10, retained
+        current = engine.build_score(None, facts, settings=settings, now=NOW).risk_score
+        assert current >= previous
+        previous = current
+    assert previous == Decimal("100.00")  # 0% retention, the only component with data
+
+
+def test_rate_colour():
+    assert engine.rate_colour(Decimal("15.01"), Decimal("15")) == "red"
+    assert engine.rate_colour(Decimal("15.00"), Decimal("15")) == "amber"
+    assert engine.rate_colour(Decimal("10.00"), Decimal("15")) == "amber"
+    assert engine.rate_colour(Decimal("9.99"), Decimal("15")) == "green"
+    assert engine.rate_colour(None, Decimal("15")) == ""
+    assert engine.rate_colour(Decimal("59.99"), Decimal("60"), lower_is_worse=True) == "red"
+    assert engine.rate_colour(Decimal("65.00"), Decimal("60"), lower_is_worse=True) == "amber"
+    assert engine.rate_colour(Decimal("65.01"), Decimal("60"), lower_is_worse=True) == "green"
+
+
+# --- two paths, one result, and an independent SQL count -----------------------------------------
+
+
+def make_random_data(seed, tutors=12):
+    rng = random.Random(seed)
+    tutor_rows = [Tutor.objects.create(name=f"Tutor {seed}-{index}") for index in range(tutors)]
+    tutor_rows.append(Tutor.objects.create(name=f"Idle {seed}"))
+    statuses = ["completed"] * 6 + ["rescheduled"] * 3 + ["no_show", "scheduled"]
+    for tutor in tutor_rows[:-1]:
+        for _ in range(rng.randint(0, 40)):
+            status = rng.choice(statuses)
+            # Whole minutes, so no two sessions of a pair share a time by accident.
+            at = NOW - timedelta(minutes=rng.randint(-3 * 1440, 120 * 1440))
+            session = Session.objects.create(
+                tutor=tutor,
+                student_id=f"s{rng.randint(1, 6)}",
+                scheduled_time=at,
+                status=status,
+                completed_time=at + timedelta(hours=1) if status == "completed" else None,
+                no_show_by=rng.choice(["tutor", "student"]) if status == "no_show" else None,
+                student_rating=rng.choice([None, 2, 4, 5]) if status == "completed" else None,
+            )
+            if status == "rescheduled":
+                Reschedule.objects.create(
+                    session=session,
+                    initiator="tutor" if rng.random() < 0.85 else "student",
+                    original_time=at,
+                    new_time=at + 2 * DAY,
+                    cancelled_at=at - timedelta(hours=rng.randint(1, 72)),
+                    reason=rng.choice(["sick", "meeting conflict", "wifi down", "family wedding", ""]),
+                )
+    return tutor_rows
+
+
+def stored_scores():
+    return {row["tutor_id"]: row for row in TutorScore.objects.values(*COMPARED_FIELDS)}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_score_tutor_and_recompute_all_store_identical_rows(db, seed):
+    tutors = make_random_data(seed)
+    assert engine.recompute_all(now=NOW) == len(tutors)
+    all_at_once = stored_scores()
+
+    TutorScore.objects.all().delete()
+    for tutor in tutors:
+        engine.score_tutor(tutor, now=NOW)
+
+    assert stored_scores() == all_at_once
+    assert len(all_at_once) == len(tutors)
+
+
+def _sql_time(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def independent_sql_counts():
+    """The SPEC §5 counts in hand-written SQL, apart from the engine's ORM code."""
+    counted = "s.status IN ('completed', 'rescheduled', 'no_show')"
+    tutor_reschedule = "s.status = 'rescheduled' AND r.initiator = 'tutor'"
+    columns, params = [], []
+    for days in (7, 30, 90):
+        columns += [
+            "SUM(CASE WHEN s.scheduled_time > %s THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN s.scheduled_time > %s AND {tutor_reschedule} THEN 1 ELSE 0 END)",
+        ]
+        params += [_sql_time(NOW - days * DAY)] * 2
+    columns.append(
+        "SUM(CASE WHEN s.scheduled_time > %s AND s.status = 'no_show' AND s.no_show_by = 'tutor' "
+        "THEN 1 ELSE 0 END)"
+    )
+    params.append(_sql_time(NOW - 30 * DAY))
+    counts = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.tutor_id, {', '.join(columns)} FROM sessions s "
+            "LEFT JOIN reschedules r ON r.session_id = s.id "
+            f"WHERE {counted} AND s.scheduled_time > %s AND s.scheduled_time <= %s GROUP BY s.tutor_id",
+            [*params, _sql_time(NOW - 90 * DAY), _sql_time(NOW)],
+        )
+        for tutor_id, *values in cursor.fetchall():
+            counts[str(tutor_id).replace("-", "")] = [int(v) for v in values] + [0, 0]
+
+        plus_14_days = (
+            "f.first_time + INTERVAL '14 days'"
+            if connection.vendor == "postgresql"
+            else ("datetime(f.first_time, '+14 days')")
+        )
+        cursor.execute(
+            "WITH firsts AS (SELECT tutor_id, student_id, MIN(scheduled_time) AS first_time FROM sessions s "
+            f"WHERE {counted} GROUP BY tutor_id, student_id) "
+            "SELECT f.tutor_id, COUNT(*), SUM(CASE WHEN EXISTS (SELECT 1 FROM sessions n WHERE "
+            "n.tutor_id = f.tutor_id AND n.student_id = f.student_id AND n.status = 'completed' "
+            f"AND n.scheduled_time > f.first_time AND n.scheduled_time <= {plus_14_days}) THEN 1 ELSE 0 END) "
+            "FROM firsts f JOIN sessions s ON s.tutor_id = f.tutor_id AND s.student_id = f.student_id "
+            "AND s.scheduled_time = f.first_time AND s.status = 'completed' "
+            "WHERE f.first_time > %s AND f.first_time <= %s GROUP BY f.tutor_id",
+            [_sql_time(NOW - 90 * DAY), _sql_time(NOW - 14 * DAY)],
+        )
+        for tutor_id, first, retained in cursor.fetchall():
+            key = str(tutor_id).replace("-", "")
+            counts.setdefault(key, [0] * 9)[7:] = [int(first), int(retained)]
+    return counts
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_scores_match_an_independent_sql_count(db, seed):
+    tutors = make_random_data(seed, tutors=15)
+    engine.recompute_all(now=NOW)
+    expected = independent_sql_counts()
+
+    for row in TutorScore.objects.values():
+        got = [
+            row["total_sessions_7d"],
+            row["tutor_reschedules_7d"],
+            row["total_sessions_30d"],
+            row["tutor_reschedules_30d"],
+            row["total_sessions_90d"],
+            row["tutor_reschedules_90d"],
+            row["no_shows_30d"],
+            row["first_sessions_90d"],
+            row["retained_first_sessions_90d"],
+        ]
+        assert got == expected.get(row["tutor_id"].hex, [0] * 9), row["tutor_id"]
+        for days in (7, 30, 90):
+            total, reschedules = row[f"total_sessions_{days}d"], row[f"tutor_reschedules_{days}d"]
+            expected_rate = (
+                None
+                if not total
+                else Decimal(round(100 * reschedules / total + 1e-9, 2)).quantize(Decimal("0.01"))
+            )
+            assert row[f"reschedule_rate_{days}d"] == expected_rate
+    assert TutorScore.objects.count() == len(tutors)
+    assert sum(expected_row[4] for expected_row in expected.values()) > 100  # the data is not trivial
+
+
+def test_recompute_all_runs_a_fixed_number_of_queries(db, django_assert_max_num_queries):
+    def run(tutor_count, seed):
+        make_random_data(seed, tutors=tutor_count)
+        with CaptureQueriesContext(connection) as queries:
+            engine.recompute_all(now=NOW)
+        assert Alert.objects.exists()  # both runs take the same branches: alerts open
+        return len(queries)
+
+    ScoringSettings.load()
+    small = run(3, seed=5)
+    Alert.objects.all().delete()
+    TutorScore.objects.all().delete()
+    large = run(20, seed=6)
+    assert small == large
+    # settings, tutors, 4 grouped reads, previous flags, upsert, unresolved alerts, 4 alert writes
+    # at most, and 4 savepoint statements.
+    with django_assert_max_num_queries(17):
+        engine.recompute_all(now=NOW)
+
+
+def test_recompute_all_with_tutor_ids_scores_only_those(make_tutor, make_session):
+    first, second = make_tutor(), make_tutor("Bo")
+    make_session(first)
+    assert engine.recompute_all(now=NOW, tutor_ids=[first.pk]) == 1
+    assert engine.recompute_all(now=NOW, tutor_ids=[]) == 0
+    assert list(TutorScore.objects.values_list("tutor_id", flat=True)) == [first.pk]
+    assert second.pk not in set(TutorScore.objects.values_list("tutor_id", flat=True))
