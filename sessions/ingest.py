@@ -92,7 +92,7 @@ def _ingest(items, *, now, prefix):
         existing_tutor_ids = set(
             Tutor.objects.filter(pk__in=tutor_ids).order_by().values_list("pk", flat=True)
         )
-        new_tutors = _new_tutors(latest.values(), existing_tutor_ids, prefix)
+        new_tutors = _new_tutors(latest.values(), existing_tutor_ids, prefix, now=now)
         if new_tutors:
             # ignore_conflicts: a tutor created by a concurrent request meanwhile is fine as it is.
             Tutor.objects.bulk_create(new_tutors, ignore_conflicts=True)
@@ -163,7 +163,7 @@ def _ingest(items, *, now, prefix):
     return result
 
 
-def _new_tutors(indexed_items, existing_tutor_ids, prefix):
+def _new_tutors(indexed_items, existing_tutor_ids, prefix, *, now):
     """Tutors to create for unknown tutor ids; a taken e-mail is an IngestError, not a crash."""
     new = {}
     email_owner = {}  # email → (tutor_id, index) among the new tutors
@@ -180,7 +180,10 @@ def _new_tutors(indexed_items, existing_tutor_ids, prefix):
                 continue
             email_owner[email] = (item.tutor_id, index)
         new[item.tutor_id] = Tutor(
-            id=item.tutor_id, name=item.tutor_name or default_tutor_name(item.tutor_id), email=email
+            id=item.tutor_id,
+            name=item.tutor_name or default_tutor_name(item.tutor_id),
+            email=email,
+            created_at=now,
         )
     if email_owner:
         taken = Tutor.objects.filter(email__in=list(email_owner)).order_by().values_list("email", flat=True)

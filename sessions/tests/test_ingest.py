@@ -1,0 +1,104 @@
+"""sessions.ingest: upsert semantics with time injected (no HTTP)."""
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError
+
+from sessions import ingest
+from sessions.ingest import IngestError, ingest_sessions
+from sessions.models import Reschedule, Session, Tutor
+from sessions.schemas import SessionIn
+
+from .conftest import TUTOR_ID, session_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def item(status="completed", **kwargs):
+    return SessionIn.model_validate(session_payload(status, **kwargs), strict=False)
+
+
+def test_reschedule_without_cancelled_at_was_asked_when_received(now):
+    payload = item("rescheduled", days_ago=-2)  # two days ahead
+    info = payload.reschedule_info.model_copy(update={"cancelled_at": None, "reason": "Zoom kept crashing"})
+    payload = payload.model_copy(update={"reschedule_info": info})
+
+    ingest_sessions([payload], now=now)
+
+    reschedule = Reschedule.objects.get()
+    assert reschedule.cancelled_at == now
+    assert reschedule.hours_before_session == Decimal("48.00")
+    assert reschedule.reason_code == "technical"
+    assert not reschedule.is_last_minute
+
+
+def test_repeat_without_cancelled_at_keeps_the_first_receipt_time(now):
+    payload = item("rescheduled")
+    info = payload.reschedule_info.model_copy(update={"cancelled_at": None})
+    payload = payload.model_copy(update={"reschedule_info": info})
+    ingest_sessions([payload], now=now)
+
+    result = ingest_sessions([payload], now=now + timedelta(hours=3))
+
+    assert (result.unchanged, result.changed_session_ids) == (1, [])
+    assert Reschedule.objects.get().cancelled_at == now
+
+
+def test_result_counts(now):
+    first, second = item(), item("scheduled")
+    assert ingest_sessions([first, second], now=now).created == 2
+    changed = second.model_copy(update={"status": "no_show"})
+    result = ingest_sessions([first, changed], now=now)
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 1)
+    assert result.changed_session_ids == [str(second.session_id)]
+    assert Session.objects.get(pk=second.session_id).no_show_by == "tutor"
+
+
+def test_marks_changed_tutors_with_injected_time(now):
+    ingest_sessions([item()], now=now)
+    assert Tutor.objects.get(pk=TUTOR_ID).sessions_changed_at == now
+
+
+def test_new_tutor_name_and_email_come_from_the_payload(now):
+    ingest_sessions([item(tutor_name="Katherine Johnson", tutor_email="kj@example.com")], now=now)
+    tutor = Tutor.objects.get()
+    assert (tutor.name, tutor.email, tutor.is_active, tutor.created_at) == (
+        "Katherine Johnson",
+        "kj@example.com",
+        True,
+        now,
+    )
+
+
+def test_taken_email_raises_ingest_error_and_stores_nothing(now, make_tutor):
+    make_tutor(email="taken@example.com")
+    with pytest.raises(IngestError) as error:
+        ingest_sessions([item(tutor_id=uuid.uuid4(), tutor_email="taken@example.com")], now=now)
+    assert error.value.details == {"tutor_email": ["This e-mail is already used by another tutor."]}
+    assert Session.objects.count() == 0
+
+
+def test_a_lost_race_is_retried_once(now, monkeypatch):
+    real = ingest._ingest
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("duplicate key (a concurrent request inserted the same session)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_ingest", flaky)
+    assert ingest_sessions([item()], now=now).created == 1
+    assert len(calls) == 2
+
+
+def test_created_at_survives_updates(now):
+    payload = item("scheduled")
+    ingest_sessions([payload], now=now)
+    ingest_sessions([payload.model_copy(update={"status": "no_show"})], now=now + timedelta(days=1))
+    session = Session.objects.get()
+    assert (session.created_at, session.updated_at) == (now, now + timedelta(days=1))
