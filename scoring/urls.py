@@ -6,5 +6,16 @@ app_name = "scoring"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("tutors/", views.tutor_list, name="tutor_list"),
     path("tutors/<uuid:tutor_id>/", views.tutor_detail, name="tutor_detail"),
+    path("alerts/", views.alert_list, name="alert_list"),
+    *[
+        path(
+            f"alerts/<uuid:alert_id>/{action}/",
+            views.alert_action,
+            {"action": action},
+            name=f"alert_{action}",
+        )
+        for action in ("acknowledge", "assign", "note", "resolve")
+    ],
 ]

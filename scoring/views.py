@@ -1,17 +1,365 @@
-"""Dashboard views (placeholder pages until the dashboard issue lands)."""
+"""Dashboard pages (SPEC §8). Thin: queries live in selectors, alert transitions in scoring.alerts.
 
-from django.contrib.admin.views.decorators import staff_member_required
-from django.shortcuts import get_object_or_404, redirect
+Each page view serves the full page, or only the fragment it swaps when the request comes from
+htmx (`request.htmx`), so every page also works as a plain page load without JavaScript.
+"""
+
+import csv
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from sessions.models import Tutor
 
+from . import charts, selectors
+from .models import Alert, ScoringSettings
 
-@staff_member_required
+TUTORS_PER_PAGE = 25
+SESSIONS_PER_PAGE = 20
+ALERTS_PER_PAGE = 25
+
+
+def staff_required(view):
+    """Anonymous → login page; logged in without staff rights → 403."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            if request.htmx:  # a polled fragment after the session expired: reload the whole page
+                return HttpResponseClientRedirect(f"{resolve_url(settings.LOGIN_URL)}?next={request.path}")
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _wants_fragment(request):
+    # A history restore (back button with an empty htmx cache) needs the whole page.
+    return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
+
+
+def _render(request, page_template, fragment_template, context):
+    template = fragment_template if _wants_fragment(request) else page_template
+    response = render(request, template, context)
+    # The same URL answers with a page or a fragment: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _poll_seconds():
+    return getattr(settings, "DASHBOARD_POLL_SECONDS", 30)
+
+
+# --- Overview ---------------------------------------------------------------------------------
+
+
+@staff_required
 def overview(request):
-    return redirect("admin:index")
+    now = timezone.now()
+    stats = selectors.overview_stats(now=now)
+    trend = selectors.platform_weekly_trend(now=now)
+    trend_labels = [f"{point.end:%b %-d}" for point in trend]
+    trend_rates = [point.rate for point in trend]
+    trend_series = [("Platform tutor reschedule rate", "rate7", trend_rates)]
+    context = {
+        "now": now,
+        "stats": stats,
+        "distribution_chart": charts.bar_chart(
+            stats["risk_distribution"],
+            title="Active tutors by risk level",
+            description=charts.describe_distribution(stats["risk_distribution"]),
+        ),
+        "distribution_summary": charts.describe_distribution(stats["risk_distribution"]),
+        "has_sessions": any(point.sessions for point in trend),
+        "trend_chart": charts.line_chart(
+            trend_series,
+            title=f"Platform-wide tutor reschedule rate, last {len(trend)} weeks",
+            description=charts.describe_trend(trend_labels, trend_rates),
+            x_labels=trend_labels,
+            threshold=ScoringSettings.load().reschedule_rate_threshold,
+            threshold_label="Tutor threshold",
+        ),
+        "trend_summary": charts.describe_trend(trend_labels, trend_rates),
+        "trend": trend,
+        "at_risk": selectors.most_at_risk(),
+        "recent_alerts": selectors.recent_alerts(),
+        "poll_seconds": _poll_seconds(),
+    }
+    return _render(request, "scoring/overview.html", "scoring/_overview_panels.html", context)
 
 
-@staff_member_required
+# --- Tutor list -------------------------------------------------------------------------------
+
+RISK_FILTERS = [
+    ("", "All levels"),
+    ("high", "High"),
+    ("medium", "Medium"),
+    ("low", "Low"),
+    ("none", "Not scored"),
+]
+WINDOW_CHOICES = [(7, "7 days"), (30, "30 days"), (90, "90 days")]
+
+
+def _list_state(query):
+    """The tutor list's state from the query string; anything unknown falls back to the default."""
+    risk = query.get("risk", "")
+    window = query.get("window", "30")
+    sort = query.get("sort", "risk")
+    order = query.get("order", "")
+    return {
+        "q": query.get("q", "").strip()[:100],
+        "risk": risk if risk in dict(RISK_FILTERS) else "",
+        "window": int(window) if window in ("7", "30", "90") else 30,
+        "sort": sort if sort in selectors.SORTS else "risk",
+        "order": order if order in ("asc", "desc") else "",
+    }
+
+
+def _row(tutor, window):
+    """The values one table row (and one CSV line) shows."""
+    score = getattr(tutor, "score", None)
+    return {
+        "tutor": tutor,
+        "score": score,
+        "rate": getattr(score, f"reschedule_rate_{window}d", None),
+        "sessions": getattr(score, f"total_sessions_{window}d", None),
+        "threshold": getattr(score, "reschedule_rate_threshold", None),
+        "no_show_rate": getattr(score, "no_show_rate_30d", None),
+        "no_show_threshold": getattr(score, "no_show_rate_threshold", None),
+        "risk_score": getattr(score, "risk_score", None),
+    }
+
+
+@staff_required
+def tutor_list(request):
+    state = _list_state(request.GET)
+    queryset = selectors.tutor_list(
+        search=state["q"],
+        risk=state["risk"],
+        window=state["window"],
+        sort=state["sort"],
+        order=state["order"],
+    )
+    if request.GET.get("format") == "csv":
+        return _tutor_csv(queryset, state["window"])
+
+    page = Paginator(queryset, TUTORS_PER_PAGE).get_page(request.GET.get("page"))
+    current_order = state["order"] or selectors.SORTS[state["sort"]][1]
+    columns = []
+    for key, (label, default_order) in selectors.SORTS.items():
+        active = key == state["sort"]
+        next_order = ("asc" if current_order == "desc" else "desc") if active else default_order
+        columns.append(
+            {
+                "key": key,
+                "label": label,
+                "active": active,
+                "aria_sort": ("descending" if current_order == "desc" else "ascending") if active else "none",
+                "next_order": next_order,
+            }
+        )
+    context = {
+        "state": state,
+        "page": page,
+        "rows": [_row(tutor, state["window"]) for tutor in page.object_list],
+        "columns": {column["key"]: column for column in columns},
+        "risk_filters": RISK_FILTERS,
+        "window_choices": WINDOW_CHOICES,
+        "poll_seconds": _poll_seconds(),
+    }
+    return _render(request, "scoring/tutor_list.html", "scoring/_tutor_table.html", context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _tutor_csv(queryset, window):
+    """Every row of the filtered, sorted list (all pages), with the columns the table shows."""
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(
+            [
+                "Name",
+                "Email",
+                f"Reschedule rate {window}d (%)",
+                "Risk level",
+                f"Sessions {window}d",
+                "No-show rate 30d (%)",
+                "Risk score",
+                "Last updated (UTC)",
+            ]
+        )
+        for tutor in queryset.iterator(chunk_size=2000):
+            row = _row(tutor, window)
+            score = row["score"]
+            yield writer.writerow(
+                [
+                    tutor.name,
+                    tutor.email or "",
+                    "" if row["rate"] is None else row["rate"],  # unknown, not 0
+                    score.risk_level if score else "",
+                    "" if row["sessions"] is None else row["sessions"],
+                    "" if row["no_show_rate"] is None else row["no_show_rate"],
+                    "" if row["risk_score"] is None else row["risk_score"],
+                    score.last_calculated_at.isoformat() if score else "",
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="tutors-{timezone.now():%Y%m%d-%H%M}.csv"'
+    return response
+
+
+# --- Tutor detail -----------------------------------------------------------------------------
+
+
+@staff_required
 def tutor_detail(request, tutor_id):
-    tutor = get_object_or_404(Tutor, pk=tutor_id)
-    return redirect("admin:tutoring_tutor_change", tutor.pk)
+    try:
+        tutor = selectors.tutor_with_score(tutor_id)
+    except Tutor.DoesNotExist:
+        raise Http404("No tutor with this id.") from None
+    sessions_page = Paginator(selectors.session_history(tutor), SESSIONS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    if _wants_fragment(request) and request.htmx.target == "session-history":
+        # Paging through the history swaps only the history panel.
+        return _render(
+            request, None, "scoring/_session_history.html", {"tutor": tutor, "sessions": sessions_page}
+        )
+
+    now = timezone.now()
+    thresholds = selectors.thresholds_for(tutor)
+    rolling = selectors.rolling_rates(tutor, now=now)
+    x_labels = [f"{point:%b %-d}" for point, _ in rolling[7]]
+    series = [
+        (f"{days}-day rate", f"rate{days}", [rate for _, rate in rolling[days]]) for days in (7, 30, 90)
+    ]
+    context = {
+        "tutor": tutor,
+        "score": getattr(tutor, "score", None),
+        "thresholds": thresholds,
+        "cards": selectors.window_cards(tutor),
+        "rolling_chart": charts.line_chart(
+            series,
+            title=f"Rolling tutor reschedule rates of {tutor.name}",
+            description=charts.describe_rolling(series, thresholds["reschedule"]),
+            x_labels=x_labels,
+            threshold=thresholds["reschedule"],
+        ),
+        "rolling_legend": charts.legend(series),
+        "rolling_summary": charts.describe_rolling(series, thresholds["reschedule"]),
+        "has_rolling_data": any(rate is not None for _, _, rates in series for rate in rates),
+        "reschedules": selectors.recent_reschedules(tutor),
+        "sessions": sessions_page,
+        "alerts": selectors.tutor_alerts(tutor),
+        "staff": selectors.staff_users(),
+        "emails": selectors.emails_about(tutor),
+    }
+    return _render(request, "scoring/tutor_detail.html", "scoring/tutor_detail.html", context)
+
+
+# --- Alerts -----------------------------------------------------------------------------------
+
+
+@staff_required
+def alert_list(request):
+    sort = request.GET.get("sort", "newest")
+    sort = sort if sort in selectors.ALERT_SORTS else "newest"
+    page = Paginator(selectors.alert_queue(sort=sort), ALERTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "sort": sort,
+        "sorts": selectors.ALERT_SORTS,
+        "staff": selectors.staff_users(),
+        "poll_seconds": _poll_seconds(),
+    }
+    return _render(request, "scoring/alert_list.html", "scoring/_alert_queue.html", context)
+
+
+def _safe_next(request, fallback):
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+DONE = {"acknowledge": "acknowledged", "assign": "assigned", "note": "note added", "resolve": "resolved"}
+
+
+@staff_required
+@require_POST
+def alert_action(request, alert_id, action):
+    """acknowledge / assign / note / resolve: the updated alert card for htmx, a redirect otherwise."""
+    from . import alerts as lifecycle  # the alert lifecycle (scoring engineer's module)
+
+    alert = get_object_or_404(Alert.objects.select_related("tutor"), pk=alert_id)
+    errors = []
+    try:
+        if action == "acknowledge":
+            lifecycle.acknowledge(alert, user=request.user)
+        elif action == "assign":
+            chosen = request.POST.get("assignee", "")
+            assignee = None
+            if chosen:
+                staff = get_user_model().objects.filter(is_staff=True, is_active=True)
+                assignee = staff.filter(pk=chosen).first() if chosen.isdigit() else None
+                if assignee is None:
+                    raise ValidationError("Choose a staff member to assign.")
+            elif alert.assignee_id is None:
+                raise ValidationError("Choose a staff member to assign.")
+            lifecycle.assign(alert, assignee=assignee, user=request.user)  # None: unassign
+        elif action == "note":
+            text = request.POST.get("text", "").strip()
+            if not text:
+                raise ValidationError("Write a note first.")
+            lifecycle.add_note(alert, text=text, user=request.user)
+        elif action == "resolve":
+            lifecycle.resolve(alert, user=request.user, note=request.POST.get("note", "").strip())
+        else:  # pragma: no cover - the URLconf only routes the four actions
+            raise Http404
+    except ValidationError as error:
+        errors = error.messages
+
+    if not request.htmx:
+        for message in errors:
+            messages.error(request, message)
+        if not errors:
+            messages.success(request, f"{alert}: {DONE[action]}.")
+        return redirect(_safe_next(request, alert.get_absolute_url()))
+
+    fresh = selectors.alerts_with_events(Alert.objects.filter(pk=alert.pk)).get()
+    response = render(
+        request,
+        "scoring/_alert.html",
+        {
+            "alert": fresh,
+            "errors": errors,
+            "staff": selectors.staff_users(),
+            "show_tutor": request.POST.get("show_tutor") == "1",
+            "next": _safe_next(request, fresh.get_absolute_url()),
+        },
+    )
+    if not errors:
+        # Lets other parts of the page (the queue's counter) refresh themselves.
+        trigger_client_event(response, "alertChanged", {"id": str(fresh.pk), "status": fresh.status})
+    return response

@@ -1,0 +1,295 @@
+"""Read-side queries of the dashboard: each page asks a constant number of questions.
+
+Every function takes `now=` so tests pin time; none loops over rows with a query inside.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import Avg, Count, F, Min, Prefetch, Q
+
+from sessions.models import Reschedule, Session, Tutor
+
+from .models import Alert, AlertEvent, RiskLevel, ScoringSettings, TutorScore
+
+WINDOWS = (7, 30, 90)
+COUNTED_STATUSES = (Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW)
+UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
+TREND_WEEKS = 12
+
+
+def percent(part, whole):
+    """100 × part / whole rounded to 2 decimals (half up, like the engine); None when whole is 0."""
+    if not whole:
+        return None
+    return (Decimal(100) * part / whole).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def stale_tutors_q():
+    """Tutors whose sessions changed after their last score (or who were never scored)."""
+    return Q(sessions_changed_at__isnull=False) & (
+        Q(score__isnull=True) | Q(sessions_changed_at__gt=F("score__last_calculated_at"))
+    )
+
+
+# --- Overview ---------------------------------------------------------------------------------
+
+
+def overview_stats(*, now):
+    """The overview cards and the risk distribution: three aggregate queries."""
+    tutor_stats = Tutor.objects.aggregate(
+        active_tutors=Count("pk", filter=Q(is_active=True)),
+        high_risk_tutors=Count("pk", filter=Q(is_active=True, score__is_high_risk=True)),
+        average_rate_30d=Avg("score__reschedule_rate_30d", filter=Q(is_active=True)),
+        oldest_unscored_change=Min("sessions_changed_at", filter=stale_tutors_q()),
+        stale_tutors=Count("pk", filter=stale_tutors_q()),
+        low=Count("pk", filter=Q(is_active=True, score__risk_level=RiskLevel.LOW)),
+        medium=Count("pk", filter=Q(is_active=True, score__risk_level=RiskLevel.MEDIUM)),
+        high=Count("pk", filter=Q(is_active=True, score__risk_level=RiskLevel.HIGH)),
+        unscored=Count("pk", filter=Q(is_active=True, score__isnull=True)),
+    )
+    sessions_last_24h = Session.objects.filter(
+        scheduled_time__gt=now - timedelta(hours=24), scheduled_time__lte=now
+    ).count()
+    open_alerts = Alert.objects.filter(status__in=UNRESOLVED).count()
+
+    average = tutor_stats["average_rate_30d"]
+    oldest = tutor_stats["oldest_unscored_change"]
+    return {
+        "active_tutors": tutor_stats["active_tutors"],
+        "high_risk_tutors": tutor_stats["high_risk_tutors"],
+        "average_rate_30d": None
+        if average is None
+        else Decimal(average).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+        "sessions_last_24h": sessions_last_24h,
+        "open_alerts": open_alerts,
+        "stale_tutors": tutor_stats["stale_tutors"],
+        # A change dated in the future (clock skew) is not a negative lag.
+        "processing_lag": None if oldest is None else max(now - oldest, timedelta(0)),
+        "risk_distribution": [
+            ("High", tutor_stats["high"], "high"),
+            ("Medium", tutor_stats["medium"], "medium"),
+            ("Low", tutor_stats["low"], "low"),
+            ("Not scored", tutor_stats["unscored"], "none"),
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    start: object  # datetime, exclusive
+    end: object  # datetime, inclusive
+    sessions: int
+    tutor_reschedules: int
+
+    @property
+    def rate(self):
+        return percent(self.tutor_reschedules, self.sessions)
+
+
+def platform_weekly_trend(*, now, weeks=TREND_WEEKS):
+    """Platform-wide tutor reschedule rate for each of the last `weeks` 7-day periods ending at now.
+
+    Week k holds sessions with now − 7(k+1) days < scheduled_time ≤ now − 7k days (same counting
+    rules as SPEC §5). Two range scans on the scheduled_time index, cached briefly because the
+    result moves slowly and the scan covers most of the sessions table.
+    """
+    key = f"dashboard:weekly-trend:{weeks}:{now.replace(second=0, microsecond=0).isoformat()}"
+    points = cache.get(key)
+    if points is None:
+        points = _weekly_trend(now=now, weeks=weeks)
+        cache.set(key, points, getattr(settings, "DASHBOARD_TREND_CACHE_SECONDS", 120))
+    return points
+
+
+def _weekly_trend(*, now, weeks):
+    bounds = [(now - timedelta(days=7 * (k + 1)), now - timedelta(days=7 * k)) for k in range(weeks)]
+    bounds.reverse()  # oldest first, for the chart
+    in_range = Session.objects.filter(scheduled_time__gt=bounds[0][0], scheduled_time__lte=now)
+
+    def week_counts(queryset):
+        return queryset.aggregate(
+            **{
+                f"w{index}": Count("pk", filter=Q(scheduled_time__gt=start, scheduled_time__lte=end))
+                for index, (start, end) in enumerate(bounds)
+            }
+        )
+
+    sessions = week_counts(in_range.filter(status__in=COUNTED_STATUSES))
+    reschedules = week_counts(
+        in_range.filter(status=Session.Status.RESCHEDULED, reschedule__initiator=Reschedule.Initiator.TUTOR)
+    )
+    return [
+        TrendPoint(start, end, sessions[f"w{index}"], reschedules[f"w{index}"])
+        for index, (start, end) in enumerate(bounds)
+    ]
+
+
+def most_at_risk(*, limit=10):
+    return list(
+        TutorScore.objects.filter(tutor__is_active=True, risk_score__gt=0)
+        .select_related("tutor")
+        .order_by("-risk_score", F("reschedule_rate_30d").desc(nulls_last=True), "tutor__name")[:limit]
+    )
+
+
+def recent_alerts(*, limit=8):
+    return list(Alert.objects.select_related("tutor").order_by("-opened_at")[:limit])
+
+
+# --- Tutor list -------------------------------------------------------------------------------
+
+SORTS = {
+    # key: (label, default direction)
+    "risk": ("Risk score", "desc"),
+    "rate": ("Reschedule rate", "desc"),
+    "sessions": ("Sessions", "desc"),
+    "name": ("Name", "asc"),
+}
+
+
+def tutor_list(*, search="", risk="", window=30, sort="risk", order=None):
+    """Tutors with their score (LEFT JOIN: unscored tutors are listed too), filtered and sorted."""
+    queryset = Tutor.objects.select_related("score")
+    if search:
+        queryset = queryset.filter(Q(name__icontains=search) | Q(email__icontains=search))
+    if risk == "none":
+        queryset = queryset.filter(score__isnull=True)
+    elif risk:
+        queryset = queryset.filter(score__risk_level=risk)
+
+    order = order or SORTS[sort][1]
+    field = {
+        "risk": "score__risk_score",
+        "rate": f"score__reschedule_rate_{window}d",
+        "sessions": f"score__total_sessions_{window}d",
+        "name": "name",
+    }[sort]
+    primary = F(field).desc(nulls_last=True) if order == "desc" else F(field).asc(nulls_last=True)
+    # name then id make the order total, so pages never overlap.
+    return queryset.order_by(primary, "name", "id")
+
+
+# --- Tutor detail -----------------------------------------------------------------------------
+
+
+def tutor_with_score(tutor_id):
+    """The tutor and its score in one query (raises Tutor.DoesNotExist)."""
+    return Tutor.objects.select_related("score").get(pk=tutor_id)
+
+
+def thresholds_for(tutor):
+    """The thresholds the tutor's score was judged against, or the current settings if unscored."""
+    score = getattr(tutor, "score", None)
+    if score is not None:
+        return {
+            "reschedule": score.reschedule_rate_threshold,
+            "no_show": score.no_show_rate_threshold,
+            "first_session": score.first_session_retention_threshold,
+            "minimum_sessions": score.minimum_sessions,
+        }
+    current = ScoringSettings.load()
+    return {
+        "reschedule": current.reschedule_rate_threshold,
+        "no_show": current.no_show_rate_threshold,
+        "first_session": current.first_session_retention_threshold,
+        "minimum_sessions": current.minimum_sessions,
+    }
+
+
+def window_cards(tutor):
+    """One card per window: sessions, tutor reschedules, rate (None when unscored)."""
+    score = getattr(tutor, "score", None)
+    return [
+        {
+            "days": days,
+            "sessions": getattr(score, f"total_sessions_{days}d", None),
+            "tutor_reschedules": getattr(score, f"tutor_reschedules_{days}d", None),
+            "rate": getattr(score, f"reschedule_rate_{days}d", None),
+        }
+        for days in WINDOWS
+    ]
+
+
+def rolling_rates(tutor, *, now, weeks=TREND_WEEKS):
+    """Rolling 7/30/90-day tutor reschedule rates at weekly points, oldest first, ending at now.
+
+    One query: the tutor's counted sessions since the earliest window start; the windows are
+    then slid in Python (a tutor has at most a few hundred sessions in that span).
+    """
+    points = [now - timedelta(days=7 * k) for k in range(weeks, -1, -1)]
+    earliest = points[0] - timedelta(days=max(WINDOWS))
+    rows = list(
+        Session.objects.filter(
+            tutor=tutor,
+            scheduled_time__gt=earliest,
+            scheduled_time__lte=now,
+            status__in=COUNTED_STATUSES,
+        ).values_list("scheduled_time", "status", "reschedule__initiator")
+    )
+    series = {days: [] for days in WINDOWS}
+    for point in points:
+        for days in WINDOWS:
+            start = point - timedelta(days=days)
+            total = tutor_reschedules = 0
+            for scheduled_time, status, initiator in rows:
+                if start < scheduled_time <= point:
+                    total += 1
+                    if status == Session.Status.RESCHEDULED and initiator == Reschedule.Initiator.TUTOR:
+                        tutor_reschedules += 1
+            series[days].append((point, percent(tutor_reschedules, total)))
+    return series
+
+
+def recent_reschedules(tutor, *, limit=10):
+    return list(
+        Reschedule.objects.filter(session__tutor=tutor)
+        .select_related("session")
+        .order_by("-original_time")[:limit]
+    )
+
+
+def session_history(tutor):
+    return Session.objects.filter(tutor=tutor).select_related("reschedule").order_by("-scheduled_time", "id")
+
+
+def alerts_with_events(queryset):
+    """Alerts with their people and their event trail (two queries whatever the count)."""
+    return queryset.select_related("tutor", "tutor__score", "assignee", "acknowledged_by").prefetch_related(
+        Prefetch("events", queryset=AlertEvent.objects.select_related("actor").order_by("created_at"))
+    )
+
+
+def tutor_alerts(tutor):
+    return list(alerts_with_events(Alert.objects.filter(tutor=tutor).order_by("-opened_at")))
+
+
+def emails_about(tutor, *, limit=10):
+    """Mails sent about this tutor, through the reverse relation the reports app declares."""
+    manager = getattr(tutor, "email_reports", None)
+    if manager is None:  # the reports app is not installed
+        return []
+    return list(manager.order_by("-created_at")[:limit])
+
+
+def staff_users():
+    return list(get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username"))
+
+
+# --- Alert queue ------------------------------------------------------------------------------
+
+ALERT_SORTS = {"newest": "Newest first", "severity": "Most severe first"}
+
+
+def alert_queue(*, sort="newest"):
+    """Open and acknowledged alerts; "severity" puts the riskiest tutors first."""
+    queryset = Alert.objects.filter(status__in=UNRESOLVED)
+    if sort == "severity":
+        queryset = queryset.order_by(F("tutor__score__risk_score").desc(nulls_last=True), "-opened_at", "id")
+    else:
+        queryset = queryset.order_by("-opened_at", "id")
+    return alerts_with_events(queryset)
