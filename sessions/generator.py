@@ -73,10 +73,12 @@ class Profile:
     ratings: tuple  # ratings drawn for rated completed sessions
 
 
+# Low and medium tutors stay clearly under the default thresholds (15% reschedules, 60% retention)
+# so the flags mostly find the high-risk profile; small windows still make some noise.
 PROFILES = {
-    "low": Profile("low", (0.02, 0.08), (0.0, 0.02), (0.80, 0.95), 1.0, (5, 5, 5, 4, 4, 3)),
-    "medium": Profile("medium", (0.08, 0.14), (0.02, 0.06), (0.65, 0.80), 1.3, (5, 4, 4, 4, 3, 2)),
-    "high": Profile("high", (0.35, 0.65), (0.06, 0.14), (0.35, 0.55), 3.0, (5, 4, 3, 3, 2, 1)),
+    "low": Profile("low", (0.01, 0.06), (0.0, 0.02), (0.85, 0.97), 1.0, (5, 5, 5, 4, 4, 3)),
+    "medium": Profile("medium", (0.06, 0.11), (0.02, 0.05), (0.72, 0.85), 1.3, (5, 4, 4, 4, 3, 2)),
+    "high": Profile("high", (0.40, 0.70), (0.06, 0.14), (0.30, 0.50), 3.0, (5, 4, 3, 3, 2, 1)),
 }
 
 # Monday..Sunday: weekdays busier.
