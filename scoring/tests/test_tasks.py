@@ -1,0 +1,159 @@
+"""django-q2 tasks: coalesced processing, stale sweep, retries, settings-triggered recompute."""
+
+import ast
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from scoring import engine, tasks
+from scoring.models import ScoringSettings, TutorScore, TutorScoreHistory
+from scoring.signals import session_scored
+from sessions.models import Session, Tutor
+
+
+@pytest.fixture
+def scored_signals():
+    received = []
+
+    def receiver(sender, session, score, **kwargs):
+        received.append((session.pk, score.tutor_id, score.total_sessions_7d))
+
+    session_scored.connect(receiver)
+    yield received
+    session_scored.disconnect(receiver)
+
+
+def test_process_sessions_rescores_each_stale_tutor_once_and_signals_each_session(
+    make_tutor, make_session, scored_signals, django_assert_max_num_queries
+):
+    ada, bo, cy = make_tutor("Ada"), make_tutor("Bo"), make_tutor("Cy")
+    ada_sessions = [make_session(ada, days_ago=1), make_session(ada, days_ago=2)]
+    bo_session = make_session(bo, days_ago=1)
+    make_session(cy, days_ago=1)  # stale, but not part of this batch
+
+    with django_assert_max_num_queries(25):
+        rescored = tasks.process_sessions([str(s.pk) for s in [*ada_sessions, bo_session]])
+
+    assert rescored == 2
+    assert set(TutorScore.objects.values_list("tutor_id", flat=True)) == {ada.pk, bo.pk}
+    assert sorted(scored_signals) == sorted(
+        [(ada_sessions[0].pk, ada.pk, 2), (ada_sessions[1].pk, ada.pk, 2), (bo_session.pk, bo.pk, 1)]
+    )
+
+
+def test_process_sessions_twice_is_harmless(make_tutor, make_session, scored_signals):
+    tutor = make_tutor()
+    session = make_session(tutor, days_ago=1)
+    assert tasks.process_sessions([str(session.pk)]) == 1
+    first = TutorScore.objects.get()
+
+    assert tasks.process_sessions([str(session.pk)]) == 0  # not stale any more: nothing rescored
+    assert TutorScore.objects.get().last_calculated_at == first.last_calculated_at
+    assert len(scored_signals) == 2  # the mail side de-duplicates per session and recipient
+
+
+def test_process_sessions_of_unknown_ids_does_nothing(db, scored_signals):
+    assert tasks.process_sessions(["00000000-0000-0000-0000-000000000000"]) == 0
+    assert scored_signals == []
+
+
+def test_stale_sweep_rescores_changed_and_unscored_tutors_only(make_tutor, make_session):
+    changed, unchanged, unscored = make_tutor("Changed"), make_tutor("Unchanged"), make_tutor("Unscored")
+    for tutor in (changed, unchanged, unscored):
+        make_session(tutor, days_ago=1)
+    calculated_at = timezone.now() + timedelta(seconds=1)
+    engine.recompute_all(now=calculated_at, tutor_ids=[changed.pk, unchanged.pk])
+    Tutor.mark_changed([changed.pk], now=calculated_at + timedelta(seconds=1))
+
+    assert set(tasks.stale_tutor_ids()) == {changed.pk, unscored.pk}
+    assert tasks.rescore_stale() == 2
+    assert TutorScore.objects.get(tutor=unchanged).last_calculated_at == calculated_at
+    assert TutorScore.objects.count() == 3
+
+
+def test_failed_processing_schedules_a_retry_with_backoff(make_tutor, make_session, monkeypatch):
+    session = make_session(make_tutor(), days_ago=1)
+    real_recompute = engine.recompute_all
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(engine, "recompute_all", broken)
+    before = timezone.now()
+    with pytest.raises(RuntimeError):
+        tasks.process_sessions([str(session.pk)])
+
+    retry = Schedule.objects.get()
+    assert retry.func == "scoring.tasks.process_sessions"
+    assert retry.schedule_type == Schedule.ONCE
+    assert retry.repeats == -1  # deleted by django-q2 once it has run
+    assert before + timedelta(seconds=30) <= retry.next_run <= timezone.now() + timedelta(seconds=30)
+    args, kwargs = ast.literal_eval(retry.args), ast.literal_eval(retry.kwargs)
+    assert args == ([str(session.pk)],)
+    assert kwargs == {"attempt": 2}
+
+    # The second attempt fails too: the next delay doubles.
+    with pytest.raises(RuntimeError):
+        tasks.process_sessions(*args, **kwargs)
+    third = Schedule.objects.exclude(pk=retry.pk).get()
+    assert ast.literal_eval(third.kwargs) == {"attempt": 3}
+    assert third.next_run - retry.next_run >= timedelta(seconds=29)
+
+    # What the scheduler does with the stored strings works once the database is back.
+    monkeypatch.setattr(engine, "recompute_all", real_recompute)
+    async_task(third.func, *ast.literal_eval(third.args), **ast.literal_eval(third.kwargs))
+    assert TutorScore.objects.filter(tutor_id=session.tutor_id).exists()
+
+
+def test_retries_are_bounded(db):
+    assert [tasks.retry_delay(attempt).total_seconds() for attempt in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert tasks.schedule_retry("scoring.tasks.rescore_stale", [], attempt=tasks.MAX_ATTEMPTS) is None
+    assert not Schedule.objects.exists()
+
+
+def test_sweep_and_hourly_tasks_schedule_retries_too(db, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine, "recompute_all", broken)
+    for task in (tasks.rescore_stale, tasks.recompute_all_task, tasks.snapshot_history):
+        with pytest.raises(RuntimeError):
+            task()
+    assert sorted(Schedule.objects.values_list("func", flat=True)) == [
+        "scoring.tasks.recompute_all_task",
+        "scoring.tasks.rescore_stale",
+        "scoring.tasks.snapshot_history",
+    ]
+
+
+def test_saving_settings_recomputes_after_commit(
+    make_tutor, make_session, django_capture_on_commit_callbacks
+):
+    tutor = make_tutor()
+    for _ in range(8):
+        make_session(tutor, days_ago=1)
+    for _ in range(2):
+        make_session(tutor, days_ago=1, status="rescheduled")
+    engine.recompute_all()
+    assert TutorScore.objects.get().reschedule_flag is True
+
+    settings = ScoringSettings.load()
+    settings.reschedule_rate_threshold = Decimal("25")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        settings.save()
+        assert TutorScore.objects.get().reschedule_flag is True  # nothing before commit
+    assert len(callbacks) >= 1
+    score = TutorScore.objects.get()
+    assert score.reschedule_flag is False
+    assert score.reschedule_rate_threshold == Decimal("25.00")
+
+
+def test_snapshot_task_recomputes_then_snapshots(make_tutor, make_session):
+    make_session(make_tutor(), days_ago=1)
+    assert tasks.snapshot_history() == 1
+    assert TutorScoreHistory.objects.get().total_sessions_7d == 1
+    assert Session.objects.count() == 1
