@@ -1,20 +1,18 @@
 """Reports pages: the email log (filter, paginate, resend) and a preview of each kind of mail."""
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from scoring.models import Alert
+from scoring.views import staff_required  # the dashboard's: anonymous → login, non-staff → 403
 from sessions.models import Session
 
 from . import mail
@@ -22,20 +20,6 @@ from .models import EmailReport
 from .receivers import enqueue
 
 PAGE_SIZE = 50
-
-
-def staff_required(view):
-    """Anonymous → login page; signed in but not staff → 403."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _choice(value, choices):
@@ -63,8 +47,12 @@ def email_log(request):
         ),
         "next_url": request.get_full_path(),
     }
-    template = "reports/_email_log_results.html" if request.htmx else "reports/email_log.html"
-    return render(request, template, context)
+    fragment = request.htmx and not request.htmx.history_restore_request
+    response = render(
+        request, "reports/_email_log_results.html" if fragment else "reports/email_log.html", context
+    )
+    patch_vary_headers(response, ["HX-Request"])  # one URL, two answers: caches must keep them apart
+    return response
 
 
 @staff_required

@@ -1,0 +1,46 @@
+"""End to end inside the process: the scoring task scores a session → the signals → the mails."""
+
+from django.core import mail as django_mail
+from django.utils import timezone
+
+from reports.models import EmailReport
+from scoring.tasks import process_sessions
+
+
+def test_processing_a_session_of_a_flagged_tutor_mails_each_recipient_once(
+    scoring_settings, make_tutor, make_session, django_capture_on_commit_callbacks
+):
+    now = timezone.now()  # the scoring task scores as of the real clock
+    tutor = make_tutor("Ada Tutor")
+    for days_ago in (1, 2, 3):
+        make_session(tutor, at=now - timezone.timedelta(days=days_ago))
+    make_session(tutor, at=now - timezone.timedelta(days=4), status="rescheduled", reason="conflict")
+    session = make_session(
+        tutor, at=now - timezone.timedelta(hours=5), status="rescheduled", reason="overslept", hours_before=2
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        process_sessions([str(session.pk)])
+
+    subjects = sorted({(m.to[0], m.subject.split(":")[0]) for m in django_mail.outbox})
+    assert subjects == [
+        ("lead@example.com", "[Alert] Ada Tutor"),
+        ("lead@example.com", "[High risk] Ada Tutor"),
+        ("ops@example.com", "[Alert] Ada Tutor"),
+        ("ops@example.com", "[High risk] Ada Tutor"),
+    ]
+    assert len(django_mail.outbox) == 4
+    report = next(m for m in django_mail.outbox if m.subject.startswith("[High risk]"))
+    assert report.body.startswith("Ada Tutor is high risk: ")
+    assert "2 of 5" in report.body  # the engine's own reason sentences reach the mail
+    assert str(session.pk) in report.body
+    assert set(EmailReport.objects.values_list("kind", "status", "tutor")) == {
+        ("session_report", "sent", tutor.pk),
+        ("alert", "sent", tutor.pk),
+    }
+
+    # The platform re-sends the session; it is processed again: nobody is mailed twice.
+    with django_capture_on_commit_callbacks(execute=True):
+        process_sessions([str(session.pk)])
+    assert len(django_mail.outbox) == 4
+    assert EmailReport.objects.count() == 4
