@@ -110,3 +110,11 @@ def flagged_session(make_tutor, make_session, make_score):
         reason="Double-booked with another class",
         hours_before=6,
     )
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings_cache():
+    """The receivers cache ScoringSettings for a few seconds; a test's rollback must not leak it."""
+    from reports import receivers
+
+    receivers._settings_cache.update(settings=None, loaded_at=None)

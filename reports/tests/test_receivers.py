@@ -98,3 +98,31 @@ def test_daily_digest_task_sends_one_digest_per_day(scoring_settings):
     assert tasks.send_daily_digest() == 2
     assert tasks.send_daily_digest() == 0
     assert EmailReport.objects.filter(kind="digest").count() == 2
+
+
+def test_a_burst_of_scored_sessions_reads_the_settings_once(
+    scoring_settings, make_tutor, make_session, make_score, low_risk, django_assert_max_num_queries
+):
+    tutor = make_tutor()
+    score = make_score(tutor, **low_risk)
+    sessions = [make_session(tutor, days_ago=day) for day in range(1, 11)]
+    with django_assert_max_num_queries(1):
+        for session in sessions:
+            session_scored.send(sender=Session, session=session, score=score)
+
+
+def test_a_settings_change_applies_to_the_next_scored_session_at_once(
+    scoring_settings, make_tutor, make_session, make_score, low_risk, django_capture_on_commit_callbacks
+):
+    tutor = make_tutor()
+    score = make_score(tutor, **low_risk)
+    session = make_session(tutor, days_ago=1)
+    with django_capture_on_commit_callbacks() as callbacks:
+        session_scored.send(sender=Session, session=session, score=score)
+    assert callbacks == []  # flagged mode, low-risk tutor
+
+    scoring_settings.session_report_mode = "all"
+    scoring_settings.save()
+    with django_capture_on_commit_callbacks() as callbacks:
+        session_scored.send(sender=Session, session=session, score=score)
+    assert len(callbacks) == 1
