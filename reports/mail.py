@@ -334,11 +334,11 @@ def queue_digest(*, now=None, scoring_settings=None):
 # --------------------------------------------------------------------------- sending
 
 
-def claim(report_id):
+def claim(report_id, *, now):
     """Atomically take a pending/failed row for sending; False when another worker has it or it went."""
     return bool(
         EmailReport.objects.filter(pk=report_id, status__in=[Status.PENDING, Status.FAILED]).update(
-            status=Status.SENDING, attempts=F("attempts") + 1
+            status=Status.SENDING, attempts=F("attempts") + 1, claimed_at=now
         )
     )
 
@@ -424,7 +424,7 @@ def deliver_reports(report_ids, *, now=None):
     connection = None
     sent = 0
     for report in reports:
-        if not claim(report.pk):
+        if not claim(report.pk, now=now):
             continue
         report.attempts += 1
         try:
@@ -468,12 +468,16 @@ def deliver_reports(report_ids, *, now=None):
     return sent
 
 
-def resend(report_ids):
-    """Put failed rows back in the queue (the caller enqueues delivery); returns the ids requeued."""
-    ids = list(
-        EmailReport.objects.filter(pk__in=report_ids, status=Status.FAILED).values_list("pk", flat=True)
+def resend(report_ids, *, now=None):
+    """Put failed rows (and rows a dead worker left in `sending`) back in the queue; the caller
+    enqueues delivery. Returns the ids requeued."""
+    now = now or timezone.now()
+    resendable = Q(status=Status.FAILED) | Q(
+        status=Status.SENDING, claimed_at__lt=now - EmailReport.SENDING_LEASE
     )
-    EmailReport.objects.filter(pk__in=ids, status=Status.FAILED).update(status=Status.PENDING)
+    rows = EmailReport.objects.filter(resendable, pk__in=list(report_ids))
+    ids = list(rows.values_list("pk", flat=True))
+    EmailReport.objects.filter(resendable, pk__in=ids).update(status=Status.PENDING)
     return ids
 
 

@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -45,6 +46,9 @@ class EmailReport(models.Model):
     error_message = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When a worker last claimed the row to send it: a row stuck in `sending` long after that was
+    # abandoned by a worker that died mid-send (it may or may not have gone out).
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -71,7 +75,19 @@ class EmailReport(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} to {self.recipient_email}"
 
+    # Far longer than one send can take (django-q2's task timeout is 2 minutes).
+    SENDING_LEASE = timedelta(minutes=15)
+
+    @property
+    def is_stuck(self):
+        """Claimed for sending so long ago that the worker must have died (fate unknown)."""
+        return (
+            self.status == self.Status.SENDING
+            and self.claimed_at is not None
+            and self.claimed_at < timezone.now() - self.SENDING_LEASE
+        )
+
     @property
     def can_resend(self):
-        """Only a failed mail can be resent; anything else was sent or is on its way."""
-        return self.status == self.Status.FAILED
+        """A failed mail, or one a dead worker left half-sent; anything else went or is on its way."""
+        return self.status == self.Status.FAILED or self.is_stuck

@@ -1,3 +1,4 @@
+import io
 from datetime import UTC, datetime, time
 
 from reports import mail
@@ -19,3 +20,15 @@ def test_the_digest_runs_daily_at_the_configured_time(scoring_settings):
     # SCHEDULES reads the settings when iterated, so setup_schedules sees the current time.
     assert [entry["name"] for entry in SCHEDULES] == [mail.DIGEST_SCHEDULE_NAME]
     assert list(SCHEDULES)[0]["next_run"].time() == time(9, 15)
+
+
+def test_setup_schedules_creates_the_digest_schedule_once(scoring_settings):
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    call_command("setup_schedules", stdout=io.StringIO())
+    call_command("setup_schedules", stdout=io.StringIO())
+
+    digest = Schedule.objects.get(name=mail.DIGEST_SCHEDULE_NAME)
+    assert (digest.func, digest.schedule_type) == ("reports.tasks.send_daily_digest", "D")
+    assert digest.next_run.astimezone(UTC).time() == time(8, 0)

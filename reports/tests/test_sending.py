@@ -100,11 +100,24 @@ def test_reprocessing_a_session_never_mails_a_recipient_twice(scoring_settings, 
 def test_a_claimed_row_is_skipped_by_a_second_worker(one_recipient, flagged_session):
     [report_id] = mail.queue_session_report(flagged_session, now=NOW)
 
-    assert mail.claim(report_id) is True  # worker A is talking to the provider
-    assert mail.claim(report_id) is False
+    assert mail.claim(report_id, now=NOW) is True  # worker A is talking to the provider
+    assert mail.claim(report_id, now=NOW) is False
     assert mail.deliver_reports([report_id], now=NOW) == 0  # worker B
     assert django_mail.outbox == []
     assert EmailReport.objects.get().status == "sending"
+    assert mail.resend([report_id], now=NOW + timedelta(minutes=14)) == []  # worker A may still be at it
+
+
+def test_a_row_a_dead_worker_left_in_sending_can_be_resent_once(one_recipient, flagged_session):
+    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
+    mail.claim(report_id, now=NOW)  # ... and the worker dies before it records the outcome
+    assert mail.resend([report_id], now=NOW + timedelta(minutes=5)) == []  # fate unknown until the lease ends
+
+    assert mail.resend([report_id], now=NOW + timedelta(minutes=16)) == [report_id]
+    assert mail.deliver_reports([report_id], now=NOW + timedelta(minutes=16)) == 1
+    report = EmailReport.objects.get()
+    assert (report.status, report.attempts) == ("sent", 2)
+    assert len(django_mail.outbox) == 1
 
 
 def test_anymail_keeps_the_provider_message_id(one_recipient, flagged_session, settings):

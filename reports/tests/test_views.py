@@ -224,3 +224,13 @@ def test_preview_without_data_shows_an_empty_state(staff_client, db, kind):
 
 def test_preview_of_an_unknown_kind_is_404(staff_client, db):
     assert staff_client.get("/reports/preview/newsletter/").status_code == 404
+
+
+def test_a_row_left_in_sending_by_a_dead_worker_is_flagged_and_resendable(staff_client, db):
+    from django.utils import timezone
+
+    make_report(1, status="sending", claimed_at=timezone.now() - timedelta(minutes=20))
+    make_report(2, status="sending", claimed_at=timezone.now() - timedelta(seconds=5))
+    html = staff_client.get(LOG_URL).content.decode()
+    assert html.count("stuck since") == 1
+    assert html.count(">Resend</button>") == 1
