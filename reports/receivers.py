@@ -57,6 +57,8 @@ def on_session_scored(sender, session, score, **kwargs):
 
 @receiver(alert_opened, dispatch_uid="reports.alert_mail")
 def on_alert_opened(sender, alert, **kwargs):
+    if not current_settings().recipients:  # a first full recompute can open thousands at once
+        return
     transaction.on_commit(partial(enqueue, "reports.tasks.send_alert_mail", str(alert.pk)))
 
 

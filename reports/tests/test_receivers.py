@@ -126,3 +126,12 @@ def test_a_settings_change_applies_to_the_next_scored_session_at_once(
     with django_capture_on_commit_callbacks() as callbacks:
         session_scored.send(sender=Session, session=session, score=score)
     assert len(callbacks) == 1
+
+
+def test_no_task_is_enqueued_for_an_alert_when_nobody_receives_mail(
+    db, make_tutor, make_alert, django_capture_on_commit_callbacks
+):
+    alert = make_alert(make_tutor())
+    with django_capture_on_commit_callbacks() as callbacks:
+        alert_opened.send(sender=type(alert), alert=alert)
+    assert callbacks == []
