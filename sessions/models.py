@@ -91,11 +91,12 @@ class Session(models.Model):
                 condition=Q(student_rating__isnull=True) | Q(student_rating__gte=1, student_rating__lte=5),
                 name="session_rating_1_5",
             ),
-            # no_show_by is set exactly when the session is a no-show.
+            # no_show_by is set exactly when the session is a no-show. (The explicit IS NOT NULL
+            # matters: `NULL IN (...)` is NULL, and a CHECK that evaluates to NULL passes.)
             models.CheckConstraint(
-                condition=Q(status="no_show", no_show_by__in=["tutor", "student"])
+                condition=Q(status="no_show", no_show_by__isnull=False, no_show_by__in=["tutor", "student"])
                 | (~Q(status="no_show") & Q(no_show_by__isnull=True)),
-                name="session_no_show_by_valid",
+                name="session_no_show_by_set",
             ),
         ]
 
