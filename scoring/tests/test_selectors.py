@@ -47,11 +47,22 @@ def test_weekly_trend_counts_sessions_and_tutor_reschedules_per_7_day_period(mak
     assert all(point.sessions == 0 and point.rate is None for point in trend[:-2])
 
 
-def test_weekly_trend_is_cached_briefly(make_tutor, make_session, django_assert_num_queries):
-    make_session(make_tutor(), days_ago=1)
-    selectors.platform_weekly_trend(now=NOW)
-    with django_assert_num_queries(0):
-        assert selectors.platform_weekly_trend(now=NOW)[-1].sessions == 1
+def test_weekly_trend_is_shared_within_a_cache_period(make_tutor, make_session, django_assert_num_queries):
+    tutor = make_tutor()
+    make_session(tutor, days_ago=1)
+    assert selectors.platform_weekly_trend(now=NOW)[-1].sessions == 1
+    make_session(tutor, at=NOW + timedelta(minutes=1))
+    with django_assert_num_queries(0):  # 12:04:59 is in the same 5-minute period as 12:00
+        trend = selectors.platform_weekly_trend(now=NOW + timedelta(minutes=4, seconds=59))
+    assert trend[-1].end == NOW and trend[-1].sessions == 1
+    later = selectors.platform_weekly_trend(now=NOW + timedelta(minutes=5, seconds=30))
+    assert later[-1].end == NOW + timedelta(minutes=5) and later[-1].sessions == 2
+
+
+def test_weekly_trend_without_cache_ends_at_now(settings, make_tutor, make_session):
+    settings.DASHBOARD_TREND_CACHE_SECONDS = 0
+    make_session(make_tutor(), at=NOW + timedelta(minutes=1))
+    assert selectors.platform_weekly_trend(now=NOW + timedelta(minutes=2))[-1].sessions == 1
 
 
 def test_overview_stats(make_tutor, make_session):
