@@ -113,7 +113,7 @@ def test_one_reschedule_per_session(rescheduled):
     [
         pytest.param({"new_time": NOW}, id="new_time-equal-to-original"),
         pytest.param({"new_time": NOW - timedelta(hours=1)}, id="new_time-before-original"),
-        pytest.param({"initiator": "platform"}, id="unknown-initiator"),
+        pytest.param({"initiator": "parent"}, id="unknown-initiator"),
         pytest.param({"reason_code": "boredom"}, id="unknown-reason_code"),
     ],
 )

@@ -1,0 +1,172 @@
+"""Admin for ops staff: tune the scoring settings; read scores, history and alerts.
+
+Scores and history are computed data, so they are read-only here. Alert transitions go through
+scoring.alerts (which records an AlertEvent for each), never through a raw edit.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+
+from . import alerts
+from .models import Alert, AlertEvent, ScoringSettings, TutorScore, TutorScoreHistory
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Viewable, never added, edited or deleted by hand."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScoringSettings)
+class ScoringSettingsAdmin(admin.ModelAdmin):
+    """One row: the changelist opens it directly. Saving it triggers a recompute (scoring.receivers)."""
+
+    fieldsets = [
+        (
+            "Thresholds",
+            {
+                "fields": [
+                    "reschedule_rate_threshold",
+                    "no_show_rate_threshold",
+                    "first_session_retention_threshold",
+                    "minimum_sessions",
+                ]
+            },
+        ),
+        ("Risk-score weights", {"fields": ["reschedule_weight", "no_show_weight", "first_session_weight"]}),
+        ("Mail", {"fields": ["report_recipients", "session_report_mode", "digest_time"]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def changelist_view(self, request, extra_context=None):
+        settings = ScoringSettings.load()
+        return redirect("admin:scoring_scoringsettings_change", settings.pk)
+
+    def has_add_permission(self, request):
+        return not ScoringSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TutorScore)
+class TutorScoreAdmin(ReadOnlyAdmin):
+    list_display = [
+        "tutor",
+        "risk_level",
+        "risk_score",
+        "reschedule_rate_7d",
+        "reschedule_rate_30d",
+        "reschedule_rate_90d",
+        "no_show_rate_30d",
+        "first_session_retention_90d",
+        "total_sessions_30d",
+        "is_high_risk",
+        "last_calculated_at",
+    ]
+    list_filter = ["risk_level", "is_high_risk", "reschedule_flag", "no_show_flag", "first_session_flag"]
+    search_fields = ["tutor__name", "tutor__email"]
+    list_select_related = ["tutor"]
+    ordering = ["-risk_score"]
+
+
+@admin.register(TutorScoreHistory)
+class TutorScoreHistoryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "date",
+        "tutor",
+        "risk_level",
+        "risk_score",
+        "reschedule_rate_7d",
+        "reschedule_rate_30d",
+        "no_show_rate_30d",
+        "first_session_retention_90d",
+        "total_sessions_30d",
+    ]
+    list_filter = ["risk_level", "is_high_risk", "date"]
+    search_fields = ["tutor__name", "tutor__email"]
+    date_hierarchy = "date"
+    list_select_related = ["tutor"]
+    ordering = ["-date", "tutor__name"]
+
+
+class AlertEventInline(admin.TabularInline):
+    model = AlertEvent
+    fields = ["created_at", "action", "actor", "text"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = [
+        "opened_at",
+        "tutor",
+        "kind",
+        "status",
+        "assignee",
+        "acknowledged_at",
+        "resolved_at",
+        "resolver",
+    ]
+    list_filter = ["status", "kind", "opened_at"]
+    search_fields = ["tutor__name", "tutor__email", "message"]
+    date_hierarchy = "opened_at"
+    list_select_related = ["tutor", "assignee", "resolved_by"]
+    inlines = [AlertEventInline]
+    actions = ["acknowledge", "resolve"]
+
+    @admin.display(description="Resolved by")
+    def resolver(self, alert):
+        if alert.resolved_by_system:
+            return "system"
+        return alert.resolved_by or ""
+
+    def _apply(self, request, queryset, action, verb):
+        done = 0
+        for alert in queryset.select_related("tutor"):
+            try:
+                action(alert, user=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"{alert}: {' '.join(error.messages)}", messages.WARNING)
+            else:
+                done += 1
+        self.message_user(request, f"{verb} {done} alert(s).", messages.SUCCESS)
+
+    @admin.action(description="Acknowledge selected alerts")
+    def acknowledge(self, request, queryset):
+        self._apply(request, queryset, alerts.acknowledge, "Acknowledged")
+
+    @admin.action(description="Resolve selected alerts")
+    def resolve(self, request, queryset):
+        self._apply(request, queryset, alerts.resolve, "Resolved")
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "alert", "action", "actor", "text"]
+    list_filter = ["action", "created_at"]
+    search_fields = ["alert__tutor__name", "text"]
+    date_hierarchy = "created_at"
+    list_select_related = ["alert__tutor", "actor"]
