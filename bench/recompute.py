@@ -1,0 +1,142 @@
+"""Time the full recompute against one raw SQL GROUP BY, and score_tutor over 200 tutors.
+
+    python bench/recompute.py [--repeat 3] [--tutors 200]
+
+Reads the shared PostgreSQL data set `tutorscore_bench` (10,000 tutors / 1,000,000 sessions, see
+bench/README.md) on BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/tutorscore_bench).
+Every timed recompute runs inside a transaction that is rolled back, so the shared data (scores,
+alerts) is left exactly as it was. `now` is the time the data set was last scored, so the
+computation sees the same windows as the stored scores.
+
+Targets (issue 3): recompute_all < 30 s and ≤ 1.5× the raw SQL; score_tutor p95 < 20 ms.
+The machine is shared: take the best of --repeat runs and read the figures as approximate.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorscore.settings")
+os.environ.setdefault("DEBUG", "true")
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tutorscore_bench"
+)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from django.db.models import Max  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from scoring import engine  # noqa: E402
+from scoring.models import ScoringSettings, TutorScore  # noqa: E402
+from sessions.models import Session, Tutor  # noqa: E402
+
+TUTOR_RESCHEDULE = "s.status = 'rescheduled' AND r.initiator = 'tutor'"
+RAW_SQL = f"""
+SELECT s.tutor_id,
+       COUNT(*) FILTER (WHERE s.scheduled_time > %(since_7)s),
+       COUNT(*) FILTER (WHERE s.scheduled_time > %(since_7)s AND {TUTOR_RESCHEDULE}),
+       COUNT(*) FILTER (WHERE s.scheduled_time > %(since_30)s),
+       COUNT(*) FILTER (WHERE s.scheduled_time > %(since_30)s AND {TUTOR_RESCHEDULE}),
+       COUNT(*),
+       COUNT(*) FILTER (WHERE {TUTOR_RESCHEDULE})
+FROM sessions s LEFT JOIN reschedules r ON r.session_id = s.id
+WHERE s.status IN ('completed', 'rescheduled', 'no_show')
+  AND s.scheduled_time > %(since_90)s AND s.scheduled_time <= %(now)s
+GROUP BY s.tutor_id
+"""
+
+
+class Rollback(Exception):
+    pass
+
+
+def timed_in_rollback(function):
+    """Run function() in a transaction that is rolled back; return (seconds, result)."""
+    result = None
+    started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            result = function()
+            elapsed = time.perf_counter() - started
+            raise Rollback
+    except Rollback:
+        pass
+    return elapsed, result
+
+
+def raw_sql(now):
+    params = {f"since_{days}": now - timedelta(days=days) for days in (7, 30, 90)} | {"now": now}
+    with connection.cursor() as cursor:
+        cursor.execute(RAW_SQL, params)
+        return cursor.fetchall()
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="Runs of each full measurement (best is kept).")
+    parser.add_argument("--tutors", type=int, default=200, help="Tutors timed with score_tutor.")
+    args = parser.parse_args()
+
+    if connection.vendor != "postgresql":
+        sys.exit("bench/recompute.py measures PostgreSQL; set BENCH_DATABASE_URL.")
+    tutors = Tutor.objects.count()
+    sessions = Session.objects.count()
+    if sessions < 1000:
+        sys.exit(
+            "tutorscore_bench holds no data; generate it once (bench/README.md):\n"
+            "  generate_data --tutors 10000 --sessions 1000000 --days 90 --seed 42"
+        )
+    now = TutorScore.objects.aggregate(latest=Max("last_calculated_at"))["latest"] or timezone.now()
+    settings = ScoringSettings.load()
+    print(f"tutorscore_bench: {tutors:,} tutors, {sessions:,} sessions; now = {now.isoformat()}")
+
+    raw_times, recompute_times = [], []
+    for run in range(1, args.repeat + 1):
+        raw_seconds, rows = timed_in_rollback(lambda: raw_sql(now))
+        recompute_seconds, scored = timed_in_rollback(
+            lambda: engine.recompute_all(now=now, settings=settings)
+        )
+        raw_times.append(raw_seconds)
+        recompute_times.append(recompute_seconds)
+        print(
+            f"  run {run}: raw SQL GROUP BY {raw_seconds:.3f} s ({len(rows):,} rows), "
+            f"recompute_all {recompute_seconds:.3f} s ({scored:,} tutors)"
+        )
+    best_raw, best_recompute = min(raw_times), min(recompute_times)
+    print(f"raw SQL GROUP BY (7/30/90 counts)  best {best_raw:.3f} s")
+    print(f"recompute_all (everything, saved)  best {best_recompute:.3f} s   (target < 30 s)")
+    print(f"ratio recompute_all / raw SQL      {best_recompute / best_raw:.2f}×   (target ≤ 1.5×)")
+
+    ids = list(Tutor.objects.values_list("id", flat=True))
+    sample = random.Random(42).sample(ids, min(args.tutors, len(ids)))
+    durations = []
+    for tutor in Tutor.objects.filter(pk__in=sample):
+        seconds, _ = timed_in_rollback(
+            lambda tutor=tutor: engine.score_tutor(tutor, now=now, settings=settings)
+        )
+        durations.append(seconds * 1000)
+    print(
+        f"score_tutor over {len(durations)} tutors: p50 {statistics.median(durations):.1f} ms, "
+        f"p95 {percentile(durations, 0.95):.1f} ms, max {max(durations):.1f} ms   (target p95 < 20 ms)"
+    )
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores, shared)")
+
+
+if __name__ == "__main__":
+    main()
