@@ -106,6 +106,10 @@ class SessionAdmin(admin.ModelAdmin):
     inlines = [RescheduleInline]
     show_full_result_count = False
 
+    def get_readonly_fields(self, request, obj=None):
+        # The id is the platform's session id: settable on creation, fixed afterwards.
+        return [*self.readonly_fields, "id"] if obj else self.readonly_fields
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)  # marks the (new) tutor via the signal
         if change and "tutor" in form.changed_data:
