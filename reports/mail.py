@@ -435,6 +435,12 @@ def deliver_reports(report_ids, *, now=None):
         except LookupError as error:  # what it was about is gone: retrying cannot help
             _fail(report, str(error), now=now, retry=False)
             continue
+        except Exception as error:  # a bug must leave a visible failed row, not one stuck in `sending`
+            logger.exception("email %s could not be rendered", report.pk)
+            _fail(
+                report, f"Could not build the message: {type(error).__name__}: {error}", now=now, retry=True
+            )
+            continue
         message = build_message(report, rendered)
         try:
             connection = connection or mail.get_connection()

@@ -167,3 +167,19 @@ def test_a_report_whose_session_is_gone_fails_without_retrying(one_recipient, fl
 def test_tasks_ignore_rows_that_are_gone(db):
     assert tasks.send_session_report("00000000-0000-0000-0000-000000000009") == 0
     assert tasks.send_alert_mail("00000000-0000-0000-0000-000000000009") == 0
+
+
+def test_a_message_that_cannot_be_built_fails_visibly(one_recipient, flagged_session, monkeypatch):
+    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
+
+    def broken(report):
+        raise ValueError("template bug")
+
+    monkeypatch.setattr(mail, "render_report", broken)
+    assert mail.deliver_reports([report_id], now=NOW) == 0
+    report = EmailReport.objects.get()
+    assert (report.status, report.error_message) == (
+        "failed",
+        "Could not build the message: ValueError: template bug",
+    )
+    assert Schedule.objects.filter(name=f"reports.retry.{report_id}").exists()
