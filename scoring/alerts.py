@@ -75,7 +75,7 @@ def sync_alerts(scores, *, now, previous_flags=None):
     if not by_tutor:
         return [], []
     previous_flags = previous_flags or {}
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         unresolved = Alert.objects.select_for_update().filter(status__in=UNRESOLVED).order_by("pk")
         if len(by_tutor) <= IN_LIST_LIMIT:
             unresolved = unresolved.filter(tutor_id__in=list(by_tutor))

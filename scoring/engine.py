@@ -23,6 +23,7 @@ Risk level: `high` whenever a flag is raised; `medium` when risk_score ≥ 25 or
 enough data is within 5 points of its threshold (the amber zone); `low` otherwise.
 """
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -48,6 +49,9 @@ MEDIUM_RISK_SCORE = Decimal("25")
 SEVERITY_AT_THRESHOLD = Decimal("50")
 HUNDRED = Decimal("100")
 CENT = Decimal("0.01")
+# From this many tutors on, PostgreSQL writes scores with COPY and reads them without JIT; a
+# handful of tutors (the per-ingest path) is cheaper with plain statements.
+BULK_THRESHOLD = 500
 WEEKDAYS = {
     1: "Mondays",
     2: "Tuesdays",
@@ -482,10 +486,40 @@ def compute_scores(*, now, settings, tutor_ids=None):
 
 
 def save_scores(scores):
-    """Upsert the rows on tutor (one statement on PostgreSQL; SQLite batches by its variable limit)."""
+    """Upsert the rows on tutor. PostgreSQL: COPY into a temporary table, then one INSERT … ON
+    CONFLICT; elsewhere bulk_create's upsert (SQLite batches it by its variable limit)."""
+    if connection.vendor == "postgresql" and len(scores) >= BULK_THRESHOLD:
+        return _copy_upsert(scores)
     return TutorScore.objects.bulk_create(
         scores, update_conflicts=True, unique_fields=["tutor"], update_fields=SCORE_FIELDS
     )
+
+
+def _copy_upsert(scores):
+    # Binding 10,000 rows × 35 values as query parameters costs seconds of Python; COPY streams
+    # them in a fraction of that. Same columns, same conflict rule as the bulk_create path.
+    json_fields = {"reasons", "recommendations"}
+    saved_at = timezone.now()
+    columns = ["id", "tutor_id", "created_at", *SCORE_FIELDS]
+    column_list = ", ".join(columns)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in SCORE_FIELDS)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_upsert")
+        cursor.execute("CREATE TEMPORARY TABLE scoring_upsert (LIKE tutor_scores) ON COMMIT DROP")
+        with cursor.cursor.copy(f"COPY scoring_upsert ({column_list}) FROM STDIN") as copy:
+            for score in scores:
+                score.updated_at = saved_at
+                copy.write_row(
+                    [
+                        json.dumps(getattr(score, name)) if name in json_fields else getattr(score, name)
+                        for name in columns
+                    ]
+                )
+        cursor.execute(
+            f"INSERT INTO tutor_scores ({column_list}) SELECT {column_list} FROM scoring_upsert "
+            f"ON CONFLICT (tutor_id) DO UPDATE SET {updates}"
+        )
+    return scores
 
 
 def recompute_all(*, now=None, tutor_ids=None, settings=None):
@@ -503,7 +537,7 @@ def recompute_all(*, now=None, tutor_ids=None, settings=None):
             return 0
     settings = settings or ScoringSettings.load()
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and (tutor_ids is None or len(tutor_ids) >= BULK_THRESHOLD):
             # These grouped queries look expensive to the planner, so PostgreSQL would JIT-compile
             # them: that compilation alone costs more than the queries (measured ~1 s of 1.8 s).
             with connection.cursor() as cursor:

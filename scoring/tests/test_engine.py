@@ -318,9 +318,11 @@ def stored_scores():
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_score_tutor_and_recompute_all_store_identical_rows(db, seed):
+def test_score_tutor_and_recompute_all_store_identical_rows(db, seed, monkeypatch):
     tutors = make_random_data(seed)
-    assert engine.recompute_all(now=NOW) == len(tutors)
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "BULK_THRESHOLD", 1)  # the large-scale write path (COPY on PostgreSQL)
+        assert engine.recompute_all(now=NOW) == len(tutors)
     all_at_once = stored_scores()
 
     TutorScore.objects.all().delete()
