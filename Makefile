@@ -19,7 +19,7 @@ demo: venv
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py setup_schedules
 	$(DEMO_ENV) $(BIN)/python manage.py create_demo_user
-	$(DEMO_ENV) $(BIN)/python manage.py generate_data --tutors 100 --sessions 3000 --days 90 --seed 42 --clear
+	$(DEMO_ENV) $(BIN)/python manage.py generate_data --tutors 100 --sessions 3000 --days 90 --seed 42 --clear --history-days 30
 	$(DEMO_ENV) $(BIN)/honcho start web worker
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
@@ -36,6 +36,7 @@ format: venv
 
 ## Benchmarks on PostgreSQL (see bench/README.md)
 bench: venv
+	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/recompute.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/pages.py
