@@ -18,8 +18,8 @@ venv: $(BIN)/.installed
 demo: venv
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py setup_schedules
-	$(DEMO_ENV) $(BIN)/python manage.py create_demo_user
 	$(DEMO_ENV) $(BIN)/python manage.py generate_data --tutors 100 --sessions 3000 --days 90 --seed 42 --clear --history-days 30
+	$(DEMO_ENV) $(BIN)/python manage.py create_demo_user
 	$(DEMO_ENV) $(BIN)/honcho start web worker
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
