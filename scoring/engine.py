@@ -24,6 +24,7 @@ enough data is within 5 points of its threshold (the amber zone); `low` otherwis
 """
 
 import json
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -272,11 +273,27 @@ def read_facts(*, now, tutor_ids=None):
 # --- turning facts into a score (pure Python) ---------------------------------------------------
 
 
+_STATIC_DEFAULTS = {}
+
+
+def _new_score(**values):
+    """TutorScore(**values), built positionally: Model(**kwargs) looks up every other field's
+    default one by one, which was half the build time at 10,000 tutors."""
+    if not _STATIC_DEFAULTS:
+        for field in TutorScore._meta.concrete_fields:
+            _STATIC_DEFAULTS[field.attname] = (
+                None if field.has_default() and callable(field.default) else (field.get_default())
+            )
+    return TutorScore(*[values.get(name, default) for name, default in _STATIC_DEFAULTS.items()])
+
+
 def build_score(tutor_id, facts, *, settings, now):
     """An unsaved TutorScore for one tutor's facts: metrics, flags, risk, reasons, recommendations."""
     minimum = settings.minimum_sessions
-    score = TutorScore(
+    score = _new_score(
+        id=uuid.uuid4(),
         tutor_id=tutor_id,
+        created_at=now,
         last_calculated_at=now,
         updated_at=now,
         reschedule_rate_threshold=settings.reschedule_rate_threshold,
@@ -361,8 +378,11 @@ def build_score(tutor_id, facts, *, settings, now):
     return score
 
 
+REASON_LABELS = {code: label.lower() for code, label in Reschedule.ReasonCode.choices}
+
+
 def _reason_label(code):
-    return Reschedule.ReasonCode(code).label.lower() if code in Reschedule.ReasonCode.values else code
+    return REASON_LABELS.get(code, code)
 
 
 def _top(counter, *, minimum):
