@@ -116,7 +116,7 @@ def line_chart(series, *, title, description, x_labels, threshold=None, threshol
     last = len(x_labels) - 1
     for index, label in enumerate(x_labels):
         # Every k-th date plus the last one (right-aligned so it stays inside the picture).
-        if index == last or (index % label_every == 0 and last - index >= label_every / 2):
+        if index == last or (index % label_every == 0 and last - index >= label_every):
             parts.append(
                 format_html(
                     '<text class="axis-label" x="{}" y="{}" text-anchor="{}">{}</text>',

@@ -155,5 +155,5 @@ def test_a_session_posted_through_the_api_appears_after_polling(page, live_serve
 
     row = page.locator(".tutor-table tbody tr", has_text="Nina Newcomer")
     expect(row).to_be_visible(timeout=8_000)
-    expect(row.locator("td[data-label='Sessions (30 d)']")).to_have_text("1")
+    expect(row.locator("td[data-label='Sessions 30 d']")).to_have_text("1")
     assert page.evaluate("window.notReloaded") is True
