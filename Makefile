@@ -15,12 +15,13 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 venv: $(BIN)/.installed
 
 ## Run the demo: SQLite, demo data, web + worker on http://127.0.0.1:8000
+# (the Procfile says `gunicorn` and `python`, so honcho runs with the venv first on PATH)
 demo: venv
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py setup_schedules
 	$(DEMO_ENV) $(BIN)/python manage.py generate_data --tutors 100 --sessions 3000 --days 90 --seed 42 --clear --history-days 30
 	$(DEMO_ENV) $(BIN)/python manage.py create_demo_user
-	$(DEMO_ENV) $(BIN)/honcho start web worker
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(DEMO_ENV) $(BIN)/honcho start web worker
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: venv
