@@ -163,3 +163,19 @@ def test_sync_alerts_ignores_a_concurrently_opened_alert(flagged_tutor, monkeypa
     assert (opened, resolved) == ([], [])
     assert Alert.objects.count() == 1
     assert AlertEvent.objects.count() == 1
+
+
+def test_a_failing_alert_receiver_does_not_undo_scoring(
+    flagged_tutor, django_capture_on_commit_callbacks, caplog
+):
+    def broken(sender, alert, **kwargs):
+        raise RuntimeError("mail queue down")
+
+    alert_opened.connect(broken)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            engine.score_tutor(flagged_tutor, now=NOW)
+    finally:
+        alert_opened.disconnect(broken)
+    assert Alert.objects.get().status == "open"
+    assert "mail queue down" in caplog.text

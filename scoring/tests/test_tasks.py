@@ -157,3 +157,20 @@ def test_snapshot_task_recomputes_then_snapshots(make_tutor, make_session):
     assert tasks.snapshot_history() == 1
     assert TutorScoreHistory.objects.get().total_sessions_7d == 1
     assert Session.objects.count() == 1
+
+
+def test_a_failed_enqueue_after_a_settings_change_never_fails_the_save(
+    db, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    from scoring import receivers
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(receivers, "async_task", broken)
+    settings = ScoringSettings.load()
+    settings.minimum_sessions = 7
+    with django_capture_on_commit_callbacks(execute=True):
+        settings.save()
+    assert ScoringSettings.load().minimum_sessions == 7
+    assert "could not enqueue the recompute" in caplog.text
