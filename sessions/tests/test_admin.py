@@ -239,3 +239,23 @@ def test_tutor_autocomplete_answers_by_name(admin_client, make_tutor):
         {"term": "grace", "app_label": "tutoring", "model_name": "session", "field_name": "tutor"},
     )
     assert [result["text"] for result in response.json()["results"]] == ["Grace Hopper"]
+
+
+def test_session_and_reschedule_search_by_tutor_name_email_or_exact_student(
+    admin_client, make_tutor, make_session
+):
+    grace = make_tutor("Grace Hopper", "grace@example.com")
+    alan = make_tutor("Alan Turing", "alan@example.com")
+    make_session(grace, status="rescheduled", student_id="stu-1")
+    make_session(alan, status="rescheduled", student_id="stu-12")
+
+    def found(changelist, term):
+        response = admin_client.get(reverse(changelist), {"q": term})
+        rows = response.context["cl"].result_list
+        return sorted(str(getattr(row, "session", row).tutor) for row in rows)
+
+    for changelist in ("admin:tutoring_session_changelist", "admin:tutoring_reschedule_changelist"):
+        assert found(changelist, "hopp") == ["Grace Hopper"]
+        assert found(changelist, "ALAN@example.com") == ["Alan Turing"]
+        assert found(changelist, "stu-1") == ["Grace Hopper"]  # exact student id, not a prefix
+        assert found(changelist, "nobody") == []
