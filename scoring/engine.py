@@ -259,7 +259,8 @@ def _read_first_sessions(facts, now, tutor_ids):
 def read_facts(*, now, tutor_ids=None):
     """{tutor_id: TutorFacts} for every tutor (or the given ones), in three queries."""
     tutors = Tutor.objects.all() if tutor_ids is None else Tutor.objects.filter(pk__in=tutor_ids)
-    ids = list(tutors.order_by().values_list("id", flat=True))
+    # Sorted, so concurrent scorers upsert (and lock) score rows in the same order: no deadlocks.
+    ids = sorted(tutors.order_by().values_list("id", flat=True))
     facts = defaultdict(TutorFacts)
     for tutor_id in ids:
         facts[tutor_id] = TutorFacts()
@@ -537,7 +538,7 @@ def _copy_upsert(scores):
                 )
         cursor.execute(
             f"INSERT INTO tutor_scores ({column_list}) SELECT {column_list} FROM scoring_upsert "
-            f"ON CONFLICT (tutor_id) DO UPDATE SET {updates}"
+            f"ORDER BY tutor_id ON CONFLICT (tutor_id) DO UPDATE SET {updates}"
         )
     return scores
 

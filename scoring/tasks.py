@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 RETRY_BASE_DELAY = timedelta(seconds=30)  # 30 s, 1 min, 2 min, 4 min
+STALE_FULL_RECOMPUTE = 5000
 
 
 def retry_delay(attempt):
@@ -87,7 +88,9 @@ def process_sessions(session_ids, *, attempt=1):
 def rescore_stale(*, attempt=1):
     """The 5-minute sweep: rescore every tutor whose sessions changed after its last calculation."""
     try:
-        scored = engine.recompute_all(tutor_ids=stale_tutor_ids())
+        stale = stale_tutor_ids()
+        # After a bulk load most tutors are stale: one full recompute is cheaper than a long id list.
+        scored = engine.recompute_all(tutor_ids=None if len(stale) > STALE_FULL_RECOMPUTE else stale)
     except Exception:
         schedule_retry("scoring.tasks.rescore_stale", [], attempt=attempt)
         raise

@@ -174,3 +174,12 @@ def test_a_failed_enqueue_after_a_settings_change_never_fails_the_save(
         settings.save()
     assert ScoringSettings.load().minimum_sessions == 7
     assert "could not enqueue the recompute" in caplog.text
+
+
+def test_stale_sweep_after_a_bulk_load_recomputes_everyone(make_tutor, make_session, monkeypatch):
+    scored_before, unscored = make_tutor("Scored"), make_tutor("Unscored")
+    make_session(scored_before, days_ago=1)
+    engine.recompute_all(now=timezone.now() + timedelta(seconds=1), tutor_ids=[scored_before.pk])
+    monkeypatch.setattr(tasks, "STALE_FULL_RECOMPUTE", 0)  # one stale tutor is "most of them"
+    assert tasks.stale_tutor_ids() == [unscored.pk]
+    assert tasks.rescore_stale() == 2
