@@ -1,0 +1,208 @@
+"""A throwaway web server + task worker on a scratch database, for the live test and bench/ingest.py.
+
+`LiveStack` creates its OWN database (a scratch PostgreSQL database next to DATABASE_URL's when
+that is PostgreSQL, else a temporary SQLite file), migrates it in a subprocess, starts gunicorn
+and `manage.py qcluster` as subprocesses with production settings, and on exit stops exactly
+those processes (their process groups) and drops the database.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveStack:
+    def __init__(self, *, database_url=None, web_workers=2, web_threads=4, q_workers=2, name="live"):
+        self.base_url_setting = (
+            database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
+        )
+        self.web_workers, self.web_threads, self.q_workers = web_workers, web_threads, q_workers
+        self.name = f"tutorscore_{name}_{os.getpid()}_{secrets.token_hex(3)}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.tmp = Path(tempfile.mkdtemp(prefix="tutorscore-live-"))
+        self.secret_key = secrets.token_urlsafe(32)  # shared by web and worker: tasks are signed
+        self.processes = []
+        self.postgres = self.base_url_setting.startswith(("postgres://", "postgresql://"))
+        if self.postgres:
+            parts = urlsplit(self.base_url_setting)
+            self.database_url = urlunsplit(parts._replace(path=f"/{self.name}"))
+            self._admin_url = urlunsplit(parts._replace(path="/postgres"))
+        else:
+            self.database_url = f"sqlite:///{self.tmp / 'db.sqlite3'}"
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def start(self):
+        if self.postgres:
+            self._admin_sql(f'CREATE DATABASE "{self.name}"')
+        self.manage("migrate", "--noinput")
+        self._spawn(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "tutorscore.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.web_workers),
+                "--worker-class",
+                "gthread",  # keep-alive connections, like a production proxy would use
+                "--threads",
+                str(self.web_threads),
+                "--no-control-socket",  # several servers on one machine must not share it
+            ],
+        )
+        self._spawn("worker", [sys.executable, "manage.py", "qcluster"])
+        self.wait_until_ready()
+
+    def stop(self):
+        for process in self.processes:
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)  # our own group: server + its workers
+                except ProcessLookupError:
+                    pass
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+        self.processes = []
+        if self.postgres:
+            try:
+                self._admin_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            except Exception as exc:  # never hide the test's own failure behind a cleanup error
+                print(f"livestack: could not drop {self.name}: {exc}", file=sys.stderr)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def wait_until_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        # The worker needs no handshake: tasks wait in the broker until it polls.
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"stack not ready after {timeout}s\n{self.logs()}")
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    @property
+    def env(self):
+        env = {
+            key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "PYTEST_XDIST_WORKER")
+        }
+        env.update(
+            DJANGO_SETTINGS_MODULE="tutorscore.settings",  # production settings, not the test ones
+            DATABASE_URL=self.database_url,
+            SECRET_KEY=self.secret_key,
+            DEBUG="false",
+            SECURE_SSL_REDIRECT="false",
+            SECURE_COOKIES="false",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            Q_SYNC="false",
+            Q_WORKERS=str(self.q_workers),
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def manage(self, *args, timeout=300):
+        """Run a management command against the stack's database; returns its stdout."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def create_api_key(self, name="live"):
+        return self.manage("create_api_key", name).strip()
+
+    def request(self, method, path, payload=None, *, key=None, timeout=10):
+        """(status, parsed JSON) of one HTTP request to the stack."""
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def log(self, name):
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def logs(self, tail=3000):
+        return "\n".join(f"--- {name} ---\n{self.log(name)[-tail:]}" for name in ("web", "worker"))
+
+    def _spawn(self, name, command):
+        log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 (closed with the process's group)
+        process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() ends it and its children
+        )
+        process.name = name
+        self.processes.append(process)
+        return process
+
+    def _check_alive(self):
+        for process in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.name} exited with {process.returncode}\n{self.logs()}")
+
+    def _admin_sql(self, statement):
+        import psycopg
+
+        with psycopg.connect(self._admin_url, autocommit=True) as connection:
+            connection.execute(statement)

@@ -1,0 +1,83 @@
+"""Live end to end: real gunicorn + real qcluster on their own database, sessions over HTTP,
+until the tutor's score (read back through the API) covers them. Runs on PostgreSQL when
+DATABASE_URL is PostgreSQL (scratch database), else on a temporary SQLite file."""
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sessions.livestack import LiveStack
+
+pytestmark = pytest.mark.live
+
+WAIT_SECONDS = 45  # bounded: normally a second or two; generous for a loaded 2-core CI
+
+
+def iso(moment):
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def payload(tutor_id, status, hours_ago, **extra):
+    scheduled = datetime.now(UTC) - timedelta(hours=hours_ago)
+    item = {
+        "session_id": str(uuid.uuid4()),
+        "tutor_id": str(tutor_id),
+        "student_id": "student-live",
+        "scheduled_time": iso(scheduled),
+        "status": status,
+        "duration_minutes": 60,
+    }
+    if status == "completed":
+        item["completed_time"] = iso(scheduled + timedelta(hours=1))
+    if status == "rescheduled":
+        item["reschedule_info"] = {
+            "initiator": "tutor",
+            "reason": "double booked",
+            "original_time": iso(scheduled),
+            "new_time": iso(scheduled + timedelta(days=1)),
+        }
+    item.update(extra)
+    return item
+
+
+def test_sessions_posted_over_http_are_scored_by_the_worker():
+    tutor_id = uuid.uuid4()
+    with LiveStack() as stack:
+        key = stack.create_api_key("live-test")
+        assert stack.request("GET", "/healthz")[0] == 200
+        assert stack.request("GET", "/api/tutors")[0] == 401
+
+        posted_at = datetime.now(UTC)
+        first = payload(tutor_id, "completed", 30, tutor_name="Live Tutor")
+        status, body = stack.request("POST", "/api/sessions", first, key=key)
+        assert (status, body["status"]) == (202, "accepted"), body
+        batch = [payload(tutor_id, "completed", hours) for hours in (20, 10)]
+        batch += [payload(tutor_id, "rescheduled", hours) for hours in (8, 4)]
+        status, body = stack.request("POST", "/api/sessions/bulk", {"sessions": batch}, key=key)
+        assert (status, body["created"]) == (202, 4), body
+        status, body = stack.request("POST", "/api/sessions", {"status": "nope"}, key=key)
+        assert status == 422
+
+        deadline = time.monotonic() + WAIT_SECONDS
+        score = None
+        while time.monotonic() < deadline:
+            status, body = stack.request("GET", f"/api/tutors/{tutor_id}", key=key)
+            assert status == 200, body
+            score = body["score"]
+            if score and score["windows"]["30d"]["total_sessions"] == 5:
+                break
+            time.sleep(0.25)
+        else:
+            pytest.fail(f"score not updated within {WAIT_SECONDS}s: {score}\n{stack.logs()}")
+
+        assert body["name"] == "Live Tutor"
+        assert score["windows"]["30d"] == {
+            "total_sessions": 5,
+            "tutor_reschedules": 2,
+            "reschedule_rate": 40.0,
+        }
+        assert datetime.fromisoformat(score["last_calculated_at"]) >= posted_at
+        status, history = stack.request("GET", f"/api/tutors/{tutor_id}/history", key=key)
+        assert len(history["recent_reschedules"]) == 2
