@@ -1,0 +1,132 @@
+"""The platform, simulated: what it would post to the API, and when (used by simulate_platform).
+
+Time is compressed so a run of a minute shows the whole life of sessions: a session is
+scheduled a few seconds ahead, and when its time comes the platform reports it completed or
+missed — or, before then, rescheduled. Each tutor has a drawn profile, so some tutors end up
+flagged. Everything is drawn from one seeded Random: the same seed gives the same platform.
+"""
+
+import heapq
+import itertools
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+PROFILES = {
+    # profile: (share of tutors, reschedule probability, no-show probability)
+    "low": (0.60, 0.04, 0.01),
+    "medium": (0.25, 0.14, 0.03),
+    "high": (0.15, 0.35, 0.10),
+}
+REASONS = [
+    "Scheduling conflict with another class",
+    "Family emergency",
+    "Feeling sick",
+    "Internet outage",
+    "Personal errand",
+    "Double booked",
+    "Car trouble",
+]
+TUTOR_SHARE_OF_RESCHEDULES = 0.982
+
+
+def iso(moment):
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class SimulatedTutor:
+    id: uuid.UUID
+    name: str
+    email: str
+    profile: str
+    students: list
+
+
+@dataclass(order=True)
+class FollowUp:
+    due: datetime
+    sequence: int
+    payload: dict = field(compare=False)
+
+
+class PlatformSimulator:
+    """Yields session payloads: new sessions, and follow-ups of earlier ones as they fall due."""
+
+    def __init__(self, *, seed=42, tutors=50, lead_seconds=20):
+        self.random = random.Random(seed)
+        self.lead_seconds = lead_seconds
+        self.tutors = [self._tutor(index) for index in range(tutors)]
+        self.pending = []  # heap of FollowUp
+        self.sequence = itertools.count()
+
+    def _uuid(self):
+        return uuid.UUID(int=self.random.getrandbits(128), version=4)
+
+    def _tutor(self, index):
+        draw, cumulative = self.random.random(), 0.0
+        profile = "high"
+        for name, (share, _reschedule, _no_show) in PROFILES.items():
+            cumulative += share
+            if draw < cumulative:
+                profile = name
+                break
+        students = [f"sim-student-{index}-{number}" for number in range(self.random.randint(3, 12))]
+        return SimulatedTutor(
+            id=self._uuid(),
+            name=f"Simulated Tutor {index + 1:03d}",
+            email=f"sim-tutor-{index + 1:03d}@example.com",
+            profile=profile,
+            students=students,
+        )
+
+    def next_payload(self, *, now):
+        """The next thing the platform posts at `now`: a due follow-up first, else a new session."""
+        if self.pending and self.pending[0].due <= now:
+            follow_up = heapq.heappop(self.pending)
+            return self._finish(follow_up.payload, now=now)
+        return self._schedule(now=now)
+
+    def _schedule(self, *, now):
+        tutor = self.random.choice(self.tutors)
+        scheduled_time = now + timedelta(seconds=self.random.uniform(2, self.lead_seconds))
+        payload = {
+            "session_id": str(self._uuid()),
+            "tutor_id": str(tutor.id),
+            "tutor_name": tutor.name,
+            "tutor_email": tutor.email,
+            "student_id": self.random.choice(tutor.students),
+            "scheduled_time": iso(scheduled_time),
+            "status": "scheduled",
+            "duration_minutes": self.random.choice([30, 45, 60, 60, 90, 120]),
+        }
+        _share, reschedule_probability, no_show_probability = PROFILES[tutor.profile]
+        draw = self.random.random()
+        if draw < reschedule_probability:
+            # Reschedules are asked for before the session; often at the last minute.
+            due = now + (scheduled_time - now) * self.random.uniform(0.1, 0.9)
+            fate = "rescheduled"
+        elif draw < reschedule_probability + no_show_probability:
+            due, fate = scheduled_time + timedelta(seconds=1), "no_show"
+        else:
+            due, fate = scheduled_time + timedelta(seconds=self.random.uniform(1, 3)), "completed"
+        heapq.heappush(self.pending, FollowUp(due, next(self.sequence), {**payload, "status": fate}))
+        return payload
+
+    def _finish(self, payload, *, now):
+        payload = dict(payload)
+        if payload["status"] == "completed":
+            payload["completed_time"] = iso(max(now, datetime.fromisoformat(payload["scheduled_time"])))
+            if self.random.random() < 0.3:
+                payload["student_rating"] = self.random.choice([3, 4, 4, 5, 5])
+        elif payload["status"] == "rescheduled":
+            original_time = datetime.fromisoformat(payload["scheduled_time"])
+            by_tutor = self.random.random() < TUTOR_SHARE_OF_RESCHEDULES
+            payload["reschedule_info"] = {
+                "initiator": "tutor" if by_tutor else "student",
+                "reason": self.random.choice(REASONS),
+                "original_time": payload["scheduled_time"],
+                "new_time": iso(original_time + timedelta(days=self.random.randint(1, 3))),
+            }
+        return payload

@@ -1,0 +1,86 @@
+"""The platform simulator and `manage.py simulate_platform`."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from sessions.management.commands import simulate_platform
+from sessions.models import Session
+from sessions.schemas import SessionIn
+from sessions.simulator import PlatformSimulator
+
+
+def run(simulator, start, seconds, per_second=10):
+    payloads = []
+    for tick in range(seconds * per_second):
+        payloads.append(simulator.next_payload(now=start + timedelta(seconds=tick / per_second)))
+    return payloads
+
+
+def test_same_seed_same_platform(now):
+    first = run(PlatformSimulator(seed=7, tutors=5), now, 5)
+    second = run(PlatformSimulator(seed=7, tutors=5), now, 5)
+    assert first == second
+    assert first != run(PlatformSimulator(seed=8, tutors=5), now, 5)
+
+
+def test_sessions_are_scheduled_then_followed_up_and_every_payload_is_valid(now):
+    simulator = PlatformSimulator(seed=42, tutors=10, lead_seconds=10)
+    payloads = run(simulator, now, 60)
+
+    for payload in payloads:
+        SessionIn.model_validate_json(json.dumps(payload))  # raises if the simulator posts bad data
+    by_session = {}
+    for payload in payloads:
+        by_session.setdefault(payload["session_id"], []).append(payload["status"])
+    histories = list(by_session.values())
+    assert all(history[0] == "scheduled" for history in histories)
+    finished = [history for history in histories if len(history) == 2]
+    assert len(finished) > 0.8 * len(histories)
+    fates = {history[1] for history in finished}
+    assert fates == {"completed", "rescheduled", "no_show"}
+
+
+def test_bad_arguments_are_clear_errors():
+    for args in (["--rate", "0"], ["--duration", "-1"], ["--url", "ftp://x"], ["--tutors", "0"]):
+        options = {
+            "--url": "http://127.0.0.1:9",
+            "--api-key": "k",
+            **dict(zip(args[::2], args[1::2], strict=True)),
+        }
+        with pytest.raises(CommandError):
+            call_command("simulate_platform", *[part for pair in options.items() for part in pair])
+
+
+def test_ctrl_c_stops_cleanly_with_a_summary(monkeypatch, capsys):
+    calls = []
+
+    def post(self, path, payload):
+        calls.append(payload)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return 202, 1.0, None
+
+    monkeypatch.setattr(simulate_platform.ApiClient, "post", post)
+    call_command("simulate_platform", "--url", "http://127.0.0.1:9", "--api-key", "k", "--rate", "100")
+
+    out = capsys.readouterr().out
+    assert "Interrupted." in out
+    assert "done" in out and "sent=2 " in out and "accepted=2 errors=0" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_posts_to_a_live_server(live_server, capsys):
+    from sessions.models import ApiKey
+
+    key = ApiKey.create_key("simulator")[1]
+    call_command(
+        "simulate_platform",
+        *("--url", live_server.url, "--api-key", key, "--rate", "20", "--duration", "1.5", "--lead", "3"),
+    )
+
+    out = capsys.readouterr().out
+    assert "errors=0" in out
+    assert Session.objects.count() >= 20
