@@ -31,11 +31,14 @@ def free_port():
 
 
 class LiveStack:
-    def __init__(self, *, database_url=None, web_workers=2, web_threads=4, q_workers=2, name="live"):
+    def __init__(
+        self, *, database_url=None, web_workers=2, web_threads=4, q_workers=2, worker_nice=0, name="live"
+    ):
         self.base_url_setting = (
             database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
         )
         self.web_workers, self.web_threads, self.q_workers = web_workers, web_threads, q_workers
+        self.worker_nice = worker_nice
         self.name = f"tutorscore_{name}_{os.getpid()}_{secrets.token_hex(3)}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -85,7 +88,8 @@ class LiveStack:
                 "--no-control-socket",  # several servers on one machine must not share it
             ],
         )
-        self._spawn("worker", [sys.executable, "manage.py", "qcluster"])
+        nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
+        self._spawn("worker", [*nice, sys.executable, "manage.py", "qcluster"])
         self.wait_until_ready()
 
     def stop(self):

@@ -1,0 +1,255 @@
+"""Ingest API benchmark: single POST latency, bulk throughput, time to insight.
+
+    python bench/ingest.py [--single 400] [--bulk-batches 10] [--insight-seconds 30]
+
+Starts its own stack on a scratch PostgreSQL database (dropped afterwards) on the server named by
+BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432): gunicorn (2 gthread workers ×
+4 threads, production settings) and ONE `qcluster` (ORM broker, as deployed by default). Then:
+
+1. single `POST /api/sessions` latency p50/p95 at concurrency 1 and 8 (threads, one keep-alive
+   http.client connection each), while the worker scores what arrives;
+2. bulk ingest: `POST /api/sessions/bulk` with 1,000 sessions per request, sessions/s;
+3. time to insight: 20 sessions/s for ~30 s; for each, the time from its 202 until the tutor's
+   TutorScore.last_calculated_at is at or after the moment it was posted (polled every 20 ms).
+
+Targets (issue 4): single POST p95 < 50 ms, bulk ≥ 2,000 sessions/s, time to insight p95 < 5 s.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sessions.livestack import LiveStack  # noqa: E402
+
+SERVER = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+
+
+def iso(moment):
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+class Platform:
+    """Completed sessions of a fixed pool of tutors, scheduled in the last 30 days."""
+
+    def __init__(self, tutors, seed=42):
+        self.random = random.Random(seed)
+        self.tutors = [uuid.UUID(int=self.random.getrandbits(128), version=4) for _ in range(tutors)]
+        self.lock = threading.Lock()
+
+    def session(self, tutor_id=None):
+        with self.lock:
+            tutor_id = tutor_id or self.random.choice(self.tutors)
+            scheduled = datetime.now(UTC) - timedelta(minutes=self.random.randint(60, 30 * 24 * 60))
+            rescheduled = self.random.random() < 0.2
+            session_id = uuid.UUID(int=self.random.getrandbits(128), version=4)
+        payload = {
+            "session_id": str(session_id),
+            "tutor_id": str(tutor_id),
+            "student_id": f"student-{session_id.hex[:6]}",
+            "scheduled_time": iso(scheduled),
+            "status": "rescheduled" if rescheduled else "completed",
+            "duration_minutes": 60,
+        }
+        if rescheduled:
+            payload["reschedule_info"] = {
+                "initiator": "tutor",
+                "reason": "Scheduling conflict",
+                "original_time": iso(scheduled),
+                "new_time": iso(scheduled + timedelta(days=1)),
+            }
+        else:
+            payload["completed_time"] = iso(scheduled + timedelta(hours=1))
+        return payload
+
+
+class Connection:
+    def __init__(self, port, key):
+        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+
+    def post(self, path, payload):
+        """(status, seconds, body) of one request on the keep-alive connection."""
+        body = json.dumps(payload)
+        started = time.perf_counter()
+        self.http.request("POST", path, body=body, headers=self.headers)
+        response = self.http.getresponse()
+        data = response.read()
+        return response.status, time.perf_counter() - started, data
+
+
+def percentile(values, percent):
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+
+
+def single_latency(stack, key, platform, *, requests, concurrency):
+    latencies, errors = [], []
+    per_thread = requests // concurrency
+
+    def run():
+        connection = Connection(stack.port, key)
+        for _ in range(per_thread):
+            status, seconds, body = connection.post("/api/sessions", platform.session())
+            (latencies if status == 202 else errors).append(
+                seconds if status == 202 else (status, body[:200])
+            )
+
+    threads = [threading.Thread(target=run) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    ms = [value * 1000 for value in latencies]
+    print(
+        f"single POST  concurrency {concurrency}: {len(ms)} requests, {len(ms) / elapsed:.0f} req/s, "
+        f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, max {max(ms):.1f} ms, "
+        f"errors {len(errors)} {errors[:2]}"
+    )
+    return percentile(ms, 95)
+
+
+def bulk_throughput(stack, key, platform, *, batches, size=1000):
+    connection = Connection(stack.port, key)
+    timings = []
+    for _ in range(batches):
+        sessions = [platform.session() for _ in range(size)]
+        status, seconds, body = connection.post("/api/sessions/bulk", {"sessions": sessions})
+        if status != 202:
+            raise SystemExit(f"bulk failed: {status} {body[:300]}")
+        timings.append(seconds)
+    rate = batches * size / sum(timings)
+    print(
+        f"bulk ingest: {batches} × {size} sessions, {rate:,.0f} sessions/s "
+        f"(per request p50 {percentile([t * 1000 for t in timings], 50):.0f} ms)"
+    )
+    return rate
+
+
+def time_to_insight(stack, key, platform, *, rate, seconds):
+    """Post `rate` sessions/s; measure 202 → the tutor's score calculated at/after the post."""
+    import psycopg
+
+    pending = {}  # session_id → (tutor_id, posted_at (UTC), accepted_at (monotonic))
+    insights, lock, done = [], threading.Lock(), threading.Event()
+
+    def poll():
+        with psycopg.connect(stack.database_url, autocommit=True) as db:
+            while not (done.is_set() and not pending):
+                with lock:
+                    waiting = dict(pending)
+                if waiting:
+                    tutor_ids = list({tutor_id for tutor_id, _, _ in waiting.values()})
+                    rows = db.execute(
+                        "SELECT tutor_id, last_calculated_at FROM tutor_scores WHERE tutor_id = ANY(%s)",
+                        (tutor_ids,),
+                    ).fetchall()
+                    calculated = dict(rows)
+                    seen = time.monotonic()
+                    with lock:
+                        for session_id, (tutor_id, posted_at, accepted_at) in waiting.items():
+                            last = calculated.get(tutor_id)
+                            if last is not None and last >= posted_at:
+                                insights.append(seen - accepted_at)
+                                del pending[session_id]
+                if done.is_set() and time.monotonic() > done.deadline:
+                    break
+                time.sleep(0.02)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    connection = Connection(stack.port, key)
+    started = time.monotonic()
+    total = int(rate * seconds)
+    for number in range(total):
+        delay = started + number / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        payload = platform.session()
+        posted_at = datetime.now(UTC)
+        status, _, body = connection.post("/api/sessions", payload)
+        if status != 202:
+            raise SystemExit(f"POST failed: {status} {body[:300]}")
+        with lock:
+            pending[payload["session_id"]] = (uuid.UUID(payload["tutor_id"]), posted_at, time.monotonic())
+    done.deadline = time.monotonic() + 60  # bounded wait for the last ones
+    done.set()
+    poller.join()
+    ms = [value * 1000 for value in insights]
+    print(
+        f"time to insight at {rate:g} sessions/s for {seconds:g} s: {len(ms)}/{total} scored, "
+        f"p50 {percentile(ms, 50):.0f} ms, p95 {percentile(ms, 95):.0f} ms, max {max(ms):.0f} ms"
+    )
+    return percentile(ms, 95)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tutors", type=int, default=500)
+    parser.add_argument("--warmup-sessions", type=int, default=20_000, help="Loaded in bulk before timing.")
+    parser.add_argument("--single", type=int, default=400, help="Requests per concurrency level.")
+    parser.add_argument("--bulk-batches", type=int, default=10)
+    parser.add_argument("--insight-rate", type=float, default=20)
+    parser.add_argument("--insight-seconds", type=float, default=30)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=4)
+    parser.add_argument("--q-workers", type=int, default=2, help="Worker processes of the one qcluster.")
+    parser.add_argument("--worker-nice", type=int, default=0, help="Run the qcluster at this nice level.")
+    parser.add_argument("--skip-insight", action="store_true")
+    args = parser.parse_args()
+
+    platform = Platform(args.tutors)
+    with LiveStack(
+        database_url=f"{SERVER}/postgres",
+        name="bench_ingest",
+        web_workers=args.web_workers,
+        web_threads=args.web_threads,
+        q_workers=args.q_workers,
+        worker_nice=args.worker_nice,
+    ) as stack:
+        key = stack.create_api_key("bench")
+        print(
+            f"stack: {stack.url} on scratch database {stack.name}; gunicorn {args.web_workers} workers × "
+            f"{args.web_threads} threads, one qcluster with {args.q_workers} workers; {args.tutors} tutors"
+        )
+        # Warm-up: tutors with history, so scoring does real work; then let the worker catch up.
+        connection = Connection(stack.port, key)
+        for start in range(0, args.warmup_sessions, 1000):
+            sessions = [platform.session() for _ in range(min(1000, args.warmup_sessions - start))]
+            connection.post("/api/sessions/bulk", {"sessions": sessions})
+        time.sleep(3)
+
+        figures = {
+            "single_p95_c1_ms": single_latency(stack, key, platform, requests=args.single, concurrency=1),
+            "single_p95_c8_ms": single_latency(stack, key, platform, requests=args.single, concurrency=8),
+            "bulk_sessions_per_s": bulk_throughput(stack, key, platform, batches=args.bulk_batches),
+        }
+        time.sleep(3)  # let the worker drain the bulk batches before measuring insight
+        figures["insight_p95_ms"] = (
+            0
+            if args.skip_insight
+            else time_to_insight(stack, key, platform, rate=args.insight_rate, seconds=args.insight_seconds)
+        )
+    print(
+        "targets: single p95 < 50 ms: {}; bulk ≥ 2,000/s: {}; insight p95 < 5 s: {}".format(
+            "met" if figures["single_p95_c8_ms"] < 50 and figures["single_p95_c1_ms"] < 50 else "MISSED",
+            "met" if figures["bulk_sessions_per_s"] >= 2000 else "MISSED",
+            "met" if figures["insight_p95_ms"] < 5000 else "MISSED",
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
