@@ -10,7 +10,7 @@ import time
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, IntegrityError, connection
+from django.db import DataError, IntegrityError, connection
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -99,7 +99,7 @@ def _store(items, *, prefix=None):
         return ingest_sessions(items, now=timezone.now(), prefix=prefix), None
     except IngestError as exc:
         return None, error_response(422, "validation_error", "The session data is invalid.", exc.details)
-    except (IntegrityError, DatabaseError):
+    except (IntegrityError, DataError):
         # Validation mirrors every database constraint, so this is a bug or a lost race twice in
         # a row; answer without storing anything (the transaction rolled back) and log it.
         logger.exception("ingest rejected by the database")

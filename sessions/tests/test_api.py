@@ -492,3 +492,14 @@ def test_healthz_is_503_when_the_queue_is_unreachable(client, monkeypatch):
 
 def test_healthz_rejects_post(client):
     assert_error(client.post("/healthz"), 405, "method_not_allowed")
+
+
+def test_database_refusal_is_422_not_500(api, monkeypatch):
+    from django.db import IntegrityError
+
+    def refuse(*args, **kwargs):
+        raise IntegrityError("violates check constraint")
+
+    monkeypatch.setattr("sessions.api.ingest_sessions", refuse)
+    body = assert_error(api.post("/api/sessions", session_payload()), 422, "conflict")
+    assert body["message"] == "The session conflicts with stored data; nothing was stored."
