@@ -9,7 +9,7 @@ enqueue nothing, so they cannot trigger duplicate mails.
 import logging
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from .models import Reschedule, Session, Tutor
@@ -69,8 +69,9 @@ def ingest_sessions(items, *, now=None, prefix=None):
     """Upsert validated sessions (schemas.SessionIn) in one transaction; enqueue processing on commit.
 
     `prefix(index)` names an item in error details (e.g. "sessions[3]."). Raises IngestError when
-    a new tutor's e-mail belongs to another tutor. A concurrent insert of the same new tutor or
-    session is retried once: the second pass sees the row and updates it.
+    a new tutor's e-mail belongs to another tutor. A race with a concurrent request (the same new
+    tutor or session inserted meanwhile, a deadlock, a locked SQLite file) is retried once: the
+    second pass sees the committed rows and updates them.
     """
     now = now or timezone.now()
     prefix = prefix or (lambda index: "")
@@ -78,6 +79,15 @@ def ingest_sessions(items, *, now=None, prefix=None):
         return _ingest(items, now=now, prefix=prefix)
     except IntegrityError:
         return _ingest(items, now=now, prefix=prefix)
+    except OperationalError as exc:
+        if not _is_transient(exc):
+            raise
+        return _ingest(items, now=now, prefix=prefix)
+
+
+def _is_transient(exc):
+    message = str(exc).lower()
+    return "deadlock" in message or "database is locked" in message
 
 
 def _ingest(items, *, now, prefix):

@@ -96,6 +96,23 @@ def test_a_lost_race_is_retried_once(now, monkeypatch):
     assert len(calls) == 2
 
 
+def test_a_deadlock_is_retried_once_and_other_database_errors_are_not(now, monkeypatch):
+    from django.db import OperationalError
+
+    real = ingest._ingest
+    errors = [OperationalError("deadlock detected"), OperationalError("connection refused")]
+
+    def flaky(*args, **kwargs):
+        if errors:
+            raise errors.pop(0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_ingest", flaky)
+    with pytest.raises(OperationalError, match="connection refused"):
+        ingest_sessions([item()], now=now)
+    assert Session.objects.count() == 0
+
+
 def test_created_at_survives_updates(now):
     payload = item("scheduled")
     ingest_sessions([payload], now=now)
