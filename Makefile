@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_ENV := DEBUG=true HOST=127.0.0.1 PORT=8000 WEB_CONCURRENCY=2
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test chromium lint format bench clean venv
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +19,20 @@ venv: $(BIN)/.installed
 demo: venv
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py setup_schedules
-	$(DEMO_ENV) $(BIN)/python manage.py generate_data --tutors 100 --sessions 3000 --days 90 --seed 42 --clear --history-days 30
 	$(DEMO_ENV) $(BIN)/python manage.py create_demo_user
+	$(DEMO_ENV) $(BIN)/python manage.py generate_data --tutors 100 --sessions 3000 --days 90 --seed 42 --clear --history-days 30
+	@echo "Demo on http://127.0.0.1:8000/ - log in as admin / $${DEMO_PASSWORD:-tutorscore-demo} (Ctrl-C stops)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(DEMO_ENV) $(BIN)/honcho start web worker
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
-test: venv
+test: venv chromium
 	$(BIN)/pytest -n 2
+
+# The browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
 
 lint: venv
 	$(BIN)/ruff check .

@@ -99,7 +99,7 @@ def platform_weekly_trend(*, now, weeks=TREND_WEEKS):
     so the weeks end at the start of the current cache period (DASHBOARD_TREND_CACHE_SECONDS,
     default 300 s): every request and worker in that period shares one result.
     """
-    period = getattr(settings, "DASHBOARD_TREND_CACHE_SECONDS", 300)
+    period = settings.DASHBOARD_TREND_CACHE_SECONDS
     if not period:
         return _weekly_trend(end=now, weeks=weeks)
     end = datetime.fromtimestamp(now.timestamp() // period * period, tz=UTC)

@@ -61,7 +61,7 @@ def _render(request, page_template, fragment_template, context):
 
 
 def _poll_seconds():
-    return getattr(settings, "DASHBOARD_POLL_SECONDS", 30)
+    return settings.DASHBOARD_POLL_SECONDS
 
 
 # --- Overview ---------------------------------------------------------------------------------

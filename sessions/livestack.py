@@ -32,13 +32,22 @@ def free_port():
 
 class LiveStack:
     def __init__(
-        self, *, database_url=None, web_workers=2, web_threads=4, q_workers=2, worker_nice=0, name="live"
+        self,
+        *,
+        database_url=None,
+        redis_url=None,
+        web_workers=2,
+        web_threads=4,
+        q_workers=2,
+        worker_nice=0,
+        name="live",
     ):
         self.base_url_setting = (
             database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
         )
         self.web_workers, self.web_threads, self.q_workers = web_workers, web_threads, q_workers
         self.worker_nice = worker_nice
+        self.redis_url = redis_url  # None: django-q2's ORM broker
         self.name = f"tutorscore_{name}_{os.getpid()}_{secrets.token_hex(3)}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -147,6 +156,8 @@ class LiveStack:
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
             PYTHONUNBUFFERED="1",
         )
+        if self.redis_url:
+            env.update(REDIS_URL=self.redis_url, Q_CLUSTER_NAME=self.name)  # own queue on a shared Redis
         return env
 
     def manage(self, *args, timeout=300):

@@ -115,7 +115,7 @@ STORAGES = {
 
 # --- Background tasks (django-q2). ORM broker by default; Redis when REDIS_URL is set. ---
 Q_CLUSTER = {
-    "name": "tutorscore",
+    "name": env("Q_CLUSTER_NAME", default="tutorscore"),  # the queue's name on a shared Redis
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=120),  # must stay below retry
     "retry": env.int("Q_RETRY", default=180),
@@ -152,6 +152,11 @@ ANYMAIL = {
     if value
 }
 
+# --- Dashboard ---
+DASHBOARD_POLL_SECONDS = env.int("DASHBOARD_POLL_SECONDS", default=30)  # table refresh interval
+# The platform-wide weekly trend scans every session of 12 weeks: share it for this long.
+DASHBOARD_TREND_CACHE_SECONDS = env.int("DASHBOARD_TREND_CACHE_SECONDS", default=300)
+
 # --- API ---
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
@@ -181,6 +186,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         app: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
-        for app in ("sessions", "scoring", "reports")
+        for app in ("sessions", "scoring", "reports", "django-q")
     },
 }

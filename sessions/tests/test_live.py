@@ -2,6 +2,7 @@
 until the tutor's score (read back through the API) covers them. Runs on PostgreSQL when
 DATABASE_URL is PostgreSQL (scratch database), else on a temporary SQLite file."""
 
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -42,11 +43,17 @@ def payload(tutor_id, status, hours_ago, **extra):
     return item
 
 
-def test_sessions_posted_over_http_are_scored_by_the_worker():
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.mark.parametrize("redis_url", [None, REDIS_URL], ids=["orm-broker", "redis-broker"])
+def test_sessions_posted_over_http_are_scored_by_the_worker(redis_url):
     tutor_id = uuid.uuid4()
-    with LiveStack() as stack:
+    with LiveStack(redis_url=redis_url) as stack:
         key = stack.create_api_key("live-test")
-        assert stack.request("GET", "/healthz")[0] == 200
+        status, health = stack.request("GET", "/healthz")
+        assert status == 200
+        assert health["checks"]["task_queue"]["broker"] == ("redis" if redis_url else "orm")
         assert stack.request("GET", "/api/tutors")[0] == 401
 
         posted_at = datetime.now(UTC)

@@ -5,6 +5,7 @@ from the test body unless async-unsafe access is allowed (the live server runs i
 """
 
 import os
+import shutil
 
 import pytest
 
@@ -25,7 +26,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         yield chromium
         chromium.close()
 

@@ -1,4 +1,4 @@
-"""manage.py create_demo_user: the demo's staff login (idempotent; used by `make demo`)."""
+"""manage.py create_demo_user: the demo's staff login and mail recipient (idempotent; `make demo`)."""
 
 import os
 
@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.urls import reverse
+
+from scoring.models import ScoringSettings
 
 DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "tutorscore-demo"  # documented in the README; override with DEMO_PASSWORD
@@ -23,6 +25,12 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         self.stdout.write(f"{'Created' if created else 'Updated'} the demo user.")
+        # So the demo shows reports, alert mails and the digest (on the console and in the log).
+        scoring_settings = ScoringSettings.load()
+        if not scoring_settings.recipients:
+            scoring_settings.report_recipients = user.email
+            scoring_settings.save(update_fields=["report_recipients", "updated_at"])
+            self.stdout.write(f"Report recipients set to {user.email}.")
         self.stdout.write(
             self.style.SUCCESS(f"  Dashboard: {settings.SITE_URL}{reverse('scoring:overview')}")
         )
