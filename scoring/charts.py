@@ -51,9 +51,15 @@ def bar_chart(bars, *, title, description):
                 value,
             )
         )
+    return _svg("bars", width, height, chart_id, title, description, rows)
+
+
+def _svg(kind, width, height, chart_id, title, description, parts):
+    """The chart's <svg> with its title and description as the text alternative."""
     return format_html(
-        '<svg class="chart chart-bars" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-t {}-d" '
+        '<svg class="chart chart-{}" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-t {}-d" '
         'preserveAspectRatio="xMinYMin meet"><title id="{}-t">{}</title><desc id="{}-d">{}</desc>{}</svg>',
+        kind,
         width,
         height,
         chart_id,
@@ -62,7 +68,7 @@ def bar_chart(bars, *, title, description):
         title,
         chart_id,
         description,
-        mark_safe("".join(rows)),
+        mark_safe("".join(parts)),
     )
 
 
@@ -166,19 +172,7 @@ def line_chart(series, *, title, description, x_labels, threshold=None, threshol
         parts.append(
             format_html('<g class="series series-{}" aria-label="{}">{}{}</g>', css_key, name, paths, dots)
         )
-    return format_html(
-        '<svg class="chart chart-lines" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-t {}-d" '
-        'preserveAspectRatio="xMinYMin meet"><title id="{}-t">{}</title><desc id="{}-d">{}</desc>{}</svg>',
-        width,
-        height,
-        chart_id,
-        chart_id,
-        chart_id,
-        title,
-        chart_id,
-        description,
-        mark_safe("".join(parts)),
-    )
+    return _svg("lines", width, height, chart_id, title, description, parts)
 
 
 def legend(series):

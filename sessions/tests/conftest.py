@@ -15,9 +15,9 @@ def iso(moment):
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def session_payload(status="completed", *, session_id=None, tutor_id=TUTOR_ID, days_ago=2, **extra):
+def session_payload(status="completed", *, session_id=None, tutor_id=TUTOR_ID, days_ago=2, now=NOW, **extra):
     """A valid payload in the original contract (plus whatever `extra` overrides)."""
-    scheduled_time = NOW - timedelta(days=days_ago)
+    scheduled_time = now - timedelta(days=days_ago)
     payload = {
         "session_id": str(session_id or uuid.uuid4()),
         "tutor_id": str(tutor_id),

@@ -5,42 +5,21 @@ DATABASE_URL is PostgreSQL (scratch database), else on a temporary SQLite file."
 import os
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from sessions.livestack import LiveStack
+
+from .conftest import session_payload
 
 pytestmark = pytest.mark.live
 
 WAIT_SECONDS = 45  # bounded: normally a second or two; generous for a loaded 2-core CI
 
 
-def iso(moment):
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def payload(tutor_id, status, hours_ago, **extra):
-    scheduled = datetime.now(UTC) - timedelta(hours=hours_ago)
-    item = {
-        "session_id": str(uuid.uuid4()),
-        "tutor_id": str(tutor_id),
-        "student_id": "student-live",
-        "scheduled_time": iso(scheduled),
-        "status": status,
-        "duration_minutes": 60,
-    }
-    if status == "completed":
-        item["completed_time"] = iso(scheduled + timedelta(hours=1))
-    if status == "rescheduled":
-        item["reschedule_info"] = {
-            "initiator": "tutor",
-            "reason": "double booked",
-            "original_time": iso(scheduled),
-            "new_time": iso(scheduled + timedelta(days=1)),
-        }
-    item.update(extra)
-    return item
+    return session_payload(status, tutor_id=tutor_id, days_ago=hours_ago / 24, now=datetime.now(UTC), **extra)
 
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
