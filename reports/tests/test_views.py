@@ -1,5 +1,7 @@
+
 """The reports pages: email log (filters, pagination, resend), previews, access control."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -210,7 +212,9 @@ def test_preview_renders_each_kind_from_real_data(
     html = response.content.decode()
     assert response.status_code == 200
     assert subject in html
-    assert "srcdoc=" in html
+    # The whole HTML part sits, escaped, inside the srcdoc attribute (a raw quote would cut it).
+    srcdoc = re.search(r'srcdoc="([^"]*)"', html).group(1)
+    assert srcdoc.startswith("&lt;!doctype html&gt;") and srcdoc.rstrip().endswith("&lt;/html&gt;")
     assert INVALID not in html
     assert EmailReport.objects.count() == 0  # a preview sends nothing
 
