@@ -1,4 +1,3 @@
-
 """The reports pages: email log (filters, pagination, resend), previews, access control."""
 
 import re
