@@ -27,7 +27,7 @@ import json
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
@@ -180,7 +180,80 @@ def _counted_sessions(now, tutor_ids, days=90):
 TUTOR_RESCHEDULE = Q(status=Session.Status.RESCHEDULED, reschedule__initiator=Reschedule.Initiator.TUTOR)
 
 
-def _read_window_counts(facts, now, tutor_ids):
+# --- compiled once, executed many times ---------------------------------------------------------
+#
+# Building these ORM queries (40-odd conditional aggregates) cost ~10 ms of Python per call, five
+# times what PostgreSQL needs to run them for one tutor: the per-ingest path was mostly query
+# compilation. So each query is compiled once per shape (database, time zone, number of tutor
+# ids) with sentinel values, and later calls only swap the sentinels in the parameter list for
+# the real `now`-relative datetimes and tutor ids. The SQL is exactly what the ORM would send.
+_SENTINEL_NOW = datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+_NOW_OFFSETS = (0, *WINDOWS, FIRST_SESSION_FOLLOW_UP_DAYS)  # every "now − N days" the queries use
+_CACHED_TUTOR_IDS = 64  # above this the compilation is noise next to the query itself
+_compiled = {}
+
+
+def _sentinel_tutor_ids(count):
+    return [uuid.UUID(int=number + 1) for number in range(count)]
+
+
+def _compile(name, build, tutor_count):
+    """(sql, slots) of build(now, tutor_ids) with sentinels; a slot says what each parameter is."""
+    sentinel_ids = None if tutor_count is None else _sentinel_tutor_ids(tutor_count)
+    sql, params = build(_SENTINEL_NOW, sentinel_ids).query.sql_with_params()
+    time_field = Session._meta.get_field("scheduled_time")
+    id_field = Tutor._meta.pk
+    known = {
+        time_field.get_db_prep_value(_SENTINEL_NOW - timedelta(days=days), connection): ("now", days)
+        for days in _NOW_OFFSETS
+    }
+    known |= {
+        id_field.get_db_prep_value(tutor_id, connection): ("tutor", position)
+        for position, tutor_id in enumerate(sentinel_ids or ())
+    }
+    slots = []
+    for param in params:
+        try:
+            slots.append(known.get(param, ("value", param)))
+        except TypeError:  # an unhashable parameter is never a sentinel
+            slots.append(("value", param))
+    found = sum(1 for kind, _ in slots if kind == "tutor")
+    if found != (tutor_count or 0):
+        raise RuntimeError(f"{name}: {found} of {tutor_count} tutor ids found in the compiled query")
+    return sql, slots
+
+
+def _run_compiled(name, build, *, now, tutor_ids):
+    """Rows (dicts by column alias) of the query build(now, tutor_ids) describes."""
+    tutor_count = None if tutor_ids is None else len(tutor_ids)
+    if tutor_count is not None and tutor_count > _CACHED_TUTOR_IDS:
+        sql, params = build(now, tutor_ids).query.sql_with_params()
+    else:
+        shape = (connection.alias, connection.vendor, timezone.get_current_timezone_name(), name, tutor_count)
+        if shape not in _compiled:
+            _compiled[shape] = _compile(name, build, tutor_count)
+        sql, slots = _compiled[shape]
+        time_field = Session._meta.get_field("scheduled_time")
+        id_field = Tutor._meta.pk
+        params = [
+            time_field.get_db_prep_value(now - timedelta(days=value), connection)
+            if kind == "now"
+            else id_field.get_db_prep_value(tutor_ids[value], connection)
+            if kind == "tutor"
+            else value
+            for kind, value in slots
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _as_uuid(value):
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)  # SQLite returns hex text
+
+
+def _window_counts_query(now, tutor_ids):
     """One grouped query: every 7/30/90-day count, by conditional aggregation."""
     in_window = {days: Q(scheduled_time__gt=_window_start(now, days)) for days in WINDOWS}
     aggregates = {}
@@ -206,9 +279,12 @@ def _read_window_counts(facts, now, tutor_ids):
     rated = Q(status=Session.Status.COMPLETED, student_rating__isnull=False)
     aggregates["rated"] = Count("id", filter=rated)
     aggregates["rating_sum"] = Sum("student_rating", filter=rated)
-    rows = _counted_sessions(now, tutor_ids).values("tutor_id").annotate(**aggregates).order_by()
-    for row in rows:
-        tutor = facts[row["tutor_id"]]
+    return _counted_sessions(now, tutor_ids).values("tutor_id").annotate(**aggregates).order_by()
+
+
+def _read_window_counts(facts, now, tutor_ids):
+    for row in _run_compiled("window_counts", _window_counts_query, now=now, tutor_ids=tutor_ids):
+        tutor = facts[_as_uuid(row["tutor_id"])]
         for days in WINDOWS:
             tutor.totals[days] = row[f"total_{days}"]
             tutor.tutor_reschedules[days] = row[f"tutor_reschedules_{days}"]
@@ -222,7 +298,7 @@ def _read_window_counts(facts, now, tutor_ids):
         )
 
 
-def _read_first_sessions(facts, now, tutor_ids):
+def _first_sessions_query(now, tutor_ids):
     """One grouped query: completed first sessions in the 90-day window at least 14 days old, and
     how many of them the same student followed with another completed session within 14 days.
 
@@ -245,22 +321,31 @@ def _read_first_sessions(facts, now, tutor_ids):
         scheduled_time__gt=_window_start(now, 90),
         scheduled_time__lte=now - timedelta(days=FIRST_SESSION_FOLLOW_UP_DAYS),
     ).filter(~Exists(earlier_session))
-    rows = (
+    return (
         _restrict(first_sessions, tutor_ids)
         .values("tutor_id")
         .annotate(first=Count("id"), retained=Count("id", filter=Exists(follow_up)))
         .order_by()
     )
-    for row in rows:
-        facts[row["tutor_id"]].first_sessions = row["first"]
-        facts[row["tutor_id"]].retained_first_sessions = row["retained"]
+
+
+def _read_first_sessions(facts, now, tutor_ids):
+    for row in _run_compiled("first_sessions", _first_sessions_query, now=now, tutor_ids=tutor_ids):
+        tutor = facts[_as_uuid(row["tutor_id"])]
+        tutor.first_sessions = row["first"]
+        tutor.retained_first_sessions = row["retained"]
+
+
+def _tutors_query(now, tutor_ids):
+    tutors = Tutor.objects.all() if tutor_ids is None else Tutor.objects.filter(pk__in=tutor_ids)
+    return tutors.order_by().values("id")
 
 
 def read_facts(*, now, tutor_ids=None):
     """{tutor_id: TutorFacts} for every tutor (or the given ones), in three queries."""
-    tutors = Tutor.objects.all() if tutor_ids is None else Tutor.objects.filter(pk__in=tutor_ids)
+    rows = _run_compiled("tutors", _tutors_query, now=now, tutor_ids=tutor_ids)
     # Sorted, so concurrent scorers upsert (and lock) score rows in the same order: no deadlocks.
-    ids = sorted(tutors.order_by().values_list("id", flat=True))
+    ids = sorted(_as_uuid(row["id"]) for row in rows)
     facts = defaultdict(TutorFacts)
     for tutor_id in ids:
         facts[tutor_id] = TutorFacts()
@@ -506,45 +591,89 @@ def compute_scores(*, now, settings, tutor_ids=None):
     ]
 
 
-def save_scores(scores):
-    """Upsert the rows on tutor. PostgreSQL: COPY into a temporary table, then one INSERT … ON
-    CONFLICT; elsewhere bulk_create's upsert (SQLite batches it by its variable limit)."""
-    if connection.vendor == "postgresql" and len(scores) >= BULK_THRESHOLD:
-        return _copy_upsert(scores)
-    return TutorScore.objects.bulk_create(
-        scores, update_conflicts=True, unique_fields=["tutor"], update_fields=SCORE_FIELDS
-    )
+# With newer_only, an older computation never overwrites a newer one: two workers may score the
+# same tutor at once (a coalesced burst), and the one that started first may commit last.
+NEWER_ONLY = "tutor_scores.last_calculated_at <= EXCLUDED.last_calculated_at"
+SAVED_COLUMNS = ["id", "tutor_id", "created_at", *SCORE_FIELDS]
 
 
-def _copy_upsert(scores):
-    # Binding 10,000 rows × 35 values as query parameters costs seconds of Python; COPY streams
-    # them in a fraction of that. Same columns, same conflict rule as the bulk_create path.
-    json_fields = {"reasons", "recommendations"}
+def save_scores(scores, *, newer_only=False):
+    """Upsert the rows on tutor (with newer_only: unless the stored score was calculated later);
+    returns the scores that landed. PostgreSQL with many rows: COPY into a temporary table, then
+    one INSERT … ON CONFLICT; otherwise multi-row INSERT … ON CONFLICT statements (SQLite batches
+    them by its variable limit)."""
+    if not scores:
+        return []
     saved_at = timezone.now()
-    columns = ["id", "tutor_id", "created_at", *SCORE_FIELDS]
-    column_list = ", ".join(columns)
+    for score in scores:
+        score.updated_at = saved_at  # auto_now, as Model.save would set it
+    if connection.vendor == "postgresql" and len(scores) >= BULK_THRESHOLD:
+        landed = _copy_upsert(scores, newer_only=newer_only)
+    else:
+        landed = _insert_upsert(scores, newer_only=newer_only)
+    if len(landed) == len(scores):
+        return scores
+    return [score for score in scores if score.tutor_id in landed]
+
+
+def _upsert_tail(newer_only):
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in SCORE_FIELDS)
+    where = f" WHERE {NEWER_ONLY}" if newer_only else ""
+    return f"ON CONFLICT (tutor_id) DO UPDATE SET {updates}{where} RETURNING tutor_id"
+
+
+def _insert_upsert(scores, *, newer_only):
+    # Hand-written rather than bulk_create(update_conflicts=...): that cannot say "only when
+    # newer", and compiling it was a visible share of the one-tutor path.
+    fields = [TutorScore._meta.get_field(name) for name in SAVED_COLUMNS]
+    batch = max(1, connection.ops.bulk_batch_size(fields, scores))
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    landed = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(scores), batch):
+            chunk = scores[start : start + batch]
+            params = [
+                field.get_db_prep_save(getattr(score, field.attname), connection)
+                for score in chunk
+                for field in fields
+            ]
+            cursor.execute(
+                f"INSERT INTO tutor_scores ({', '.join(SAVED_COLUMNS)}) VALUES "
+                f"{', '.join([row] * len(chunk))} {_upsert_tail(newer_only)}",
+                params,
+            )
+            landed.update(_as_uuid(tutor_id) for (tutor_id,) in cursor.fetchall())
+    return landed
+
+
+def _copy_upsert(scores, *, newer_only):
+    # Binding 10,000 rows × 35 values as query parameters costs seconds of Python; COPY streams
+    # them in a fraction of that. Same columns, same conflict rule as the INSERT path.
+    json_fields = {"reasons", "recommendations"}
+    column_list = ", ".join(SAVED_COLUMNS)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_upsert")
         cursor.execute("CREATE TEMPORARY TABLE scoring_upsert (LIKE tutor_scores) ON COMMIT DROP")
         with cursor.cursor.copy(f"COPY scoring_upsert ({column_list}) FROM STDIN") as copy:
             for score in scores:
-                score.updated_at = saved_at
                 copy.write_row(
                     [
                         json.dumps(getattr(score, name)) if name in json_fields else getattr(score, name)
-                        for name in columns
+                        for name in SAVED_COLUMNS
                     ]
                 )
         cursor.execute(
             f"INSERT INTO tutor_scores ({column_list}) SELECT {column_list} FROM scoring_upsert "
-            f"ORDER BY tutor_id ON CONFLICT (tutor_id) DO UPDATE SET {updates}"
+            f"ORDER BY tutor_id {_upsert_tail(newer_only)}"
         )
-    return scores
+        return {tutor_id for (tutor_id,) in cursor.fetchall()}
 
 
-def recompute_all(*, now=None, tutor_ids=None, settings=None):
+def recompute_all(*, now=None, tutor_ids=None, settings=None, newer_only=False):
     """Score every tutor (or only `tutor_ids`) set-based, save the scores and sync alerts.
+
+    newer_only: keep a stored score calculated after `now` (and leave its alerts alone); the
+    per-ingest task sets it, since concurrent workers may score the same tutors.
 
     Returns the number of tutors scored. `now` is taken before anything is read and stored as
     last_calculated_at, so a change that lands during the computation leaves the tutor stale.
@@ -565,7 +694,7 @@ def recompute_all(*, now=None, tutor_ids=None, settings=None):
                 cursor.execute("SET LOCAL jit = off")
         scores = compute_scores(now=now, settings=settings, tutor_ids=tutor_ids)
         previous_flags = read_flags(tutor_ids)
-        save_scores(scores)
+        scores = save_scores(scores, newer_only=newer_only)
         sync_alerts(scores, now=now, previous_flags=previous_flags)
     return len(scores)
 

@@ -48,25 +48,47 @@ def schedule_retry(func, args, *, attempt, now=None):
     )
 
 
+STALE = Q(score__isnull=True) | Q(sessions_changed_at__gt=F("score__last_calculated_at"))
+# Under a burst, one processing task also rescores every OTHER tutor that went stale within this
+# window (found through the sessions_changed_at index), so the tasks queued behind it find their
+# tutors fresh and finish in three cheap queries. Older staleness is the 5-minute sweep's job.
+COALESCE_WINDOW = timedelta(minutes=30)
+COALESCE_LIMIT = 2000  # after a bulk load: leave the rest to the sweep's full recompute
+
+
 def stale_tutor_ids(tutor_ids=None):
     """Tutors without a score, or whose sessions changed after their last calculation."""
-    tutors = Tutor.objects.filter(
-        Q(score__isnull=True) | Q(sessions_changed_at__gt=F("score__last_calculated_at"))
-    ).order_by()
+    tutors = Tutor.objects.filter(STALE).order_by()
     if tutor_ids is not None:
         tutors = tutors.filter(pk__in=list(tutor_ids))
     return list(tutors.values_list("id", flat=True))
 
 
+def coalesced_stale_tutor_ids(tutor_ids, *, now=None):
+    """The stale tutors among `tutor_ids`, plus every tutor that went stale recently (at most
+    COALESCE_LIMIT of them, oldest change first): scored together, set-based."""
+    if not tutor_ids:
+        return []
+    now = now or timezone.now()
+    recent = (
+        Tutor.objects.filter(STALE, sessions_changed_at__gte=now - COALESCE_WINDOW)
+        .order_by("sessions_changed_at")
+        .values_list("id", flat=True)[:COALESCE_LIMIT]
+    )
+    return sorted({*stale_tutor_ids(tutor_ids), *recent})
+
+
 def process_sessions(session_ids, *, attempt=1):
-    """After ingest: rescore the stale tutors of these sessions at once (coalesced, set-based), then
-    send `session_scored` once per session. Running it twice rescores nothing the second time."""
+    """After ingest: rescore the stale tutors of these sessions, together with every other tutor
+    that went stale recently (coalesced, set-based), then send `session_scored` once per session.
+    Running it twice rescores nothing the second time; under a burst, the tasks behind the first
+    one find their tutors already fresh."""
     session_ids = [str(session_id) for session_id in session_ids]
     try:
         sessions = list(Session.objects.filter(pk__in=session_ids).select_related("tutor"))
         tutor_ids = {session.tutor_id for session in sessions}
-        stale = stale_tutor_ids(tutor_ids)
-        engine.recompute_all(tutor_ids=stale)
+        stale = coalesced_stale_tutor_ids(tutor_ids)
+        engine.recompute_all(tutor_ids=stale, newer_only=True)
         scores = {score.tutor_id: score for score in TutorScore.objects.filter(tutor_id__in=tutor_ids)}
     except Exception:
         schedule_retry("scoring.tasks.process_sessions", [session_ids], attempt=attempt)

@@ -444,3 +444,42 @@ def test_recompute_all_with_tutor_ids_scores_only_those(make_tutor, make_session
     assert engine.recompute_all(now=NOW, tutor_ids=[]) == 0
     assert list(TutorScore.objects.values_list("tutor_id", flat=True)) == [first.pk]
     assert second.pk not in set(TutorScore.objects.values_list("tutor_id", flat=True))
+
+
+@pytest.mark.parametrize("query", ["tutors", "window_counts", "first_sessions"])
+@pytest.mark.parametrize("tutor_count", [None, 1, 3])
+def test_compiled_queries_send_exactly_what_the_orm_would(db, query, tutor_count):
+    build = {
+        "tutors": engine._tutors_query,
+        "window_counts": engine._window_counts_query,
+        "first_sessions": engine._first_sessions_query,
+    }[query]
+    sent = []
+
+    def capture(execute, sql, params, many, context):
+        sent.append((sql, list(params)))
+        return execute(sql, params, many, context)
+
+    for now in (NOW, NOW + timedelta(days=3, seconds=7)):  # the second call reuses the compiled SQL
+        ids = None if tutor_count is None else [Tutor.objects.create(name="T").pk for _ in range(tutor_count)]
+        with connection.execute_wrapper(capture):
+            engine._run_compiled(query, build, now=now, tutor_ids=ids)
+        sql, params = build(now, ids).query.sql_with_params()
+        assert sent[-1] == (sql, list(params))
+
+
+def test_newer_only_keeps_a_score_calculated_later(make_tutor, make_session):
+    tutor = make_tutor()
+    make_session(tutor, days_ago=1)
+    engine.recompute_all(now=NOW + DAY, tutor_ids=[tutor.pk])
+    make_session(tutor, days_ago=1)
+
+    # An older computation committing last (a concurrent worker) changes nothing...
+    assert engine.recompute_all(now=NOW, tutor_ids=[tutor.pk], newer_only=True) == 0
+    kept = TutorScore.objects.get()
+    assert (kept.last_calculated_at, kept.total_sessions_7d) == (NOW + DAY, 1)
+    # ...an equally recent or newer one lands, and so does an explicit recompute without the guard.
+    assert engine.recompute_all(now=NOW + DAY, tutor_ids=[tutor.pk], newer_only=True) == 1
+    assert TutorScore.objects.get().total_sessions_7d == 2
+    assert engine.recompute_all(now=NOW, tutor_ids=[tutor.pk]) == 1
+    assert TutorScore.objects.get().last_calculated_at == NOW

@@ -30,16 +30,19 @@ def scored_signals():
 def test_process_sessions_rescores_each_stale_tutor_once_and_signals_each_session(
     make_tutor, make_session, scored_signals, django_assert_max_num_queries
 ):
-    ada, bo, cy = make_tutor("Ada"), make_tutor("Bo"), make_tutor("Cy")
+    ada, bo, cy, dee = make_tutor("Ada"), make_tutor("Bo"), make_tutor("Cy"), make_tutor("Dee")
     ada_sessions = [make_session(ada, days_ago=1), make_session(ada, days_ago=2)]
     bo_session = make_session(bo, days_ago=1)
-    make_session(cy, days_ago=1)  # stale, but not part of this batch
+    make_session(cy, days_ago=1)  # went stale just now, not part of this batch: coalesced
+    make_session(dee, days_ago=1)
+    long_ago = timezone.now() - tasks.COALESCE_WINDOW - timedelta(seconds=1)
+    Tutor.objects.filter(pk=dee.pk).update(sessions_changed_at=long_ago)  # the sweep's job
 
     with django_assert_max_num_queries(25):
         rescored = tasks.process_sessions([str(s.pk) for s in [*ada_sessions, bo_session]])
 
-    assert rescored == 2
-    assert set(TutorScore.objects.values_list("tutor_id", flat=True)) == {ada.pk, bo.pk}
+    assert rescored == 3
+    assert set(TutorScore.objects.values_list("tutor_id", flat=True)) == {ada.pk, bo.pk, cy.pk}
     assert sorted(scored_signals) == sorted(
         [(ada_sessions[0].pk, ada.pk, 2), (ada_sessions[1].pk, ada.pk, 2), (bo_session.pk, bo.pk, 1)]
     )
@@ -54,6 +57,42 @@ def test_process_sessions_twice_is_harmless(make_tutor, make_session, scored_sig
     assert tasks.process_sessions([str(session.pk)]) == 0  # not stale any more: nothing rescored
     assert TutorScore.objects.get().last_calculated_at == first.last_calculated_at
     assert len(scored_signals) == 2  # the mail side de-duplicates per session and recipient
+
+
+def test_a_burst_is_scored_by_the_first_task_and_the_rest_find_nothing_stale(
+    make_tutor, make_session, scored_signals
+):
+    tutors = [make_tutor(f"T{number}") for number in range(4)]
+    sessions = [make_session(tutor, days_ago=1) for tutor in tutors]
+
+    assert tasks.process_sessions([str(sessions[0].pk)]) == 4  # every recently stale tutor
+    assert TutorScore.objects.count() == 4
+    assert [tasks.process_sessions([str(session.pk)]) for session in sessions[1:]] == [0, 0, 0]
+    assert sorted(scored_signals) == sorted((session.pk, session.tutor_id, 1) for session in sessions)
+
+
+def test_own_tutors_are_rescored_even_when_their_change_is_old(make_tutor, make_session):
+    tutor = make_tutor()
+    session = make_session(tutor, days_ago=1)
+    Tutor.objects.filter(pk=tutor.pk).update(sessions_changed_at=timezone.now() - timedelta(days=1))
+
+    assert tasks.process_sessions([str(session.pk)]) == 1
+    assert TutorScore.objects.get().total_sessions_7d == 1
+
+
+def test_coalescing_is_bounded(make_tutor, make_session, monkeypatch):
+    monkeypatch.setattr(tasks, "COALESCE_LIMIT", 2)
+    tutors = [make_tutor(f"T{number}") for number in range(5)]
+    sessions = [make_session(tutor, days_ago=1) for tutor in tutors]
+    for number, tutor in enumerate(tutors):  # T0 changed first
+        changed_at = timezone.now() - timedelta(seconds=10 - number)
+        Tutor.objects.filter(pk=tutor.pk).update(sessions_changed_at=changed_at)
+
+    # Its own tutor plus the two oldest recent changes; the sweep scores the rest.
+    assert tasks.process_sessions([str(sessions[-1].pk)]) == 3
+    scored = set(TutorScore.objects.values_list("tutor_id", flat=True))
+    assert scored == {tutors[0].pk, tutors[1].pk, tutors[4].pk}
+    assert tasks.rescore_stale() == 2
 
 
 def test_process_sessions_of_unknown_ids_does_nothing(db, scored_signals):
