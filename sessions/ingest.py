@@ -270,7 +270,10 @@ def enqueue_processing(session_ids):
     from django_q.tasks import async_task
 
     try:
-        async_task(PROCESS_TASK, session_ids, task_name=f"process {len(session_ids)} sessions")
+        # save=False: a successful run's result is not stored. Storing it made django-q2 lock and
+        # read its whole result table (save_limit rows) per task, the largest cost of a burst.
+        # Failures are still stored; the stale sweep's runs still show the worker is alive.
+        async_task(PROCESS_TASK, session_ids, task_name=f"process {len(session_ids)} sessions", save=False)
     except Exception:
         logger.exception(
             "enqueue failed task=%s sessions=%d first_session_id=%s; the stale sweep will score them",
