@@ -157,9 +157,12 @@ SORTS = {
 }
 
 
-def tutor_list(*, search="", risk="", window=30, sort="risk", order=None):
-    """Tutors with their score (LEFT JOIN: unscored tutors are listed too), filtered and sorted."""
+def tutor_list(*, search="", risk="", window=30, sort="risk", order=None, active=None):
+    """Tutors with their score (LEFT JOIN: unscored tutors are listed too), filtered and sorted.
+    `active`: None lists everyone, True/False only active/inactive tutors."""
     queryset = Tutor.objects.select_related("score")
+    if active is not None:
+        queryset = queryset.filter(is_active=active)
     if search:
         queryset = queryset.filter(Q(name__icontains=search) | Q(email__icontains=search))
     if risk == "none":

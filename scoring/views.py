@@ -112,6 +112,8 @@ RISK_FILTERS = [
     ("none", "Not scored"),
 ]
 WINDOW_CHOICES = [(7, "7 days"), (30, "30 days"), (90, "90 days")]
+# The overview's cards count active tutors only; its links use status=active to list the same ones.
+STATUS_FILTERS = [("", "All tutors"), ("active", "Active"), ("inactive", "Inactive")]
 
 
 def _list_state(query):
@@ -120,9 +122,11 @@ def _list_state(query):
     window = query.get("window", "30")
     sort = query.get("sort", "risk")
     order = query.get("order", "")
+    status = query.get("status", "")
     return {
         "q": query.get("q", "").strip()[:100],
         "risk": risk if risk in dict(RISK_FILTERS) else "",
+        "status": status if status in dict(STATUS_FILTERS) else "",
         "window": int(window) if window in ("7", "30", "90") else 30,
         "sort": sort if sort in selectors.SORTS else "risk",
         "order": order if order in ("asc", "desc") else "",
@@ -153,6 +157,7 @@ def tutor_list(request):
         window=state["window"],
         sort=state["sort"],
         order=state["order"],
+        active={"active": True, "inactive": False}.get(state["status"]),
     )
     if request.GET.get("format") == "csv":
         return _tutor_csv(queryset, state["window"])
@@ -178,6 +183,7 @@ def tutor_list(request):
         "rows": [_row(tutor, state["window"]) for tutor in page.object_list],
         "columns": {column["key"]: column for column in columns},
         "risk_filters": RISK_FILTERS,
+        "status_filters": STATUS_FILTERS,
         "window_choices": WINDOW_CHOICES,
         "poll_seconds": _poll_seconds(),
     }

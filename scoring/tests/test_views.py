@@ -116,7 +116,7 @@ def test_overview_cards_charts_and_lists(staff_client, make_tutor, make_session)
     assert "No data yet" not in page
     cards = page.split('aria-label="Key figures"')[1].split("</section>")[0]
     assert '<p class="card-label">Active tutors</p><p class="card-value">2</p>' in cards
-    assert 'href="/tutors/?risk=high">1</a>' in cards
+    assert 'href="/tutors/?risk=high&amp;status=active">1</a>' in cards
     assert "25.00%" in cards  # (50 + 0) / 2
     assert '<p class="card-label">Sessions, last 24 h</p><p class="card-value">1</p>' in cards
     assert 'href="/alerts/">1</a>' in cards

@@ -67,18 +67,18 @@ def test_filter_sort_search_page_and_export(page, live_server, staff_user, tutor
     page.evaluate("window.notReloaded = true")  # survives only if htmx swaps instead of loading pages
 
     page.get_by_label("Risk level").select_option("high")
-    expect(page).to_have_url(f"{live_server.url}/tutors/?q=&risk=high&window=30&sort=risk")
+    expect(page).to_have_url(f"{live_server.url}/tutors/?q=&risk=high&status=&window=30&sort=risk")
     expect(page.locator(".table-meta")).to_contain_text("1–10 of 10 tutors")
 
     page.get_by_role("link", name="Name").click()
-    expect(page).to_have_url(f"{live_server.url}/tutors/?q=&risk=high&window=30&sort=name&order=asc")
+    expect(page).to_have_url(f"{live_server.url}/tutors/?q=&risk=high&status=&window=30&sort=name&order=asc")
     page.get_by_role("link", name="Name").click()  # toggles
     expect(page.locator(".tutor-table tbody tr").first).to_contain_text("Tutor 27")
 
     page.get_by_label("Search name or email").fill("tutor03@")
     expect(page.locator(".tutor-table tbody tr")).to_have_count(1)
     expect(page).to_have_url(
-        f"{live_server.url}/tutors/?q=tutor03%40&risk=high&window=30&sort=name&order=desc"
+        f"{live_server.url}/tutors/?q=tutor03%40&risk=high&status=&window=30&sort=name&order=desc"
     )
 
     page.get_by_label("Search name or email").fill("")

@@ -1,0 +1,64 @@
+"""Regressions found by using the dashboard as a coaching lead would (QA pass), test-client level."""
+
+import csv
+import io
+import re
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from conftest import NOW
+from scoring.tests.dashboard_factories import make_score
+
+
+@pytest.fixture(autouse=True)
+def frozen(monkeypatch):
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    cache.clear()  # the overview's weekly trend is cached
+
+
+def body(response):
+    return b"".join(response.streaming_content).decode() if response.streaming else response.content.decode()
+
+
+@pytest.fixture
+def high_risk_tutors(make_tutor):
+    """Two active high-risk tutors, one inactive high-risk tutor, one active low-risk tutor."""
+    for name, level, active in (
+        ("Ann Active", "high", True),
+        ("Ben Active", "high", True),
+        ("Ida Inactive", "high", False),
+        ("Lou Low", "low", True),
+    ):
+        make_score(
+            make_tutor(name, is_active=active), level=level, risk_score="80" if level == "high" else "5"
+        )
+
+
+def test_high_risk_card_links_to_exactly_the_tutors_it_counts(staff_client, high_risk_tutors):
+    # The card counted 2 active high-risk tutors but its link listed 3 (inactive ones too).
+    html = body(staff_client.get("/"))
+    card = html.split("High-risk tutors")[1].split("</div>")[0]
+    href = re.search(r'href="([^"]+)"', card).group(1).replace("&amp;", "&")
+    assert re.search(r">\s*2\s*</a>", card)
+    listed = body(staff_client.get(href))
+    assert "1–2 of 2 tutors" in listed
+    assert "Ann Active" in listed and "Ben Active" in listed and "Ida Inactive" not in listed
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", ["Ann Active", "Ben Active", "Ida Inactive", "Lou Low"]),
+        ("?status=active", ["Ann Active", "Ben Active", "Lou Low"]),
+        ("?status=inactive", ["Ida Inactive"]),
+        ("?status=bogus", ["Ann Active", "Ben Active", "Ida Inactive", "Lou Low"]),
+    ],
+)
+def test_tutor_list_filters_active_and_inactive_tutors(staff_client, high_risk_tutors, query, expected):
+    sep = "&" if query else "?"
+    rows = list(csv.reader(io.StringIO(body(staff_client.get(f"/tutors/{query}{sep}sort=name&format=csv")))))
+    assert [row[0] for row in rows[1:]] == expected
+    html = body(staff_client.get(f"/tutors/{query}"))
+    assert '<label for="id_status">' in html
