@@ -62,3 +62,10 @@ def test_tutor_list_filters_active_and_inactive_tutors(staff_client, high_risk_t
     assert [row[0] for row in rows[1:]] == expected
     html = body(staff_client.get(f"/tutors/{query}"))
     assert '<label for="id_status">' in html
+
+
+def test_an_empty_status_filter_offers_to_clear_it(staff_client, make_tutor):
+    make_score(make_tutor("Ann Active"), level="low")
+    html = body(staff_client.get("/tutors/?status=inactive"))
+    assert "No tutor matches these filters." in html
+    assert "No tutors yet" not in html
