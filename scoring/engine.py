@@ -178,6 +178,7 @@ def _counted_sessions(now, tutor_ids, days=90):
 
 
 TUTOR_RESCHEDULE = Q(status=Session.Status.RESCHEDULED, reschedule__initiator=Reschedule.Initiator.TUTOR)
+REASON_CODES = tuple(Reschedule.ReasonCode.values)  # read once, not once per tutor row
 
 
 # --- compiled once, executed many times ---------------------------------------------------------
@@ -273,7 +274,7 @@ def _window_counts_query(now, tutor_ids):
         aggregates[f"weekday_{weekday}"] = Count(
             "id", filter=TUTOR_RESCHEDULE & Q(scheduled_time__iso_week_day=weekday)
         )
-    for code in Reschedule.ReasonCode.values:
+    for code in REASON_CODES:
         aggregates[f"reason_{code}"] = Count("id", filter=TUTOR_RESCHEDULE & Q(reschedule__reason_code=code))
     # Ratings belong to sessions that happened.
     rated = Q(status=Session.Status.COMPLETED, student_rating__isnull=False)
@@ -294,7 +295,7 @@ def _read_window_counts(facts, now, tutor_ids):
         tutor.rating_sum = row["rating_sum"] or 0
         tutor.weekdays = Counter({day: row[f"weekday_{day}"] for day in WEEKDAYS if row[f"weekday_{day}"]})
         tutor.reason_codes = Counter(
-            {code: row[f"reason_{code}"] for code in Reschedule.ReasonCode.values if row[f"reason_{code}"]}
+            {code: row[f"reason_{code}"] for code in REASON_CODES if row[f"reason_{code}"]}
         )
 
 
