@@ -69,3 +69,10 @@ def test_an_empty_status_filter_offers_to_clear_it(staff_client, make_tutor):
     html = body(staff_client.get("/tutors/?status=inactive"))
     assert "No tutor matches these filters." in html
     assert "No tutors yet" not in html
+
+
+@pytest.mark.parametrize("url", ["/", "/tutors/", "/alerts/", "/reports/"])
+def test_no_template_comment_leaks_into_the_page(staff_client, high_risk_tutors, url):
+    # A two-line {# #} comment is not a comment in Django: it showed above the tutor filters.
+    html = body(staff_client.get(url))
+    assert "{#" not in html and "#}" not in html and "{%" not in html
