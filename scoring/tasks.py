@@ -64,32 +64,40 @@ def stale_tutor_ids(tutor_ids=None):
     return list(tutors.values_list("id", flat=True))
 
 
-def coalesced_stale_tutor_ids(tutor_ids, *, now=None):
-    """The stale tutors among `tutor_ids`, plus every tutor that went stale recently (at most
-    COALESCE_LIMIT of them, oldest change first): scored together, set-based."""
-    if not tutor_ids:
-        return []
+def recently_stale_tutor_ids(*, now=None):
+    """Tutors that went stale within COALESCE_WINDOW (at most COALESCE_LIMIT, oldest change
+    first), read through the sessions_changed_at index."""
     now = now or timezone.now()
-    recent = (
+    return list(
         Tutor.objects.filter(STALE, sessions_changed_at__gte=now - COALESCE_WINDOW)
         .order_by("sessions_changed_at")
         .values_list("id", flat=True)[:COALESCE_LIMIT]
     )
-    return sorted({*stale_tutor_ids(tutor_ids), *recent})
+
+
+def _is_stale(tutor, score):
+    # The STALE rule, in Python, for tutors and scores already loaded.
+    if score is None:
+        return True
+    changed = tutor.sessions_changed_at
+    return changed is not None and changed > score.last_calculated_at
 
 
 def process_sessions(session_ids, *, attempt=1):
     """After ingest: rescore the stale tutors of these sessions, together with every other tutor
     that went stale recently (coalesced, set-based), then send `session_scored` once per session.
-    Running it twice rescores nothing the second time; under a burst, the tasks behind the first
-    one find their tutors already fresh."""
+    Running it twice rescores nothing the second time. Under a burst the tasks behind the first
+    one find their tutors already fresh: three queries, then the signals."""
     session_ids = [str(session_id) for session_id in session_ids]
     try:
         sessions = list(Session.objects.filter(pk__in=session_ids).select_related("tutor"))
-        tutor_ids = {session.tutor_id for session in sessions}
-        stale = coalesced_stale_tutor_ids(tutor_ids)
-        engine.recompute_all(tutor_ids=stale, newer_only=True)
-        scores = {score.tutor_id: score for score in TutorScore.objects.filter(tutor_id__in=tutor_ids)}
+        tutors = {session.tutor_id: session.tutor for session in sessions}
+        scores = {score.tutor_id: score for score in TutorScore.objects.filter(tutor_id__in=list(tutors))}
+        stale = {tutor_id for tutor_id, tutor in tutors.items() if _is_stale(tutor, scores.get(tutor_id))}
+        stale = sorted(stale.union(recently_stale_tutor_ids()) if tutors else stale)
+        if stale:
+            engine.recompute_all(tutor_ids=stale, newer_only=True)
+            scores = {score.tutor_id: score for score in TutorScore.objects.filter(tutor_id__in=list(tutors))}
     except Exception:
         schedule_retry("scoring.tasks.process_sessions", [session_ids], attempt=attempt)
         raise
