@@ -1,5 +1,6 @@
 """Reports pages: the email log (filter, paginate, resend) and a preview of each kind of mail."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -46,6 +47,7 @@ def email_log(request):
             {key: value for key, value in (("kind", kind), ("status", status)) if value}
         ),
         "next_url": request.get_full_path(),
+        "poll_seconds": settings.DASHBOARD_POLL_SECONDS,
     }
     fragment = request.htmx and not request.htmx.history_restore_request
     response = render(

@@ -34,3 +34,17 @@ def test_retention_line_names_what_it_counts(scoring_settings, flagged_session):
     message = django_mail.outbox[0]
     assert "- First-session retention (90 days): 75% of 4 first sessions\n" in message.body
     assert "First-session retention (90 days): 75% of 4 first sessions<br>" in message.alternatives[0][0]
+
+
+def test_email_log_polls_its_own_filtered_url(staff_client, settings):
+    # After "Resend" the row said Pending until a manual reload: the log now refreshes itself,
+    # and the poll keeps the filters and page (the wrapper comes with every fragment).
+    settings.DASHBOARD_POLL_SECONDS = 30
+    page = staff_client.get("/reports/?status=failed").content.decode()
+    assert page.count('id="email-log-results"') == 1
+    assert 'hx-get="/reports/?status=failed" hx-trigger="every 30s' in page
+
+    fragment = staff_client.get("/reports/?kind=alert&page=1", HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.count('id="email-log-results"') == 1
+    assert 'hx-get="/reports/?kind=alert&amp;page=1"' in fragment
+    assert "<html" not in fragment
