@@ -76,3 +76,9 @@ def test_no_template_comment_leaks_into_the_page(staff_client, high_risk_tutors,
     # A two-line {# #} comment is not a comment in Django: it showed above the tutor filters.
     html = body(staff_client.get(url))
     assert "{#" not in html and "#}" not in html and "{%" not in html
+
+
+def test_pages_declare_an_icon_so_browsers_do_not_request_favicon_ico(client):
+    # Every first page view logged "Not Found: /favicon.ico" as a warning.
+    html = body(client.get("/accounts/login/"))
+    assert '<link rel="icon" href="data:image/svg+xml,' in html
