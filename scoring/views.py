@@ -354,6 +354,7 @@ def alert_action(request, alert_id, action):
         return redirect(_safe_next(request, alert.get_absolute_url()))
 
     fresh = selectors.alerts_with_events(Alert.objects.filter(pk=alert.pk)).get()
+    show_tutor = request.POST.get("show_tutor") == "1"  # the card sits in the queue, not a tutor's page
     response = render(
         request,
         "scoring/_alert.html",
@@ -361,7 +362,10 @@ def alert_action(request, alert_id, action):
             "alert": fresh,
             "errors": errors,
             "staff": selectors.staff_users(),
-            "show_tutor": request.POST.get("show_tutor") == "1",
+            "show_tutor": show_tutor,
+            "queue_count": Alert.objects.filter(status__in=selectors.UNRESOLVED).count()
+            if show_tutor
+            else None,
             "next": _safe_next(request, fresh.get_absolute_url()),
         },
     )

@@ -82,3 +82,25 @@ def test_pages_declare_an_icon_so_browsers_do_not_request_favicon_ico(client):
     # Every first page view logged "Not Found: /favicon.ico" as a warning.
     html = body(client.get("/accounts/login/"))
     assert '<link rel="icon" href="data:image/svg+xml,' in html
+
+
+def test_an_action_in_the_queue_updates_the_queue_counter(staff_client, make_tutor):
+    # The counter said "2 alerts to handle" after resolving one until the next poll.
+    from scoring.tests.dashboard_factories import make_alert
+
+    first = make_alert(make_tutor("Ann"))
+    make_alert(make_tutor("Bob"))
+    page = body(staff_client.get("/alerts/"))
+    assert '<p class="table-meta" role="status" id="alert-queue-count">2 alerts to handle</p>' in page
+
+    html = body(
+        staff_client.post(f"/alerts/{first.pk}/resolve/", {"show_tutor": "1"}, HTTP_HX_REQUEST="true")
+    )
+    assert 'id="alert-queue-count" hx-swap-oob="true">1 alert to handle</p>' in html
+
+    # On a tutor's page there is no queue counter to update.
+    second = make_alert(make_tutor("Cy"))
+    html = body(
+        staff_client.post(f"/alerts/{second.pk}/acknowledge/", {"show_tutor": "0"}, HTTP_HX_REQUEST="true")
+    )
+    assert "alert-queue-count" not in html
