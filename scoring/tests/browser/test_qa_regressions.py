@@ -125,3 +125,35 @@ def test_the_email_log_fits_a_phone_screen(browser, live_server, staff_user, sco
         assert page.locator(".table-wrap").evaluate("e => e.scrollWidth <= e.clientWidth")
     finally:
         context.close()
+
+
+def test_chart_axis_labels_are_not_cut_off_on_a_phone(
+    browser, live_server, staff_user, make_tutor, make_session
+):
+    # On 390 px the platform trend's y labels read "7.5%" and "2.5%" for 37.5% and 12.5%.
+    tutor = make_tutor("Ann")
+    for days in range(1, 80, 3):
+        make_session(
+            tutor, at=timezone.now() - timedelta(days=days), status="rescheduled" if days % 2 else "completed"
+        )
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        log_in(page, live_server, "/")
+        svg = page.locator("svg.chart-lines").first
+        expect(svg).to_be_visible()
+        cut = svg.evaluate(
+            """svg => {
+                const visible = getComputedStyle(svg).overflow === 'visible'
+                    ? svg.closest('.panel').getBoundingClientRect() : svg.getBoundingClientRect();
+                return [...svg.querySelectorAll('text.axis-label')]
+                    .filter(t => {
+                        const r = t.getBoundingClientRect();
+                        return r.left < visible.left - 0.5 || r.right > visible.right + 0.5;
+                    })
+                    .map(t => t.textContent);
+            }"""
+        )
+        assert cut == []
+    finally:
+        context.close()
