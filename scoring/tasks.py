@@ -107,6 +107,14 @@ def process_sessions(session_ids, *, attempt=1):
         if score is None:  # the tutor was deleted meanwhile
             continue
         score.tutor = session.tutor
+        # With the ingest and mail lines, this follows one session from the API to its mails.
+        logger.info(
+            "session scored session_id=%s tutor_id=%s risk_level=%s risk_score=%s",
+            session.pk,
+            session.tutor_id,
+            score.risk_level,
+            score.risk_score,
+        )
         for receiver, result in session_scored.send_robust(sender=Session, session=session, score=score):
             if isinstance(result, Exception):
                 logger.error(

@@ -195,6 +195,11 @@ class _Echo:
         return value
 
 
+def _csv_text(value):
+    """Platform-supplied text, defused: a spreadsheet runs a cell starting with = + - @ as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def _tutor_csv(queryset, window):
     """Every row of the filtered, sorted list (all pages), with the columns the table shows."""
     writer = csv.writer(_Echo())
@@ -217,8 +222,8 @@ def _tutor_csv(queryset, window):
             score = row["score"]
             yield writer.writerow(
                 [
-                    tutor.name,
-                    tutor.email or "",
+                    _csv_text(tutor.name),
+                    _csv_text(tutor.email or ""),
                     "" if row["rate"] is None else row["rate"],  # unknown, not 0
                     score.risk_level if score else "",
                     "" if row["sessions"] is None else row["sessions"],

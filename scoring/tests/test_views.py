@@ -277,6 +277,12 @@ def test_csv_export_follows_filters_and_window(staff_client, three_tutors):
     ]
 
 
+def test_csv_export_defuses_spreadsheet_formulas_in_platform_text(staff_client, make_tutor):
+    make_tutor('=HYPERLINK("http://evil.example","Click")', email="@sum@example.com")
+    rows = list(csv.reader(io.StringIO(body(staff_client.get("/tutors/?format=csv")))))
+    assert rows[1][:2] == ['\'=HYPERLINK("http://evil.example","Click")', "'@sum@example.com"]
+
+
 def test_csv_link_carries_the_current_state(staff_client, three_tutors):
     html = body(staff_client.get("/tutors/?risk=high&sort=name&page=1"))
     assert 'href="/tutors/?risk=high&amp;sort=name&amp;format=csv"' in html
