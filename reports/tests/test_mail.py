@@ -319,3 +319,28 @@ def test_next_digest_run():
     assert mail.next_digest_run(time(8, 0), now=NOW) == NOW.replace(day=26, hour=8)
     assert mail.next_digest_run(time(13, 30), now=NOW) == NOW.replace(hour=13, minute=30)
     assert mail.next_digest_run("12:00", now=NOW) == NOW + timedelta(days=1)
+
+
+def test_retention_line_reads_well_without_first_sessions(
+    scoring_settings, make_tutor, make_session, make_score
+):
+    # It said "First-session retention (90 days): — of 0".
+    scoring_settings.session_report_mode = ScoringSettings.ReportMode.ALL
+    scoring_settings.save()
+    tutor = make_tutor("Bea Tutor")
+    make_score(tutor, first_sessions_90d=0, retained_first_sessions_90d=0, first_session_retention_90d=None)
+    send_session_report(make_session(tutor, days_ago=1))
+
+    message = django_mail.outbox[0]
+    html = message.alternatives[0][0]
+    assert "- First-session retention (90 days): no first sessions yet\n" in message.body
+    assert "First-session retention (90 days): no first sessions yet<br>" in html
+    assert "— of 0" not in message.body and "— of 0" not in html
+
+
+def test_retention_line_names_what_it_counts(scoring_settings, flagged_session):
+    send_session_report(flagged_session)
+
+    message = django_mail.outbox[0]
+    assert "- First-session retention (90 days): 75% of 4 first sessions\n" in message.body
+    assert "First-session retention (90 days): 75% of 4 first sessions<br>" in message.alternatives[0][0]

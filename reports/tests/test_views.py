@@ -237,3 +237,17 @@ def test_a_row_left_in_sending_by_a_dead_worker_is_flagged_and_resendable(staff_
     html = staff_client.get(LOG_URL).content.decode()
     assert html.count("stuck since") == 1
     assert html.count(">Resend</button>") == 1
+
+
+def test_email_log_polls_its_own_filtered_url(staff_client, settings):
+    # After "Resend" the row said Pending until a manual reload: the log now refreshes itself,
+    # and the poll keeps the filters and page (the wrapper comes with every fragment).
+    settings.DASHBOARD_POLL_SECONDS = 30
+    page = staff_client.get("/reports/?status=failed").content.decode()
+    assert page.count('id="email-log-results"') == 1
+    assert 'hx-get="/reports/?status=failed" hx-trigger="every 30s' in page
+
+    fragment = staff_client.get("/reports/?kind=alert&page=1", HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.count('id="email-log-results"') == 1
+    assert 'hx-get="/reports/?kind=alert&amp;page=1"' in fragment
+    assert "<html" not in fragment

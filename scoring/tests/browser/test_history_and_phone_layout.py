@@ -1,4 +1,4 @@
-"""Regressions found by using the dashboard in a browser (QA pass): things only a browser shows."""
+"""Browser-only behaviour: Back restores filtered views; pages fit a phone screen."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Regressions found by using the dashboard as a coaching lead would (QA pass), test-client level."""
+"""Dashboard pages as a coaching lead uses them: card links, list filters, icons, queue counter."""
 
 import csv
 import io
