@@ -17,7 +17,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
@@ -37,8 +37,12 @@ def staff_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            if request.htmx:  # a polled fragment after the session expired: reload the whole page
-                return HttpResponseClientRedirect(f"{resolve_url(settings.LOGIN_URL)}?next={request.path}")
+            if request.htmx:  # a polled fragment after the session expired: reload the whole page,
+                # and come back to the page the user was on, filters included (not the fragment URL).
+                next_url = request.htmx.current_url_abs_path or request.get_full_path()
+                return HttpResponseClientRedirect(
+                    f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': next_url})}"
+                )
             return redirect_to_login(request.get_full_path())
         if not request.user.is_staff:
             raise PermissionDenied

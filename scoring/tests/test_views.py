@@ -45,7 +45,20 @@ def test_anonymous_users_are_sent_to_login(client, url):
 def test_an_expired_session_during_polling_reloads_the_whole_page(client):
     response = client.get("/tutors/?risk=high", **HTMX)
     assert response.status_code == 200
-    assert response["HX-Redirect"] == "/accounts/login/?next=/tutors/"
+    assert response["HX-Redirect"] == "/accounts/login/?next=%2Ftutors%2F%3Frisk%3Dhigh"
+
+
+@pytest.mark.django_db
+def test_after_login_the_user_comes_back_to_the_page_with_its_filters(client):
+    # The poll's own URL may be a fragment; the browser's URL is the view the user had open.
+    response = client.get(
+        "/tutors/?page=2",
+        HTTP_HX_CURRENT_URL="http://testserver/tutors/?risk=high&sort=name&page=2",
+        **HTMX,
+    )
+    assert (
+        response["HX-Redirect"] == "/accounts/login/?next=%2Ftutors%2F%3Frisk%3Dhigh%26sort%3Dname%26page%3D2"
+    )
 
 
 @pytest.mark.django_db
