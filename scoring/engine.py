@@ -102,6 +102,11 @@ def percentage(part, whole):
     return (HUNDRED * Decimal(part) / Decimal(whole)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def plural(count, noun):
+    """'1 session', '3 sessions': reasons are read by people."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def format_percent(value):
     """37.50 → '37.5', 15.00 → '15', 33.33 → '33.33' (how rates read in sentences)."""
     text = f"{Decimal(value).quantize(CENT):f}"
@@ -500,7 +505,8 @@ def explain(score, facts, *, settings, has_data):
         if shown == (facts.tutor_reschedules[days], total):
             continue
         sentence = (
-            f"Rescheduled {facts.tutor_reschedules[days]} of {total} sessions in the last {days} days "
+            f"Rescheduled {facts.tutor_reschedules[days]} of {plural(total, 'session')} "
+            f"in the last {days} days "
             f"({format_percent(rate)}%, threshold {threshold}%)"
         )
         if total < minimum and rate > settings.reschedule_rate_threshold:
@@ -509,7 +515,8 @@ def explain(score, facts, *, settings, has_data):
         shown = (facts.tutor_reschedules[days], total)
     if shown is None and facts.totals[30]:
         reasons.append(
-            f"Rescheduled {facts.tutor_reschedules[30]} of {facts.totals[30]} sessions in the last 30 days "
+            f"Rescheduled {facts.tutor_reschedules[30]} of {plural(facts.totals[30], 'session')} "
+            "in the last 30 days "
             f"({format_percent(score.reschedule_rate_30d)}%, threshold {threshold}%)."
         )
 
@@ -534,13 +541,14 @@ def explain(score, facts, *, settings, has_data):
 
     if facts.totals[30] and (facts.no_shows_30d or score.no_show_flag):
         reasons.append(
-            f"Missed {facts.no_shows_30d} of {facts.totals[30]} sessions in the last 30 days "
+            f"Missed {facts.no_shows_30d} of {plural(facts.totals[30], 'session')} in the last 30 days "
             f"({format_percent(score.no_show_rate_30d)}%, threshold "
             f"{format_percent(settings.no_show_rate_threshold)}%)."
         )
     if facts.first_sessions:
         sentence = (
-            f"{facts.retained_first_sessions} of {facts.first_sessions} new students came back within "
+            f"{facts.retained_first_sessions} of {plural(facts.first_sessions, 'new student')} "
+            "came back within "
             f"{FIRST_SESSION_FOLLOW_UP_DAYS} days of their first session "
             f"({format_percent(score.first_session_retention_90d)}%, threshold "
             f"{format_percent(settings.first_session_retention_threshold)}%)"

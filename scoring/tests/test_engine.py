@@ -483,3 +483,15 @@ def test_newer_only_keeps_a_score_calculated_later(make_tutor, make_session):
     assert TutorScore.objects.get().total_sessions_7d == 2
     assert engine.recompute_all(now=NOW, tutor_ids=[tutor.pk]) == 1
     assert TutorScore.objects.get().last_calculated_at == NOW
+
+
+def test_reasons_use_the_singular_for_one(make_tutor, make_session, now):
+    tutor = make_tutor()
+    make_session(tutor, days_ago=2, status="rescheduled", initiator="tutor", hours_before=48)
+
+    score = engine.score_tutor(tutor, now=now)
+
+    assert score.reasons[1] == (
+        "Rescheduled 1 of 1 session in the last 7 days (100%, threshold 15%), "
+        "too few sessions to flag (minimum 5)."
+    )
