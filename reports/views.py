@@ -1,5 +1,7 @@
 """Reports pages: the email log (filter, paginate, resend) and a preview of each kind of mail."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -14,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from scoring.models import Alert
 from scoring.views import staff_required  # the dashboard's: anonymous → login, non-staff → 403
-from sessions.models import Session
+from sessions.models import Session, Tutor
 
 from . import mail
 from .models import EmailReport
@@ -27,15 +29,26 @@ def _choice(value, choices):
     return value if value in dict(choices) else ""
 
 
+def _tutor(tutor_id):
+    """The tutor a `?tutor=` filter names, or None (unknown or malformed ids are ignored)."""
+    try:
+        return Tutor.objects.filter(pk=uuid.UUID(tutor_id)).first()
+    except ValueError:
+        return None
+
+
 @staff_required
 def email_log(request):
     kind = _choice(request.GET.get("kind", ""), EmailReport.Kind.choices)
     status = _choice(request.GET.get("status", ""), EmailReport.Status.choices)
+    tutor = _tutor(request.GET.get("tutor", ""))
     reports = EmailReport.objects.select_related("tutor").order_by("-created_at", "recipient_email")
     if kind:
         reports = reports.filter(kind=kind)
     if status:
         reports = reports.filter(status=status)
+    if tutor:
+        reports = reports.filter(tutor=tutor)
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -43,8 +56,13 @@ def email_log(request):
         "status": status,
         "kinds": EmailReport.Kind.choices,
         "statuses": EmailReport.Status.choices,
+        "tutor": tutor,
         "filter_query": urlencode(
-            {key: value for key, value in (("kind", kind), ("status", status)) if value}
+            {
+                key: value
+                for key, value in (("kind", kind), ("status", status), ("tutor", tutor and tutor.pk))
+                if value
+            }
         ),
         "next_url": request.get_full_path(),
         "poll_seconds": settings.DASHBOARD_POLL_SECONDS,

@@ -251,3 +251,31 @@ def test_email_log_polls_its_own_filtered_url(staff_client, settings):
     assert fragment.count('id="email-log-results"') == 1
     assert 'hx-get="/reports/?kind=alert&amp;page=1"' in fragment
     assert "<html" not in fragment
+
+
+def test_email_log_filters_by_tutor_and_keeps_the_filter_across_pages(staff_client, make_tutor):
+    ann, bob = make_tutor("Ann Able"), make_tutor("Bob Busy")
+    for number in range(55):
+        make_report(number, tutor=ann)
+    make_report(99, tutor=bob)
+
+    html = staff_client.get(f"/reports/?tutor={ann.pk}").content.decode()
+
+    assert "Mails about" in html and "Ann Able" in html
+    assert "Subject 0" in html and "Subject 99" not in html
+    assert f'<input type="hidden" name="tutor" value="{ann.pk}">' in html
+    assert f"tutor={ann.pk}&amp;page=2" in html
+
+
+def test_email_log_ignores_a_malformed_tutor_filter(staff_client, make_tutor):
+    make_report(1, tutor=make_tutor("Ann Able"))
+    response = staff_client.get("/reports/?tutor=not-a-uuid")
+    assert response.status_code == 200
+    assert "Subject 1" in response.content.decode()
+
+
+def test_tutor_page_links_to_every_mail_about_the_tutor(staff_client, make_tutor):
+    tutor = make_tutor("Ann Able")
+    make_report(1, tutor=tutor)
+    html = staff_client.get(f"/tutors/{tutor.pk}/").content.decode()
+    assert f'href="/reports/?tutor={tutor.pk}"' in html
