@@ -193,12 +193,25 @@ class RescheduleAdmin(admin.ModelAdmin):
         return reschedule.is_last_minute
 
 
+class ActiveKeyFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("active", "revoked"):
+            return queryset.filter(revoked_at__isnull=self.value() == "active")
+        return queryset
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys for the platform: created here from a name, shown once, then only their hash is kept."""
 
     list_display = ["name", "prefix", "is_active", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_filter = [ActiveKeyFilter]
     search_fields = ["name", "prefix"]
     actions = ["revoke"]
 

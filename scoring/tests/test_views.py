@@ -97,6 +97,13 @@ def test_unknown_tutor_is_a_404_page(staff_client):
     response = staff_client.get(f"/tutors/{uuid.UUID(int=99)}/")
     assert response.status_code == 404
     assert "We couldn't find that page" in body(response)
+    assert 'href="/tutors/">Back to the tutor list' in body(response)
+
+
+@pytest.mark.django_db
+def test_the_404_page_sends_a_visitor_to_log_in_not_to_a_page_they_cannot_see(client):
+    page = body(client.get("/no-such-page/"))
+    assert 'href="/accounts/login/">Log in' in page and "/tutors/" not in page
 
 
 # --- overview ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
 from conftest import NOW
 from sessions.models import ApiKey, Reschedule, Session, Tutor, hash_api_key
@@ -259,3 +260,16 @@ def test_session_and_reschedule_search_by_tutor_name_email_or_exact_student(
         assert found(changelist, "ALAN@example.com") == ["Alan Turing"]
         assert found(changelist, "stu-1") == ["Grace Hopper"]  # exact student id, not a prefix
         assert found(changelist, "nobody") == []
+
+
+def test_api_keys_filter_by_active_or_revoked(admin_client):
+    ApiKey.create_key("live-platform")
+    revoked, _ = ApiKey.create_key("old-platform")
+    revoked.revoked_at = timezone.now()
+    revoked.save()
+
+    active_page = admin_client.get("/admin/tutoring/apikey/?status=active").content.decode()
+    revoked_page = admin_client.get("/admin/tutoring/apikey/?status=revoked").content.decode()
+
+    assert "live-platform" in active_page and "old-platform" not in active_page
+    assert "old-platform" in revoked_page and "live-platform" not in revoked_page
