@@ -23,7 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from sessions.models import Tutor
 
-from . import charts, selectors
+from . import alerts, charts, selectors
 from .models import Alert, ScoringSettings
 
 TUTORS_PER_PAGE = 25
@@ -79,25 +79,27 @@ def overview(request):
     trend_labels = [f"{point.end:%b %-d}" for point in trend]
     trend_rates = [point.rate for point in trend]
     trend_series = [("Platform tutor reschedule rate", "rate7", trend_rates)]
+    distribution_summary = charts.describe_distribution(stats["risk_distribution"])
+    trend_summary = charts.describe_trend(trend_labels, trend_rates)
     context = {
         "now": now,
         "stats": stats,
         "distribution_chart": charts.bar_chart(
             stats["risk_distribution"],
             title="Active tutors by risk level",
-            description=charts.describe_distribution(stats["risk_distribution"]),
+            description=distribution_summary,
         ),
-        "distribution_summary": charts.describe_distribution(stats["risk_distribution"]),
+        "distribution_summary": distribution_summary,
         "has_sessions": any(point.sessions for point in trend),
         "trend_chart": charts.line_chart(
             trend_series,
             title=f"Platform-wide tutor reschedule rate, last {len(trend)} weeks",
-            description=charts.describe_trend(trend_labels, trend_rates),
+            description=trend_summary,
             x_labels=trend_labels,
             threshold=ScoringSettings.load().reschedule_rate_threshold,
             threshold_label="Tutor threshold",
         ),
-        "trend_summary": charts.describe_trend(trend_labels, trend_rates),
+        "trend_summary": trend_summary,
         "trend": trend,
         "at_risk": selectors.most_at_risk(),
         "recent_alerts": selectors.recent_alerts(),
@@ -267,6 +269,7 @@ def tutor_detail(request, tutor_id):
     series = [
         (f"{days}-day rate", f"rate{days}", [rate for _, rate in rolling[days]]) for days in (7, 30, 90)
     ]
+    rolling_summary = charts.describe_rolling(series, thresholds["reschedule"])
     context = {
         "tutor": tutor,
         "score": getattr(tutor, "score", None),
@@ -275,12 +278,12 @@ def tutor_detail(request, tutor_id):
         "rolling_chart": charts.line_chart(
             series,
             title=f"Rolling tutor reschedule rates of {tutor.name}",
-            description=charts.describe_rolling(series, thresholds["reschedule"]),
+            description=rolling_summary,
             x_labels=x_labels,
             threshold=thresholds["reschedule"],
         ),
         "rolling_legend": charts.legend(series),
-        "rolling_summary": charts.describe_rolling(series, thresholds["reschedule"]),
+        "rolling_summary": rolling_summary,
         "has_rolling_data": any(rate is not None for _, _, rates in series for rate in rates),
         "reschedules": selectors.recent_reschedules(tutor),
         "sessions": sessions_page,
@@ -325,13 +328,11 @@ DONE = {"acknowledge": "acknowledged", "assign": "assigned", "note": "note added
 @require_POST
 def alert_action(request, alert_id, action):
     """acknowledge / assign / note / resolve: the updated alert card for htmx, a redirect otherwise."""
-    from . import alerts as lifecycle  # the alert lifecycle (scoring engineer's module)
-
     alert = get_object_or_404(Alert.objects.select_related("tutor"), pk=alert_id)
     errors = []
     try:
         if action == "acknowledge":
-            lifecycle.acknowledge(alert, user=request.user)
+            alerts.acknowledge(alert, user=request.user)
         elif action == "assign":
             chosen = request.POST.get("assignee", "")
             assignee = None
@@ -342,14 +343,14 @@ def alert_action(request, alert_id, action):
                     raise ValidationError("Choose a staff member to assign.")
             elif alert.assignee_id is None:
                 raise ValidationError("Choose a staff member to assign.")
-            lifecycle.assign(alert, assignee=assignee, user=request.user)  # None: unassign
+            alerts.assign(alert, assignee=assignee, user=request.user)  # None: unassign
         elif action == "note":
             text = request.POST.get("text", "").strip()
             if not text:
                 raise ValidationError("Write a note first.")
-            lifecycle.add_note(alert, text=text, user=request.user)
+            alerts.add_note(alert, text=text, user=request.user)
         elif action == "resolve":
-            lifecycle.resolve(alert, user=request.user, note=request.POST.get("note", "").strip())
+            alerts.resolve(alert, user=request.user, note=request.POST.get("note", "").strip())
         else:  # pragma: no cover - the URLconf only routes the four actions
             raise Http404
     except ValidationError as error:
@@ -379,6 +380,6 @@ def alert_action(request, alert_id, action):
         },
     )
     if not errors:
-        # Lets other parts of the page (the queue's counter) refresh themselves.
+        # For any script on the page that follows alerts; the queue's counter is swapped out of band.
         trigger_client_event(response, "alertChanged", {"id": str(fresh.pk), "status": fresh.status})
     return response
