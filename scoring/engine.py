@@ -37,6 +37,7 @@ from django.utils import timezone
 from sessions.models import Reschedule, Session, Tutor
 from sessions.rescheduling import LAST_MINUTE_HOURS
 
+from .alerts import read_flags, sync_alerts
 from .models import RiskLevel, ScoringSettings, TutorScore
 
 WINDOWS = (7, 30, 90)
@@ -687,8 +688,6 @@ def recompute_all(*, now=None, tutor_ids=None, settings=None, newer_only=False):
     Returns the number of tutors scored. `now` is taken before anything is read and stored as
     last_calculated_at, so a change that lands during the computation leaves the tutor stale.
     """
-    from .alerts import read_flags, sync_alerts
-
     now = now or timezone.now()
     if tutor_ids is not None:
         tutor_ids = list(tutor_ids)

@@ -4,6 +4,7 @@ from datetime import UTC, timedelta
 
 from django.utils import timezone
 
+from .engine import compute_scores
 from .models import ScoringSettings, TutorScore, TutorScoreHistory
 
 SNAPSHOT_FIELDS = [
@@ -52,8 +53,6 @@ def backfill_history(*, days, now=None, settings=None):
     For demos and for a fresh deployment, so trend charts have data on day one. Existing rows of
     those days are overwritten with the recomputed figures. Returns the number of rows written.
     """
-    from .engine import compute_scores
-
     now = now or timezone.now()
     settings = settings or ScoringSettings.load()
     written = 0
