@@ -5,7 +5,6 @@ authentication and the JSON error shape come from `sessions.api`.
 """
 
 from datetime import UTC, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Literal
 
 from django.db.models import Count, F, Q
@@ -19,6 +18,7 @@ from sessions.api import api_endpoint, error_response
 from sessions.models import Reschedule, Session, Tutor
 from sessions.schemas import error_details
 
+from .engine import COUNTED_STATUSES, percentage
 from .models import Alert, TutorScore
 
 MAX_PAGE_SIZE = 200
@@ -265,7 +265,7 @@ def weekly_trend(tutor_id, *, now, weeks=TREND_WEEKS):
             tutor_id=tutor_id,
             scheduled_time__gte=first_week,
             scheduled_time__lte=now,
-            status__in=[Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW],
+            status__in=COUNTED_STATUSES,
         )
         .annotate(week=TruncWeek("scheduled_time", tzinfo=UTC))
         .values("week")
@@ -298,6 +298,5 @@ def weekly_trend(tutor_id, *, now, weeks=TREND_WEEKS):
 
 
 def _rate(part, whole):
-    if not whole:
-        return None
-    return float((Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    rate = percentage(part, whole)
+    return None if rate is None else float(rate)

@@ -1,6 +1,7 @@
 """Read-side queries of the dashboard: each page asks a constant number of questions.
 
-Every function takes `now=` so tests pin time; none loops over rows with a query inside.
+Functions that depend on the time take `now=` so tests pin it; none loops over rows with a query
+inside.
 """
 
 from dataclasses import dataclass
@@ -14,19 +15,12 @@ from django.db.models import Avg, Count, F, Min, Prefetch, Q
 
 from sessions.models import Reschedule, Session, Tutor
 
+from .engine import COUNTED_STATUSES, WINDOWS
+from .engine import percentage as percent  # the engine's rounding, so a chart matches the stored rates
 from .models import Alert, AlertEvent, RiskLevel, ScoringSettings, TutorScore
 
-WINDOWS = (7, 30, 90)
-COUNTED_STATUSES = (Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW)
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 TREND_WEEKS = 12
-
-
-def percent(part, whole):
-    """100 × part / whole rounded to 2 decimals (half up, like the engine); None when whole is 0."""
-    if not whole:
-        return None
-    return (Decimal(100) * part / whole).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def stale_tutors_q():
