@@ -324,7 +324,7 @@ def test_next_digest_run():
 def test_retention_line_reads_well_without_first_sessions(
     scoring_settings, make_tutor, make_session, make_score
 ):
-    # It said "First-session retention (90 days): — of 0".
+    # No "— of 0": the line says there is nothing to measure yet.
     scoring_settings.session_report_mode = ScoringSettings.ReportMode.ALL
     scoring_settings.save()
     tutor = make_tutor("Bea Tutor")

@@ -240,8 +240,8 @@ def test_a_row_left_in_sending_by_a_dead_worker_is_flagged_and_resendable(staff_
 
 
 def test_email_log_polls_its_own_filtered_url(staff_client, settings):
-    # After "Resend" the row said Pending until a manual reload: the log now refreshes itself,
-    # and the poll keeps the filters and page (the wrapper comes with every fragment).
+    # A resent mail turns from Pending to Sent without a reload: the log refreshes itself, and
+    # the poll keeps the filters and page (the wrapper comes with every fragment).
     settings.DASHBOARD_POLL_SECONDS = 30
     page = staff_client.get("/reports/?status=failed").content.decode()
     assert page.count('id="email-log-results"') == 1

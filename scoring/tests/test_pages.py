@@ -37,7 +37,7 @@ def high_risk_tutors(make_tutor):
 
 
 def test_high_risk_card_links_to_exactly_the_tutors_it_counts(staff_client, high_risk_tutors):
-    # The card counted 2 active high-risk tutors but its link listed 3 (inactive ones too).
+    # The card counts active tutors only, so its link must not list the inactive one.
     html = body(staff_client.get("/"))
     card = html.split("High-risk tutors")[1].split("</div>")[0]
     href = re.search(r'href="([^"]+)"', card).group(1).replace("&amp;", "&")
@@ -73,19 +73,19 @@ def test_an_empty_status_filter_offers_to_clear_it(staff_client, make_tutor):
 
 @pytest.mark.parametrize("url", ["/", "/tutors/", "/alerts/", "/reports/"])
 def test_no_template_comment_leaks_into_the_page(staff_client, high_risk_tutors, url):
-    # A two-line {# #} comment is not a comment in Django: it showed above the tutor filters.
+    # A {# #} comment spanning two lines is not a comment in Django: it renders as page text.
     html = body(staff_client.get(url))
     assert "{#" not in html and "#}" not in html and "{%" not in html
 
 
 def test_pages_declare_an_icon_so_browsers_do_not_request_favicon_ico(client):
-    # Every first page view logged "Not Found: /favicon.ico" as a warning.
+    # Without one, every first page view logs "Not Found: /favicon.ico" as a warning.
     html = body(client.get("/accounts/login/"))
     assert '<link rel="icon" href="data:image/svg+xml,' in html
 
 
 def test_an_action_in_the_queue_updates_the_queue_counter(staff_client, make_tutor):
-    # The counter said "2 alerts to handle" after resolving one until the next poll.
+    # The counter follows the action at once, not at the next poll.
     from scoring.tests.dashboard_factories import make_alert
 
     first = make_alert(make_tutor("Ann"))

@@ -27,7 +27,7 @@ def scored(make_tutor):
 
 def test_back_button_brings_back_the_filters_that_match_the_table(page, live_server, staff_user, scored):
     # htmx's history snapshot keeps the HTML, not what was typed or chosen: after Back the table
-    # showed one view and the filter form another, and the next change mixed the two.
+    # and the filter form must show the same view, or the next change mixes the two.
     log_in(page, live_server, "/tutors/")
     page.get_by_label("Risk level").select_option("high")
     expect(page.locator(".table-meta")).to_contain_text("1–3 of 3 tutors")
@@ -72,9 +72,8 @@ def test_back_button_on_the_email_log_keeps_the_status_filter(page, live_server,
 
 
 def test_the_tutor_page_fits_a_phone_screen(browser, live_server, staff_user, scored, make_session):
-    # On a 390 px screen the note field kept its intrinsic width and pushed "Add note" past the
-    # card, and the reschedule/session tables scrolled sideways (the last-minute marker was off
-    # screen): they now collapse into cards like the tutor list.
+    # On a 390 px screen "Add note" stays inside the card, and the reschedule/session tables
+    # collapse into cards like the tutor list instead of scrolling sideways.
     make_alert(scored["Ann"], opened_at=timezone.now(), message="Rescheduled 4 of 10 sessions.")
     make_session(
         scored["Ann"],
@@ -103,7 +102,7 @@ def test_the_tutor_page_fits_a_phone_screen(browser, live_server, staff_user, sc
 
 
 def test_the_email_log_fits_a_phone_screen(browser, live_server, staff_user, scored):
-    # Nine columns scrolled sideways: status and Resend were off screen. Rows become cards.
+    # Nine columns would scroll sideways and hide status and Resend: rows become cards.
     EmailReport.objects.create(
         kind=EmailReport.Kind.ALERT,
         event_key="alert:ann",
