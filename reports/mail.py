@@ -9,7 +9,6 @@ same recipient twice for the same event.
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from decimal import Decimal
 
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from scoring.engine import percentage
 from scoring.models import Alert, ScoringSettings, TutorScore
 from sessions.models import Reschedule, Session
 
@@ -137,13 +137,6 @@ def alert_context(alert):
     }
 
 
-def _rate(part, whole):
-    """100 × part / whole rounded to 2 decimals; None when there is nothing to divide."""
-    if not whole:
-        return None
-    return (Decimal(100) * part / whole).quantize(Decimal("0.01"))
-
-
 def week_comparison(*, now):
     """Sessions and tutor reschedule rate for the last 7 days against the 7 days before.
 
@@ -162,8 +155,8 @@ def week_comparison(*, now):
         tutor_reschedules=Count("pk", filter=this_week & tutor_reschedule),
         previous_tutor_reschedules=Count("pk", filter=previous_week & tutor_reschedule),
     )
-    rate = _rate(figures["tutor_reschedules"], figures["sessions"])
-    previous_rate = _rate(figures["previous_tutor_reschedules"], figures["previous_sessions"])
+    rate = percentage(figures["tutor_reschedules"], figures["sessions"])
+    previous_rate = percentage(figures["previous_tutor_reschedules"], figures["previous_sessions"])
     return {
         **figures,
         "session_change": figures["sessions"] - figures["previous_sessions"],
