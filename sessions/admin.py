@@ -79,21 +79,24 @@ class RescheduleForm(forms.ModelForm):
         return cleaned
 
 
+RESCHEDULE_FIELDS = [
+    "initiator",
+    "original_time",
+    "new_time",
+    "reason",
+    "reason_code",
+    "cancelled_at",
+    "hours_before_session",
+    "created_at",
+]
+
+
 class RescheduleInline(admin.StackedInline):
     model = Reschedule
     form = RescheduleForm
     extra = 0
     max_num = 1
-    fields = [
-        "initiator",
-        "original_time",
-        "new_time",
-        "reason",
-        "reason_code",
-        "cancelled_at",
-        "hours_before_session",
-        "created_at",
-    ]
+    fields = RESCHEDULE_FIELDS
     readonly_fields = ["hours_before_session", "created_at"]
 
 
@@ -167,17 +170,7 @@ class RescheduleAdmin(admin.ModelAdmin):
     date_hierarchy = "original_time"
     list_select_related = ["session__tutor"]
     autocomplete_fields = ["session"]
-    fields = [
-        "session",
-        "initiator",
-        "original_time",
-        "new_time",
-        "reason",
-        "reason_code",
-        "cancelled_at",
-        "hours_before_session",
-        "created_at",
-    ]
+    fields = ["session", *RESCHEDULE_FIELDS]
     readonly_fields = ["hours_before_session", "created_at"]
     show_full_result_count = False
 
