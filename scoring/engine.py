@@ -89,6 +89,7 @@ SCORE_FIELDS = [
     "first_session_retention_threshold",
     "minimum_sessions",
     "last_calculated_at",
+    "sessions_version",
     "updated_at",
 ]
 
@@ -154,6 +155,7 @@ def retention_severity(retention, threshold):
 class TutorFacts:
     """The raw counts of one tutor, as read from the database."""
 
+    sessions_version: int = 0  # the tutor's sessions_version, read before the counts
     totals: dict = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
     tutor_reschedules: dict = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
     no_shows_30d: int = 0
@@ -345,17 +347,22 @@ def _read_first_sessions(facts, now, tutor_ids):
 
 def _tutors_query(now, tutor_ids):
     tutors = Tutor.objects.all() if tutor_ids is None else Tutor.objects.filter(pk__in=tutor_ids)
-    return tutors.order_by().values("id")
+    return tutors.order_by().values("id", "sessions_version")
 
 
 def read_facts(*, now, tutor_ids=None):
-    """{tutor_id: TutorFacts} for every tutor (or the given ones), in three queries."""
+    """{tutor_id: TutorFacts} for every tutor (or the given ones), in three queries.
+
+    The tutors' versions are read first: a change committed after that read makes its tutor
+    stale again, whether or not the counts read next include it.
+    """
     rows = _run_compiled("tutors", _tutors_query, now=now, tutor_ids=tutor_ids)
+    versions = {_as_uuid(row["id"]): row["sessions_version"] for row in rows}
     # Sorted, so concurrent scorers upsert (and lock) score rows in the same order: no deadlocks.
-    ids = sorted(_as_uuid(row["id"]) for row in rows)
+    ids = sorted(versions)
     facts = defaultdict(TutorFacts)
     for tutor_id in ids:
-        facts[tutor_id] = TutorFacts()
+        facts[tutor_id] = TutorFacts(sessions_version=versions[tutor_id])
     if ids:
         _read_window_counts(facts, now, tutor_ids)
         _read_first_sessions(facts, now, tutor_ids)
@@ -388,6 +395,7 @@ def build_score(tutor_id, facts, *, settings, now):
         tutor_id=tutor_id,
         created_at=now,
         last_calculated_at=now,
+        sessions_version=facts.sessions_version,
         updated_at=now,
         reschedule_rate_threshold=settings.reschedule_rate_threshold,
         no_show_rate_threshold=settings.no_show_rate_threshold,
@@ -685,8 +693,8 @@ def recompute_all(*, now=None, tutor_ids=None, settings=None, newer_only=False):
     newer_only: keep a stored score calculated after `now` (and leave its alerts alone); the
     per-ingest task sets it, since concurrent workers may score the same tutors.
 
-    Returns the number of tutors scored. `now` is taken before anything is read and stored as
-    last_calculated_at, so a change that lands during the computation leaves the tutor stale.
+    Returns the number of tutors scored. Each score keeps the tutor's sessions_version read
+    before its counts, so a change that commits during the computation leaves the tutor stale.
     """
     now = now or timezone.now()
     if tutor_ids is not None:

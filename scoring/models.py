@@ -161,6 +161,8 @@ class TutorScore(models.Model):
     minimum_sessions = models.PositiveIntegerField()
 
     last_calculated_at = models.DateTimeField()
+    # The tutor's sessions_version the score was computed from (older than the tutor's: stale).
+    sessions_version = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -24,9 +24,9 @@ TREND_WEEKS = 12
 
 
 def stale_tutors_q():
-    """Tutors whose sessions changed after their last score (or who were never scored)."""
+    """Tutors whose sessions changed since their score (or who were never scored)."""
     return Q(sessions_changed_at__isnull=False) & (
-        Q(score__isnull=True) | Q(sessions_changed_at__gt=F("score__last_calculated_at"))
+        Q(score__isnull=True) | Q(sessions_version__gt=F("score__sessions_version"))
     )
 
 

@@ -48,7 +48,7 @@ def schedule_retry(func, args, *, attempt, now=None):
     )
 
 
-STALE = Q(score__isnull=True) | Q(sessions_changed_at__gt=F("score__last_calculated_at"))
+STALE = Q(score__isnull=True) | Q(sessions_version__gt=F("score__sessions_version"))
 # Under a burst, one processing task also rescores every OTHER tutor that went stale within this
 # window (found through the sessions_changed_at index), so the tasks queued behind it find their
 # tutors fresh and finish in three cheap queries. Older staleness is the 5-minute sweep's job.
@@ -57,7 +57,7 @@ COALESCE_LIMIT = 2000  # after a bulk load: leave the rest to the sweep's full r
 
 
 def stale_tutor_ids(tutor_ids=None):
-    """Tutors without a score, or whose sessions changed after their last calculation."""
+    """Tutors without a score, or whose sessions changed since the version their score saw."""
     tutors = Tutor.objects.filter(STALE).order_by()
     if tutor_ids is not None:
         tutors = tutors.filter(pk__in=list(tutor_ids))
@@ -77,10 +77,7 @@ def recently_stale_tutor_ids(*, now=None):
 
 def _is_stale(tutor, score):
     # The STALE rule, in Python, for tutors and scores already loaded.
-    if score is None:
-        return True
-    changed = tutor.sessions_changed_at
-    return changed is not None and changed > score.last_calculated_at
+    return score is None or tutor.sessions_version > score.sessions_version
 
 
 def process_sessions(session_ids, *, attempt=1):
@@ -124,7 +121,7 @@ def process_sessions(session_ids, *, attempt=1):
 
 
 def rescore_stale(*, attempt=1):
-    """The 5-minute sweep: rescore every tutor whose sessions changed after its last calculation."""
+    """The 5-minute sweep: rescore every tutor whose sessions changed since its score."""
     try:
         stale = stale_tutor_ids()
         # After a bulk load most tutors are stale: one full recompute is cheaper than a long id list.

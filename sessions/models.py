@@ -16,9 +16,12 @@ class Tutor(models.Model):
     name = models.CharField(max_length=200)
     email = models.EmailField(unique=True, null=True, blank=True)
     is_active = models.BooleanField(default=True)
-    # Set whenever one of the tutor's sessions or reschedules changes; the scoring sweep
-    # rescores every tutor whose sessions changed after its last calculation.
+    # Both set whenever one of the tutor's sessions or reschedules changes, in the writing
+    # transaction. A score records the version it was computed from, and a tutor is stale while
+    # its version is newer. A timestamp could not decide that: it is taken before the change
+    # commits, so a score computed meanwhile would look newer than a change it never saw.
     sessions_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sessions_version = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -36,7 +39,9 @@ class Tutor(models.Model):
     @classmethod
     def mark_changed(cls, tutor_ids, *, now=None):
         """Flag tutors for rescoring (one UPDATE, whatever the number of tutors)."""
-        cls.objects.filter(pk__in=set(tutor_ids)).update(sessions_changed_at=now or timezone.now())
+        cls.objects.filter(pk__in=set(tutor_ids)).update(
+            sessions_changed_at=now or timezone.now(), sessions_version=F("sessions_version") + 1
+        )
 
 
 class Session(models.Model):

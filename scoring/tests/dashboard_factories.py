@@ -5,11 +5,14 @@ from decimal import Decimal
 
 from conftest import NOW
 from scoring.models import Alert, AlertEvent, TutorScore
+from sessions.models import Tutor
 
 
 def make_score(tutor, *, now=NOW, level="low", risk_score="0", **fields):
-    """A TutorScore with the default thresholds; pass rates/counts as keyword fields."""
+    """A TutorScore with the default thresholds, up to date with the tutor's sessions; pass
+    rates/counts as keyword fields."""
     values = {
+        "sessions_version": Tutor.objects.values_list("sessions_version", flat=True).get(pk=tutor.pk),
         "reschedule_rate_threshold": Decimal("15.00"),
         "no_show_rate_threshold": Decimal("10.00"),
         "first_session_retention_threshold": Decimal("60.00"),

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from conftest import NOW
 from scoring import selectors
-from scoring.models import ScoringSettings
+from scoring.models import ScoringSettings, TutorScore
 from scoring.tests.dashboard_factories import make_alert, make_score
 from sessions.models import Session, Tutor
 
@@ -96,10 +96,10 @@ def test_overview_stats(make_tutor, make_session):
 
 def test_processing_lag_of_a_scored_tutor_that_changed_since(make_tutor):
     tutor = make_tutor()
-    make_score(tutor, last_calculated_at=NOW - timedelta(minutes=30))
-    Tutor.objects.filter(pk=tutor.pk).update(sessions_changed_at=NOW - timedelta(minutes=20))
+    score = make_score(tutor, last_calculated_at=NOW - timedelta(minutes=30))
+    Tutor.mark_changed([tutor.pk], now=NOW - timedelta(minutes=20))  # a change its score has not seen
     assert selectors.overview_stats(now=NOW)["processing_lag"] == timedelta(minutes=20)
-    Tutor.objects.filter(pk=tutor.pk).update(sessions_changed_at=NOW - timedelta(minutes=40))
+    TutorScore.objects.filter(pk=score.pk).update(sessions_version=score.sessions_version + 1)  # rescored
     assert selectors.overview_stats(now=NOW)["processing_lag"] is None
 
 

@@ -1,14 +1,17 @@
 """django-q2 tasks: coalesced processing, stale sweep, retries, settings-triggered recompute."""
 
 import ast
+import importlib
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
+from conftest import NOW
 from scoring import engine, tasks
 from scoring.models import ScoringSettings, TutorScore, TutorScoreHistory
 from scoring.signals import session_scored
@@ -115,6 +118,45 @@ def test_stale_sweep_rescores_changed_and_unscored_tutors_only(make_tutor, make_
     assert tasks.rescore_stale() == 2
     assert TutorScore.objects.get(tutor=unchanged).last_calculated_at == calculated_at
     assert TutorScore.objects.count() == 3
+
+
+def test_a_change_committed_while_scoring_leaves_the_tutor_stale(make_tutor, make_session, monkeypatch):
+    tutor = make_tutor()
+    make_session(tutor, days_ago=1)
+    compute_scores = engine.compute_scores
+
+    def compute_then_change(**kwargs):
+        scores = compute_scores(**kwargs)
+        # A session commits after the counts were read; its request started before the
+        # computation did, so its change is stamped earlier than the score will be.
+        make_session(tutor, days_ago=2, student_id="student-2")
+        Tutor.mark_changed([tutor.pk], now=NOW - timedelta(seconds=1))
+        return scores
+
+    monkeypatch.setattr(engine, "compute_scores", compute_then_change)
+    engine.recompute_all(now=NOW)
+    monkeypatch.undo()
+
+    assert TutorScore.objects.get().total_sessions_7d == 1  # that computation missed the session
+    assert tasks.stale_tutor_ids() == [tutor.pk]
+    assert tasks.rescore_stale() == 1
+    assert TutorScore.objects.get().total_sessions_7d == 2
+    assert tasks.stale_tutor_ids() == []
+
+
+def test_migrating_to_versions_keeps_stale_tutors_stale(make_tutor, make_session):
+    migration = importlib.import_module("scoring.migrations.0002_score_sessions_version")
+    changed, unchanged = make_tutor("Changed"), make_tutor("Unchanged")
+    for tutor in (changed, unchanged):
+        make_session(tutor, days_ago=1)
+    engine.recompute_all(now=timezone.now())
+    Tutor.objects.update(sessions_version=0)  # as the schema migration leaves every row
+    TutorScore.objects.update(sessions_version=0)
+    Tutor.objects.filter(pk=changed.pk).update(sessions_changed_at=timezone.now() + timedelta(seconds=1))
+
+    migration.keep_stale_tutors_stale(apps, schema_editor=None)
+
+    assert tasks.stale_tutor_ids() == [changed.pk]
 
 
 def test_failed_processing_schedules_a_retry_with_backoff(make_tutor, make_session, monkeypatch):

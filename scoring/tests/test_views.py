@@ -129,7 +129,7 @@ def test_overview_cards_charts_and_lists(staff_client, make_tutor, make_session)
     make_alert(risky)
     make_alert(calm, status="resolved")
     # risky's sessions changed after its score: 90 minutes of lag.
-    type(risky).objects.filter(pk=risky.pk).update(sessions_changed_at=NOW - timedelta(minutes=90))
+    type(risky).mark_changed([risky.pk], now=NOW - timedelta(minutes=90))
     type(risky).objects.filter(pk=calm.pk).update(sessions_changed_at=NOW - timedelta(days=2))
     risky.score.__class__.objects.filter(tutor=risky).update(last_calculated_at=NOW - timedelta(hours=2))
 
