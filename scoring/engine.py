@@ -31,19 +31,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from sessions.models import Reschedule, Session, Tutor
+from sessions.first_sessions import FOLLOW_UP_DAYS as FIRST_SESSION_FOLLOW_UP_DAYS
+from sessions.models import COUNTED_STATUSES, Reschedule, Session, Tutor
 from sessions.rescheduling import LAST_MINUTE_HOURS
 
 from .alerts import read_flags, sync_alerts
 from .models import RiskLevel, ScoringSettings, TutorScore
 
 WINDOWS = (7, 30, 90)
-COUNTED_STATUSES = (Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW)
-# A first session needs this many days to show whether the student came back.
-FIRST_SESSION_FOLLOW_UP_DAYS = 14
 # Reschedule patterns (last-minute share, weekday, reason) are read over the widest window.
 PATTERN_WINDOW_DAYS = 90
 AMBER_MARGIN = Decimal("5")
@@ -288,6 +286,15 @@ def _window_counts_query(now, tutor_ids):
     rated = Q(status=Session.Status.COMPLETED, student_rating__isnull=False)
     aggregates["rated"] = Count("id", filter=rated)
     aggregates["rating_sum"] = Sum("student_rating", filter=rated)
+    # Completed first sessions of the window old enough to show whether the student came back
+    # (within FIRST_SESSION_FOLLOW_UP_DAYS), from the flags the writes keep on each session.
+    judged_first = Q(
+        is_first_session=True,
+        status=Session.Status.COMPLETED,
+        scheduled_time__lte=now - timedelta(days=FIRST_SESSION_FOLLOW_UP_DAYS),
+    )
+    aggregates["first_sessions"] = Count("id", filter=judged_first)
+    aggregates["retained_first_sessions"] = Count("id", filter=judged_first & Q(first_session_retained=True))
     return _counted_sessions(now, tutor_ids).values("tutor_id").annotate(**aggregates).order_by()
 
 
@@ -305,44 +312,8 @@ def _read_window_counts(facts, now, tutor_ids):
         tutor.reason_codes = Counter(
             {code: row[f"reason_{code}"] for code in REASON_CODES if row[f"reason_{code}"]}
         )
-
-
-def _first_sessions_query(now, tutor_ids):
-    """One grouped query: completed first sessions in the 90-day window at least 14 days old, and
-    how many of them the same student followed with another completed session within 14 days.
-
-    A first session is the earliest counted (completed / rescheduled / no_show) session of its
-    (tutor, student_id) pair; ties on scheduled_time go to the smaller id.
-    """
-    pair = {"tutor_id": OuterRef("tutor_id"), "student_id": OuterRef("student_id")}
-    earlier_session = Session.objects.filter(**pair, status__in=COUNTED_STATUSES).filter(
-        Q(scheduled_time__lt=OuterRef("scheduled_time"))
-        | Q(scheduled_time=OuterRef("scheduled_time"), id__lt=OuterRef("id"))
-    )
-    follow_up = Session.objects.filter(
-        **pair,
-        status=Session.Status.COMPLETED,
-        scheduled_time__gt=OuterRef("scheduled_time"),
-        scheduled_time__lte=OuterRef("scheduled_time") + timedelta(days=FIRST_SESSION_FOLLOW_UP_DAYS),
-    )
-    first_sessions = Session.objects.filter(
-        status=Session.Status.COMPLETED,
-        scheduled_time__gt=_window_start(now, 90),
-        scheduled_time__lte=now - timedelta(days=FIRST_SESSION_FOLLOW_UP_DAYS),
-    ).filter(~Exists(earlier_session))
-    return (
-        _restrict(first_sessions, tutor_ids)
-        .values("tutor_id")
-        .annotate(first=Count("id"), retained=Count("id", filter=Exists(follow_up)))
-        .order_by()
-    )
-
-
-def _read_first_sessions(facts, now, tutor_ids):
-    for row in _run_compiled("first_sessions", _first_sessions_query, now=now, tutor_ids=tutor_ids):
-        tutor = facts[_as_uuid(row["tutor_id"])]
-        tutor.first_sessions = row["first"]
-        tutor.retained_first_sessions = row["retained"]
+        tutor.first_sessions = row["first_sessions"]
+        tutor.retained_first_sessions = row["retained_first_sessions"]
 
 
 def _tutors_query(now, tutor_ids):
@@ -351,7 +322,7 @@ def _tutors_query(now, tutor_ids):
 
 
 def read_facts(*, now, tutor_ids=None):
-    """{tutor_id: TutorFacts} for every tutor (or the given ones), in three queries.
+    """{tutor_id: TutorFacts} for every tutor (or the given ones), in two queries.
 
     The tutors' versions are read first: a change committed after that read makes its tutor
     stale again, whether or not the counts read next include it.
@@ -365,7 +336,6 @@ def read_facts(*, now, tutor_ids=None):
         facts[tutor_id] = TutorFacts(sessions_version=versions[tutor_id])
     if ids:
         _read_window_counts(facts, now, tutor_ids)
-        _read_first_sessions(facts, now, tutor_ids)
     # Rows of tutors deleted between the queries are dropped.
     return {tutor_id: facts[tutor_id] for tutor_id in ids}
 

@@ -129,12 +129,6 @@ class SessionAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         return search_by_tutor_or_student(queryset, search_term, prefix=""), False
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)  # marks the (new) tutor via the signal
-        if change and "tutor" in form.changed_data:
-            # Moving a session to another tutor changes the previous tutor's scores too.
-            Tutor.mark_changed([form.initial["tutor"]])
-
 
 class LastMinuteFilter(admin.SimpleListFilter):
     title = "last-minute"

@@ -38,6 +38,7 @@ from django.apps import apps
 from django.db import connection, transaction
 from faker import Faker
 
+from .first_sessions import pair_flags
 from .models import Reschedule, Session, Tutor
 from .rescheduling import LAST_MINUTE_HOURS, classify_reason, hours_before_session
 
@@ -134,6 +135,8 @@ SESSION_COLUMNS = (
     "no_show_by",
     "created_at",
     "updated_at",
+    "is_first_session",
+    "first_session_retained",
 )
 RESCHEDULE_COLUMNS = (
     "id",
@@ -480,13 +483,14 @@ def generate_rows(plans, rng, options, stats):
                         max(updated_dt, created_dt),
                     )
                 )
+            # The pair's first-session flags, stored as every other write path keeps them.
+            own = session_rows[-len(times) :]
+            flags = pair_flags((row[0], row[5], row[3]) for row in own)
+            session_rows[-len(times) :] = [(*row, *flags[row[0]]) for row in own]
             # First-session retention as SPEC §5 defines it, for the validation report.
             if statuses[0] == "completed" and times[0] <= retention_cutoff:
                 stats.first_sessions[plan.profile] += 1
-                stats.retained[plan.profile] += any(
-                    status == "completed" and moment - times[0] <= 14 * DAY
-                    for moment, status in zip(times[1:], statuses[1:], strict=True)
-                )
+                stats.retained[plan.profile] += flags[own[0][0]][1]
             if len(session_rows) >= options.chunk_size:
                 yield session_rows, reschedule_rows
                 session_rows, reschedule_rows = [], []
@@ -509,6 +513,8 @@ def generate_rows(plans, rng, options, stats):
                     None,
                     now_dt,
                     now_dt,
+                    False,  # a scheduled session is never a pair's first session
+                    False,
                 )
             )
     if session_rows:

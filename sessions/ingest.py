@@ -1,7 +1,8 @@
 """Store sessions pushed by the platform (upsert), then wake the scoring pipeline.
 
 Set-based: a batch costs a fixed number of SQL statements whatever its size (one SELECT each for
-the tutors and the existing sessions, bulk INSERT/UPDATE for the rest), and enqueues ONE
+the tutors and the existing sessions, one SELECT of the pairs it touches for their first-session
+flags, bulk INSERT/UPDATE for the rest), and enqueues ONE
 processing task for the sessions that really changed. Identical repeats write nothing and
 enqueue nothing, so they cannot trigger duplicate mails.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
+from .first_sessions import FLAG_FIELDS, plan_pairs, write_changes
 from .models import Reschedule, Session, Tutor
 from .rescheduling import fill_derived_fields
 
@@ -111,7 +113,7 @@ def _ingest(items, *, now, prefix):
         existing = Session.objects.select_related("reschedule").order_by().in_bulk(list(latest))
         sessions_to_create, sessions_to_update = [], []
         reschedules_to_create, reschedules_to_update, reschedules_to_delete = [], [], []
-        changed_tutor_ids = set()
+        changed_tutor_ids, changed_pairs = set(), set()
         for _index, item in latest.values():
             stored = existing.get(item.session_id)
             session = _session_from(item, now=now)
@@ -130,11 +132,13 @@ def _ingest(items, *, now, prefix):
 
             result.changed_session_ids.append(str(item.session_id))
             changed_tutor_ids.add(item.tutor_id)
+            changed_pairs.add((item.tutor_id, item.student_id))
             if stored is None:
                 sessions_to_create.append(session)
                 result.created += 1
             else:
                 changed_tutor_ids.add(stored.tutor_id)  # a session moved to another tutor
+                changed_pairs.add((stored.tutor_id, stored.student_id))
                 session.created_at = stored.created_at
                 sessions_to_update.append(session)
                 result.updated += 1
@@ -145,10 +149,18 @@ def _ingest(items, *, now, prefix):
             elif reschedule is not None and reschedule_changed:
                 reschedules_to_update.append(reschedule)
 
+        if changed_tutor_ids:
+            # Bulk writes send no signals: flag the tutors for the scoring sweep ourselves, in the
+            # same transaction, so a lost task can never leave a change unscored. Their row locks
+            # also make concurrent batches of the same tutors take turns from here on, so each
+            # reads the pairs' sessions the others committed.
+            Tutor.mark_changed(changed_tutor_ids, now=now)
+        flag_changes = plan_pairs(changed_pairs, [*sessions_to_create, *sessions_to_update])
         if sessions_to_create:
             Session.objects.bulk_create(sessions_to_create)
         if sessions_to_update:
-            Session.objects.bulk_update(sessions_to_update, [*SESSION_FIELDS, "updated_at"])
+            Session.objects.bulk_update(sessions_to_update, [*SESSION_FIELDS, *FLAG_FIELDS, "updated_at"])
+        write_changes(flag_changes)
         if reschedules_to_delete:
             Reschedule.objects.filter(pk__in=reschedules_to_delete).delete()
         if reschedules_to_create:
@@ -156,9 +168,6 @@ def _ingest(items, *, now, prefix):
         if reschedules_to_update:
             Reschedule.objects.bulk_update(reschedules_to_update, RESCHEDULE_FIELDS)
         if changed_tutor_ids:
-            # Bulk writes send no signals: flag the tutors for the scoring sweep ourselves,
-            # in the same transaction, so a lost task can never leave a change unscored.
-            Tutor.mark_changed(changed_tutor_ids, now=now)
             changed_ids = list(result.changed_session_ids)
             transaction.on_commit(lambda: enqueue_processing(changed_ids))
 

@@ -64,6 +64,9 @@ class Session(models.Model):
     duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
     student_rating = models.PositiveSmallIntegerField(null=True, blank=True)
     no_show_by = models.CharField(max_length=7, choices=NoShowBy.choices, null=True, blank=True)
+    # Derived from the pair's sessions and kept up to date on every write (sessions/first_sessions.py).
+    is_first_session = models.BooleanField(default=False, editable=False)
+    first_session_retained = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -74,7 +77,7 @@ class Session(models.Model):
             models.Index(fields=["tutor", "scheduled_time"], name="sessions_tutor_time_idx"),
             models.Index(fields=["status"], name="sessions_status_idx"),
             models.Index(fields=["scheduled_time"], name="sessions_time_idx"),
-            # First sessions: the earliest session of each (tutor, student) pair.
+            # A pair's sessions, read to keep its first-session flags up to date.
             models.Index(fields=["tutor", "student_id", "scheduled_time"], name="sessions_pair_time_idx"),
         ]
         constraints = [
@@ -119,6 +122,10 @@ class Session(models.Model):
         elif self.status != self.Status.NO_SHOW:
             self.no_show_by = None
         return self
+
+
+# Sessions that happened: the only ones scoring counts (a `scheduled` one has not happened yet).
+COUNTED_STATUSES = (Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW)
 
 
 class Reschedule(models.Model):

@@ -1,17 +1,31 @@
-"""Any ORM write to a session or reschedule (admin, shell, commands) flags its tutor for rescoring.
+"""Any ORM write to a session or reschedule (admin, shell, commands) flags its tutor for rescoring
+and, for a session, brings the first-session flags of its pair up to date.
 
-Bulk writes skip signals; the ingest and generator code calls Tutor.mark_changed itself.
+Bulk writes skip signals; the ingest and generator code does both itself.
 """
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from .first_sessions import refresh_pairs
 from .models import Reschedule, Session, Tutor
+
+
+@receiver(pre_save, sender=Session)
+def remember_stored_pair(sender, instance, **kwargs):
+    # A save may move the session to another tutor or student: that pair changes too.
+    instance._stored_pair = (
+        Session.objects.filter(pk=instance.pk).values_list("tutor_id", "student_id").first()
+    )
 
 
 @receiver([post_save, post_delete], sender=Session)
 def session_changed(sender, instance, **kwargs):
-    Tutor.mark_changed([instance.tutor_id])
+    pairs = {(instance.tutor_id, instance.student_id)}
+    if getattr(instance, "_stored_pair", None):
+        pairs.add(instance._stored_pair)
+    Tutor.mark_changed(tutor_id for tutor_id, _ in pairs)  # locks the tutors first, as the ingest does
+    refresh_pairs(pairs)
 
 
 @receiver([post_save, post_delete], sender=Reschedule)

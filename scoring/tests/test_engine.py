@@ -431,7 +431,7 @@ def test_recompute_all_runs_a_fixed_number_of_queries(db, django_assert_max_num_
     TutorScore.objects.all().delete()
     large = run(20, seed=6)
     assert small == large
-    # settings, tutors, 4 grouped reads, previous flags, upsert, unresolved alerts, 4 alert writes
+    # settings, tutors, grouped counts, previous flags, upsert, unresolved alerts, 4 alert writes
     # at most, and 4 savepoint statements.
     with django_assert_max_num_queries(17):
         engine.recompute_all(now=NOW)
@@ -446,13 +446,12 @@ def test_recompute_all_with_tutor_ids_scores_only_those(make_tutor, make_session
     assert second.pk not in set(TutorScore.objects.values_list("tutor_id", flat=True))
 
 
-@pytest.mark.parametrize("query", ["tutors", "window_counts", "first_sessions"])
+@pytest.mark.parametrize("query", ["tutors", "window_counts"])
 @pytest.mark.parametrize("tutor_count", [None, 1, 3])
 def test_compiled_queries_send_exactly_what_the_orm_would(db, query, tutor_count):
     build = {
         "tutors": engine._tutors_query,
         "window_counts": engine._window_counts_query,
-        "first_sessions": engine._first_sessions_query,
     }[query]
     sent = []
 

@@ -1,0 +1,121 @@
+"""First sessions (SPEC §5), kept as two flags on the session rows.
+
+A (tutor, student) pair's first session is its earliest counted session (completed, rescheduled
+or no-show; a tie on scheduled_time goes to the smaller id). It is retained when the student came
+back: another completed session of the pair at most 14 days after it.
+
+Scoring counts first sessions from these flags as two more columns of its main scan. Working them
+out there instead meant an anti-join of every session against its pair's history, plus one index
+probe per first session, on every full recompute: a third of its time.
+
+Every write keeps the flags of the pairs it touches up to date, in its own transaction:
+- the ingest (refresh_pairs, after its tutors are locked);
+- ORM saves and deletes such as the admin (signals);
+- the generator (pair_flags, as it builds the rows);
+- the migration that added the flags (backfill).
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+from itertools import groupby
+
+from .models import COUNTED_STATUSES, Session
+
+FOLLOW_UP_DAYS = 14
+NOT_FIRST = (False, False)
+
+
+def pair_flags(sessions):
+    """{session id: (is_first_session, first_session_retained)} for the sessions of ONE pair,
+    given as (id, status, scheduled_time) tuples in any order."""
+    sessions = list(sessions)
+    flags = dict.fromkeys((session_id for session_id, _, _ in sessions), NOT_FIRST)
+    counted = [session for session in sessions if session[1] in COUNTED_STATUSES]
+    if counted:
+        first_id, _, first_time = min(counted, key=lambda session: (session[2], session[0]))
+        follow_up_until = first_time + timedelta(days=FOLLOW_UP_DAYS)
+        retained = any(
+            status == Session.Status.COMPLETED and first_time < scheduled_time <= follow_up_until
+            for _, status, scheduled_time in sessions
+        )
+        flags[first_id] = (True, retained)
+    return flags
+
+
+PAIR_COLUMNS = ("tutor_id", "student_id", "id", "status", "scheduled_time")
+FLAG_FIELDS = ["is_first_session", "first_session_retained"]
+
+
+def _changes(rows_by_pair, incoming=None):
+    """{flags: [ids]} of the stored sessions whose flags differ from what their pair implies; the
+    flags of `incoming` sessions ({id: Session}, about to be written) are set on them instead."""
+    incoming = incoming or {}
+    changes = defaultdict(list)
+    for rows in rows_by_pair:
+        rows = list(rows)
+        flags = pair_flags(row[2:5] for row in rows)
+        for row in rows:
+            session_id = row[2]
+            if session_id in incoming:
+                incoming[session_id].is_first_session, incoming[session_id].first_session_retained = flags[
+                    session_id
+                ]
+            elif flags[session_id] != row[5:7]:
+                changes[flags[session_id]].append(session_id)
+    return changes
+
+
+def write_changes(changes, *, model=Session, chunk_size=5000):
+    """Store what plan_pairs returned: one UPDATE per combination of flags (at most three)."""
+    for (is_first, retained), ids in changes.items():
+        for start in range(0, len(ids), chunk_size):
+            model.objects.filter(pk__in=ids[start : start + chunk_size]).update(
+                is_first_session=is_first, first_session_retained=retained
+            )
+
+
+def plan_pairs(pairs, incoming=()):
+    """Work out the flags of every session of these (tutor_id, student_id) pairs, in one SELECT.
+
+    `incoming` are Session objects about to be written, new or changed versions of stored rows.
+    They count as already written, and their own flags are set on them, so a new first session is
+    written once, flagged. Returns {flags: [ids]} for the other, stored sessions whose flags change.
+    The caller must hold the pairs' tutors locked (Tutor.mark_changed) to see concurrent writes.
+    """
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    incoming = {session.pk: session for session in incoming}
+    rows = (
+        Session.objects.filter(
+            tutor_id__in={tutor_id for tutor_id, _ in pairs},
+            student_id__in={student_id for _, student_id in pairs},
+        )
+        .order_by()
+        .values_list(*PAIR_COLUMNS, *FLAG_FIELDS)
+    )
+    by_pair = defaultdict(list)
+    for row in rows:
+        # The two IN lists also match other pairs; a stored row about to change is replaced.
+        if row[:2] in pairs and row[2] not in incoming:
+            by_pair[row[:2]].append(row)
+    for session in incoming.values():
+        pair = (session.tutor_id, session.student_id)
+        if pair in pairs:
+            by_pair[pair].append((*pair, session.pk, session.status, session.scheduled_time))
+    return _changes(by_pair.values(), incoming)
+
+
+def refresh_pairs(pairs):
+    """Bring the flags of every stored session of these pairs up to date (after a write)."""
+    write_changes(plan_pairs(pairs))
+
+
+def backfill(model):
+    """Set the flags of every session, pair after pair (the migration that added them)."""
+    rows = (
+        model.objects.order_by("tutor_id", "student_id")
+        .values_list(*PAIR_COLUMNS, *FLAG_FIELDS)
+        .iterator(chunk_size=10_000)
+    )
+    write_changes(_changes(rows for _, rows in groupby(rows, key=lambda row: row[:2])), model=model)

@@ -1,0 +1,206 @@
+"""First-session flags: the rule, and every write path keeping them up to date."""
+
+import io
+import random
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from conftest import NOW
+from sessions import first_sessions
+from sessions.first_sessions import pair_flags
+from sessions.ingest import ingest_sessions
+from sessions.models import Session
+from sessions.schemas import SessionIn
+
+from .conftest import session_payload
+
+DAY = timedelta(days=1)
+FIRST_ID, SECOND_ID = uuid.UUID(int=1), uuid.UUID(int=2)
+
+
+def stored_flags():
+    return {
+        session_id: (first, retained)
+        for session_id, first, retained in Session.objects.values_list(
+            "id", "is_first_session", "first_session_retained"
+        )
+    }
+
+
+def flags_from_scratch():
+    """What pair_flags says for every session, pair by pair, from the rows as stored now."""
+    pairs = defaultdict(list)
+    for tutor_id, student_id, *session in Session.objects.values_list(*first_sessions.PAIR_COLUMNS):
+        pairs[tutor_id, student_id].append(session)
+    return {session_id: flags for pair in pairs.values() for session_id, flags in pair_flags(pair).items()}
+
+
+# --- the rule -----------------------------------------------------------------------------------
+
+
+def test_the_earliest_counted_session_is_first_and_retained_by_a_completed_return_within_14_days():
+    flags = pair_flags(
+        [
+            (uuid.UUID(int=3), "completed", NOW + 14 * DAY),  # exactly 14 days later: retained
+            (FIRST_ID, "completed", NOW),
+            (uuid.UUID(int=4), "scheduled", NOW - DAY),  # has not happened: never first
+        ]
+    )
+    assert flags == {
+        FIRST_ID: (True, True),
+        uuid.UUID(int=3): (False, False),
+        uuid.UUID(int=4): (False, False),
+    }
+
+
+@pytest.mark.parametrize(
+    ("follow_up_status", "after", "retained"),
+    [
+        ("completed", 14 * DAY + timedelta(seconds=1), False),  # too late
+        ("no_show", DAY, False),  # the student did not come back
+        ("rescheduled", DAY, False),
+        ("completed", timedelta(0), False),  # the same moment is not "after"
+        ("completed", timedelta(seconds=1), True),
+    ],
+)
+def test_retention_needs_a_completed_session_after_the_first_within_14_days(
+    follow_up_status, after, retained
+):
+    flags = pair_flags([(FIRST_ID, "rescheduled", NOW), (SECOND_ID, follow_up_status, NOW + after)])
+    assert flags[FIRST_ID] == (True, retained)
+
+
+def test_a_tie_on_time_goes_to_the_smaller_id():
+    flags = pair_flags([(SECOND_ID, "completed", NOW), (FIRST_ID, "no_show", NOW)])
+    assert flags == {FIRST_ID: (True, False), SECOND_ID: (False, False)}
+
+
+def test_a_pair_without_counted_sessions_has_no_first_session():
+    assert pair_flags([(FIRST_ID, "scheduled", NOW)]) == {FIRST_ID: (False, False)}
+
+
+# --- ORM writes (admin, shell): the signals -----------------------------------------------------
+
+
+def test_orm_writes_keep_the_flags_of_the_pairs_they_touch(make_tutor, make_session):
+    tutor, other = make_tutor("Ada"), make_tutor("Bo")
+    later = make_session(tutor, days_ago=10, student_id="s1")
+    assert stored_flags() == {later.pk: (True, False)}
+
+    earlier = make_session(tutor, days_ago=20, student_id="s1", status="scheduled")
+    assert stored_flags()[earlier.pk] == (False, False)  # not counted (yet)
+
+    earlier.status, earlier.completed_time = "completed", earlier.scheduled_time + timedelta(hours=1)
+    earlier.save()  # it happened after all: it is now the first session, and s1 came back in 10 days
+    assert stored_flags() == {earlier.pk: (True, True), later.pk: (False, False)}
+
+    earlier.student_id = "s2"
+    earlier.save()  # moved to another student: both pairs change
+    assert stored_flags() == {earlier.pk: (True, False), later.pk: (True, False)}
+
+    later.tutor = other
+    later.save()
+    earlier.delete()
+    assert stored_flags() == {later.pk: (True, False)}
+    assert stored_flags() == flags_from_scratch()
+
+
+def test_random_orm_writes_always_leave_the_flags_of_a_fresh_computation(make_tutor):
+    rng = random.Random(11)
+    tutors = [make_tutor("Ada"), make_tutor("Bo")]
+    sessions = []
+    for _ in range(60):
+        if sessions and rng.random() < 0.2:
+            sessions.pop(rng.randrange(len(sessions))).delete()
+        elif sessions and rng.random() < 0.4:
+            session = rng.choice(sessions)
+            session.status = rng.choice(["completed", "scheduled", "rescheduled", "no_show"])
+            session.student_id = rng.choice(["s1", "s2"])
+            session.scheduled_time = NOW - rng.randint(0, 30) * DAY
+            session.completed_time = (
+                session.scheduled_time + timedelta(hours=1) if session.status == "completed" else None
+            )
+            session.save()
+        else:
+            status = rng.choice(["completed", "completed", "scheduled", "no_show"])
+            at = NOW - rng.randint(0, 30) * DAY
+            sessions.append(
+                Session.objects.create(
+                    tutor=rng.choice(tutors),
+                    student_id=rng.choice(["s1", "s2"]),
+                    scheduled_time=at,
+                    status=status,
+                    completed_time=at + timedelta(hours=1) if status == "completed" else None,
+                )
+            )
+        assert stored_flags() == flags_from_scratch()
+    assert any(first for first, _ in stored_flags().values())
+    assert any(retained for _, retained in stored_flags().values())
+
+
+# --- the ingest ---------------------------------------------------------------------------------
+
+
+def ingest(status="completed", **kwargs):
+    payload = SessionIn.model_validate(session_payload(status, **kwargs), strict=False)
+    ingest_sessions([payload], now=NOW)
+    return Session.objects.get(pk=payload.session_id)
+
+
+@pytest.mark.django_db
+def test_the_ingest_keeps_the_flags_when_sessions_arrive_out_of_order_and_change():
+    later = ingest(days_ago=10)
+    follow_up = ingest("scheduled", days_ago=3, now=NOW)
+    assert stored_flags() == {later.pk: (True, False), follow_up.pk: (False, False)}
+
+    earlier = ingest(days_ago=20)  # reported late: it was the student's first session
+    assert stored_flags() == {
+        earlier.pk: (True, True),
+        later.pk: (False, False),
+        follow_up.pk: (False, False),
+    }
+
+    ingest(days_ago=20, session_id=earlier.pk, student_id="someone-else")  # corrected by the platform
+    assert stored_flags()[later.pk] == (True, False)
+    ingest(days_ago=3, session_id=follow_up.pk)  # the follow-up happened: later's student came back
+    assert stored_flags()[later.pk] == (True, True)
+    assert stored_flags() == flags_from_scratch()
+
+
+@pytest.mark.django_db
+def test_the_ingest_writes_a_new_first_session_flagged_in_its_insert():
+    with CaptureQueriesContext(connection) as queries:
+        session = ingest(days_ago=10)
+    assert stored_flags() == {session.pk: (True, False)}
+    assert not [
+        query for query in queries if query["sql"].startswith("UPDATE") and "first_session" in query["sql"]
+    ]
+
+    ingest(days_ago=10, session_id=session.pk, student_rating=5)  # a change that cannot move the flags
+    assert stored_flags() == {session.pk: (True, False)}
+
+
+# --- the generator and the migration ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_generated_data_carries_the_flags_and_the_backfill_rebuilds_them(django_assert_max_num_queries):
+    call_command(
+        "generate_data", "--tutors=6", "--sessions=300", "--seed=5", "--no-scores", stdout=io.StringIO()
+    )
+    generated = stored_flags()
+    assert generated == flags_from_scratch()
+    assert sum(first for first, _ in generated.values()) > 20
+
+    Session.objects.update(
+        is_first_session=False, first_session_retained=False
+    )  # as the migration finds them
+    with django_assert_max_num_queries(3):  # one read, one UPDATE per combination of flags
+        first_sessions.backfill(Session)
+    assert stored_flags() == generated
