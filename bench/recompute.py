@@ -101,8 +101,6 @@ def recompute_in_phases(now, settings):
     """recompute_all's steps one by one (same code, same transaction): seconds per phase."""
     phases = {}
     started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
     facts = engine.read_facts(now=now)
     phases["read the facts"] = time.perf_counter() - started
     started = time.perf_counter()

@@ -49,8 +49,8 @@ MEDIUM_RISK_SCORE = Decimal("25")
 SEVERITY_AT_THRESHOLD = Decimal("50")
 HUNDRED = Decimal("100")
 CENT = Decimal("0.01")
-# From this many tutors on, PostgreSQL writes scores with COPY and reads them without JIT; a
-# handful of tutors (the per-ingest path) is cheaper with plain statements.
+# From this many tutors on, PostgreSQL writes scores with COPY; a handful of tutors (the
+# per-ingest path) is cheaper with a plain INSERT.
 BULK_THRESHOLD = 500
 WEEKDAYS = {
     1: "Mondays",
@@ -673,11 +673,6 @@ def recompute_all(*, now=None, tutor_ids=None, settings=None, newer_only=False):
             return 0
     settings = settings or ScoringSettings.load()
     with transaction.atomic():
-        if connection.vendor == "postgresql" and (tutor_ids is None or len(tutor_ids) >= BULK_THRESHOLD):
-            # These grouped queries look expensive to the planner, so PostgreSQL would JIT-compile
-            # them: that compilation alone costs more than the queries (measured ~1 s of 1.8 s).
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
         scores = compute_scores(now=now, settings=settings, tutor_ids=tutor_ids)
         previous_flags = read_flags(tutor_ids)
         scores = save_scores(scores, newer_only=newer_only)
