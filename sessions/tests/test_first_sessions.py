@@ -2,6 +2,7 @@
 
 import io
 import random
+import threading
 import uuid
 from collections import defaultdict
 from datetime import timedelta
@@ -204,3 +205,42 @@ def test_generated_data_carries_the_flags_and_the_backfill_rebuilds_them(django_
     with django_assert_max_num_queries(3):  # one read, one UPDATE per combination of flags
         first_sessions.backfill(Session)
     assert stored_flags() == generated
+
+
+# --- concurrent batches -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_of_one_pair_leave_consistent_flags():
+    """Two requests write sessions of the same pair at once; whichever commits second must see
+    the first one's session (the tutor's row lock makes them take turns), so the pair ends with
+    exactly one first session whichever order they commit in."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: nothing to interleave")
+    ingest(days_ago=30, student_id="someone")  # the tutor exists before the race
+    for round_number in range(5):
+        student = f"student-{round_number}"
+        items = [
+            SessionIn.model_validate(session_payload(days_ago=days_ago, student_id=student), strict=False)
+            for days_ago in (10, 20)
+        ]
+        barrier = threading.Barrier(2)
+        errors = []
+
+        def post(item, barrier=barrier, errors=errors):
+            try:
+                barrier.wait()
+                ingest_sessions([item], now=NOW)
+            except Exception as exc:  # reported below: an exception in a thread fails nothing
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=post, args=(item,)) for item in items]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert stored_flags() == flags_from_scratch()
+        assert Session.objects.filter(student_id=student, is_first_session=True).count() == 1
