@@ -9,8 +9,9 @@ out there instead meant an anti-join of every session against its pair's history
 probe per first session, on every full recompute: a third of its time.
 
 Every write keeps the flags of the pairs it touches up to date, in its own transaction:
-- the ingest (refresh_pairs, after its tutors are locked);
-- ORM saves and deletes such as the admin (signals);
+- the ingest (plan_pairs before its writes, once its tutors are locked, so new rows are
+  written flagged; write_changes for the other rows after);
+- ORM saves and deletes such as the admin (signals, refresh_pairs);
 - the generator (pair_flags, as it builds the rows);
 - the migration that added the flags (backfill).
 """
