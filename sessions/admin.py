@@ -113,12 +113,13 @@ class SessionAdmin(admin.ModelAdmin):
         "no_show_by",
         "completed_time",
     ]
-    list_filter = ["status", "no_show_by", "student_rating", "scheduled_time"]
+    list_filter = ["status", "no_show_by", "student_rating", "is_first_session", "scheduled_time"]
     search_fields = ["student_id", "tutor__name", "tutor__email"]  # see get_search_results
     date_hierarchy = "scheduled_time"
     list_select_related = ["tutor"]
     autocomplete_fields = ["tutor"]
-    readonly_fields = ["created_at", "updated_at"]
+    # The first-session flags are derived from the pair's sessions on every save.
+    readonly_fields = ["is_first_session", "first_session_retained", "created_at", "updated_at"]
     inlines = [RescheduleInline]
     show_full_result_count = False
 

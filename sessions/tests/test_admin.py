@@ -71,15 +71,26 @@ def test_editing_a_session_marks_its_tutor_for_rescoring(admin_client, make_tuto
     assert tutor.sessions_changed_at is not None
 
 
-def test_moving_a_session_to_another_tutor_marks_both(admin_client, make_tutor, make_session):
+def test_moving_a_session_to_another_tutor_marks_both_and_refreshes_both_pairs(
+    admin_client, make_tutor, make_session
+):
     first, second = make_tutor("First"), make_tutor("Second", "second@example.com")
-    session = make_session(first)
+    session = make_session(first, days_ago=20)
+    later = make_session(first, days_ago=10)
+    assert (session.__class__.objects.get(pk=later.pk).is_first_session, later.is_first_session) == (
+        False,
+        False,
+    )
     Tutor.objects.update(sessions_changed_at=None)
+    assert "First session" in admin_client.get(change_url(session)).content.decode()  # read-only
 
     response = admin_client.post(change_url(session), session_post(session, tutor=second.pk))
 
     assert response.status_code == 302
     assert Tutor.objects.filter(sessions_changed_at__isnull=False).count() == 2
+    session.refresh_from_db()
+    later.refresh_from_db()
+    assert session.is_first_session and later.is_first_session  # each is its pair's first now
 
 
 def test_adding_a_reschedule_inline_derives_its_fields_and_marks_the_tutor(
