@@ -187,6 +187,27 @@ def test_the_ingest_writes_a_new_first_session_flagged_in_its_insert():
     assert stored_flags() == {session.pk: (True, False)}
 
 
+@pytest.mark.django_db
+def test_random_ingest_batches_always_leave_the_flags_of_a_fresh_computation():
+    rng = random.Random(7)
+    session_ids = [uuid.UUID(int=number) for number in range(100, 116)]
+    for _ in range(25):
+        batch = []
+        for session_id in rng.sample(session_ids, rng.randint(1, 5)):  # new ones and updates
+            status = rng.choice(["completed", "completed", "scheduled", "rescheduled", "no_show"])
+            payload = session_payload(
+                status,
+                session_id=session_id,
+                tutor_id=rng.choice([uuid.UUID(int=1), uuid.UUID(int=2)]),
+                student_id=rng.choice(["s1", "s2"]),
+                days_ago=rng.randint(0, 20) + rng.choice([0, 0.5]),
+            )
+            batch.append(SessionIn.model_validate(payload, strict=False))
+        ingest_sessions(batch, now=NOW)
+        assert stored_flags() == flags_from_scratch()
+    assert sum(retained for _, retained in stored_flags().values()) > 0
+
+
 # --- the generator and the migration ------------------------------------------------------------
 
 
