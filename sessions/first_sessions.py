@@ -14,13 +14,18 @@ Every write keeps the flags of the pairs it touches up to date, in its own trans
 - ORM saves and deletes such as the admin (signals, refresh_pairs);
 - the generator (pair_flags, as it builds the rows);
 - the migration that added the flags (backfill).
+
+`manage.py refresh_first_sessions` repairs them after writes that bypassed the app (raw SQL,
+QuerySet.update) or that old code made during a deploy (repair).
 """
 
 from collections import defaultdict
 from datetime import timedelta
 from itertools import groupby
 
-from .models import COUNTED_STATUSES, Session
+from django.db import transaction
+
+from .models import COUNTED_STATUSES, Session, Tutor
 
 FOLLOW_UP_DAYS = 14
 NOT_FIRST = (False, False)
@@ -120,3 +125,30 @@ def backfill(model):
         .iterator(chunk_size=10_000)
     )
     write_changes(_changes(rows for _, rows in groupby(rows, key=lambda row: row[:2])), model=model)
+
+
+def repair(*, since=None, chunk_size=500, progress=None):
+    """Re-derive the flags of every pair (or of the pairs with a session written since `since`),
+    a chunk of tutors per transaction with those tutors locked, so live ingests wait their turn
+    instead of racing it. Tutors whose flags were wrong are marked for rescoring.
+    Returns (tutors checked, sessions fixed)."""
+    sessions = Session.objects.order_by()
+    if since is not None:
+        sessions = sessions.filter(updated_at__gte=since)
+    tutor_ids = sorted(sessions.values_list("tutor_id", flat=True).distinct())
+    fixed = 0
+    for start in range(0, len(tutor_ids), chunk_size):
+        chunk = tutor_ids[start : start + chunk_size]
+        with transaction.atomic():
+            list(Tutor.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk"))
+            pairs = sessions.filter(tutor_id__in=chunk).values_list("tutor_id", "student_id").distinct()
+            changes = plan_pairs(pairs)
+            write_changes(changes)
+            changed_ids = [session_id for ids in changes.values() for session_id in ids]
+            Tutor.mark_changed(
+                Session.objects.filter(pk__in=changed_ids).values_list("tutor_id", flat=True).distinct()
+            )
+        fixed += len(changed_ids)
+        if progress:
+            progress(min(start + chunk_size, len(tutor_ids)), len(tutor_ids), fixed)
+    return len(tutor_ids), fixed

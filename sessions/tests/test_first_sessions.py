@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,7 +16,7 @@ from conftest import NOW
 from sessions import first_sessions
 from sessions.first_sessions import pair_flags
 from sessions.ingest import ingest_sessions
-from sessions.models import Session
+from sessions.models import Session, Tutor
 from sessions.schemas import SessionIn
 
 from .conftest import session_payload
@@ -265,3 +265,44 @@ def test_concurrent_batches_of_one_pair_leave_consistent_flags():
         assert errors == []
         assert stored_flags() == flags_from_scratch()
         assert Session.objects.filter(student_id=student, is_first_session=True).count() == 1
+
+
+# --- repairing flags written around the app -----------------------------------------------------
+
+
+def test_refresh_first_sessions_repairs_flags_and_marks_those_tutors(make_tutor, make_session):
+    broken, fine = make_tutor("Broken"), make_tutor("Fine")
+    first = make_session(broken, days_ago=20)
+    make_session(broken, days_ago=10)
+    make_session(fine, days_ago=10)
+    expected = stored_flags()
+    Session.objects.filter(pk=first.pk).update(is_first_session=False)  # a write around the app
+    versions = dict(Tutor.objects.values_list("pk", "sessions_version"))
+    out = io.StringIO()
+
+    call_command("refresh_first_sessions", stdout=out)
+
+    assert stored_flags() == expected
+    assert "Checked the pairs of 2 tutors; fixed 1 sessions." in out.getvalue()
+    assert "Tutors 2 / 2" in out.getvalue()
+    now_versions = dict(Tutor.objects.values_list("pk", "sessions_version"))
+    assert now_versions == {broken.pk: versions[broken.pk] + 1, fine.pk: versions[fine.pk]}  # rescored
+
+
+def test_refresh_first_sessions_since_only_reads_recently_written_pairs(make_tutor, make_session):
+    old, recent = make_tutor("Old"), make_tutor("Recent")
+    stale = make_session(old, days_ago=20)
+    fresh = make_session(recent, days_ago=20)
+    Session.objects.update(is_first_session=False)
+    Session.objects.filter(pk=stale.pk).update(updated_at=NOW - 30 * DAY)
+    Session.objects.filter(pk=fresh.pk).update(updated_at=NOW)
+
+    call_command("refresh_first_sessions", since="2026-11-25T00:00:00Z", stdout=io.StringIO())
+
+    assert stored_flags() == {stale.pk: (False, False), fresh.pk: (True, False)}
+
+
+@pytest.mark.parametrize("since", ["yesterday", "2026-11-25T00:00:00"])
+def test_refresh_first_sessions_rejects_a_bad_since(db, since):
+    with pytest.raises(CommandError, match="--since"):
+        call_command("refresh_first_sessions", since=since)
