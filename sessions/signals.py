@@ -24,7 +24,8 @@ def session_changed(sender, instance, **kwargs):
     pairs = {(instance.tutor_id, instance.student_id)}
     if getattr(instance, "_stored_pair", None):
         pairs.add(instance._stored_pair)
-    Tutor.mark_changed(tutor_id for tutor_id, _ in pairs)  # locks the tutors first, as the ingest does
+    # mark_changed locks the tutors before the pairs are read, as the ingest does.
+    Tutor.mark_changed(tutor_id for tutor_id, _ in pairs)
     refresh_pairs(pairs)
 
 
