@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from . import ingest
 from .models import ApiKey, Reschedule, Session, Tutor
 from .rescheduling import LAST_MINUTE_HOURS, fill_derived_fields
 
@@ -79,16 +80,7 @@ class RescheduleForm(forms.ModelForm):
         return cleaned
 
 
-RESCHEDULE_FIELDS = [
-    "initiator",
-    "original_time",
-    "new_time",
-    "reason",
-    "reason_code",
-    "cancelled_at",
-    "hours_before_session",
-    "created_at",
-]
+RESCHEDULE_FIELDS = [*ingest.RESCHEDULE_FIELDS, "created_at"]
 
 
 class RescheduleInline(admin.StackedInline):

@@ -113,7 +113,7 @@ def _ingest(items, *, now, prefix):
         existing = Session.objects.select_related("reschedule").order_by().in_bulk(list(latest))
         sessions_to_create, sessions_to_update = [], []
         reschedules_to_create, reschedules_to_update, reschedules_to_delete = [], [], []
-        changed_tutor_ids, changed_pairs = set(), set()
+        changed_pairs = set()  # (tutor_id, student_id) of every changed session, before and after
         for _index, item in latest.values():
             stored = existing.get(item.session_id)
             session = _session_from(item, now=now)
@@ -131,14 +131,12 @@ def _ingest(items, *, now, prefix):
                 continue
 
             result.changed_session_ids.append(str(item.session_id))
-            changed_tutor_ids.add(item.tutor_id)
             changed_pairs.add((item.tutor_id, item.student_id))
             if stored is None:
                 sessions_to_create.append(session)
                 result.created += 1
             else:
-                changed_tutor_ids.add(stored.tutor_id)  # a session moved to another tutor
-                changed_pairs.add((stored.tutor_id, stored.student_id))
+                changed_pairs.add((stored.tutor_id, stored.student_id))  # it may have moved
                 session.created_at = stored.created_at
                 sessions_to_update.append(session)
                 result.updated += 1
@@ -149,6 +147,7 @@ def _ingest(items, *, now, prefix):
             elif reschedule is not None and reschedule_changed:
                 reschedules_to_update.append(reschedule)
 
+        changed_tutor_ids = {tutor_id for tutor_id, _ in changed_pairs}
         if changed_tutor_ids:
             # Bulk writes send no signals: flag the tutors for the scoring sweep ourselves, in the
             # same transaction, so a lost task can never leave a change unscored. Their row locks
