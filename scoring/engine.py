@@ -25,7 +25,6 @@ enough data is within 5 points of its threshold (the amber zone); `low` otherwis
 
 import json
 import uuid
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -162,8 +161,8 @@ class TutorFacts:
     rating_sum: int = 0
     first_sessions: int = 0
     retained_first_sessions: int = 0
-    weekdays: Counter = field(default_factory=Counter)
-    reason_codes: Counter = field(default_factory=Counter)
+    weekdays: dict = field(default_factory=dict)  # {ISO weekday: tutor reschedules}, non-zero only
+    reason_codes: dict = field(default_factory=dict)  # {reason code: tutor reschedules}, non-zero only
 
 
 def _restrict(queryset, tutor_ids):
@@ -231,7 +230,7 @@ def _compile(name, build, tutor_count):
 
 
 def _run_compiled(name, build, *, now, tutor_ids):
-    """Rows (dicts by column alias) of the query build(now, tutor_ids) describes."""
+    """(column positions by alias, row tuples) of the query build(now, tutor_ids) describes."""
     tutor_count = None if tutor_ids is None else len(tutor_ids)
     if tutor_count is not None and tutor_count > _CACHED_TUTOR_IDS:
         sql, params = build(now, tutor_ids).query.sql_with_params()
@@ -252,8 +251,8 @@ def _run_compiled(name, build, *, now, tutor_ids):
         ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        columns = {column[0]: position for position, column in enumerate(cursor.description)}
+        return columns, cursor.fetchall()
 
 
 def _as_uuid(value):
@@ -298,46 +297,51 @@ def _window_counts_query(now, tutor_ids):
     return _counted_sessions(now, tutor_ids).values("tutor_id").annotate(**aggregates).order_by()
 
 
-def _read_window_counts(facts, now, tutor_ids):
-    for row in _run_compiled("window_counts", _window_counts_query, now=now, tutor_ids=tutor_ids):
-        tutor = facts[_as_uuid(row["tutor_id"])]
-        for days in WINDOWS:
-            tutor.totals[days] = row[f"total_{days}"]
-            tutor.tutor_reschedules[days] = row[f"tutor_reschedules_{days}"]
-        tutor.no_shows_30d = row["no_shows_30d"]
-        tutor.last_minute_reschedules = row["last_minute"]
-        tutor.rated_sessions = row["rated"]
-        tutor.rating_sum = row["rating_sum"] or 0
-        tutor.weekdays = Counter({day: row[f"weekday_{day}"] for day in WEEKDAYS if row[f"weekday_{day}"]})
-        tutor.reason_codes = Counter(
-            {code: row[f"reason_{code}"] for code in REASON_CODES if row[f"reason_{code}"]}
+def _read_window_counts(now, tutor_ids):
+    """{tutor_id: TutorFacts} of the tutors with counted sessions (sessions_version left unset)."""
+    position, rows = _run_compiled("window_counts", _window_counts_query, now=now, tutor_ids=tutor_ids)
+    totals = [(days, position[f"total_{days}"]) for days in WINDOWS]
+    reschedules = [(days, position[f"tutor_reschedules_{days}"]) for days in WINDOWS]
+    weekdays = [(day, position[f"weekday_{day}"]) for day in WEEKDAYS]
+    reason_codes = [(code, position[f"reason_{code}"]) for code in REASON_CODES]
+    facts = {}
+    for row in rows:
+        facts[_as_uuid(row[position["tutor_id"]])] = TutorFacts(
+            totals={days: row[at] for days, at in totals},
+            tutor_reschedules={days: row[at] for days, at in reschedules},
+            no_shows_30d=row[position["no_shows_30d"]],
+            last_minute_reschedules=row[position["last_minute"]],
+            rated_sessions=row[position["rated"]],
+            rating_sum=row[position["rating_sum"]] or 0,
+            first_sessions=row[position["first_sessions"]],
+            retained_first_sessions=row[position["retained_first_sessions"]],
+            weekdays={day: row[at] for day, at in weekdays if row[at]},
+            reason_codes={code: row[at] for code, at in reason_codes if row[at]},
         )
-        tutor.first_sessions = row["first_sessions"]
-        tutor.retained_first_sessions = row["retained_first_sessions"]
+    return facts
 
 
 def _tutors_query(now, tutor_ids):
     tutors = Tutor.objects.all() if tutor_ids is None else Tutor.objects.filter(pk__in=tutor_ids)
-    return tutors.order_by().values("id", "sessions_version")
+    # Ordered, so concurrent scorers upsert (and lock) score rows in the same order: no deadlocks.
+    return tutors.order_by("id").values_list("id", "sessions_version")
 
 
 def read_facts(*, now, tutor_ids=None):
-    """{tutor_id: TutorFacts} for every tutor (or the given ones), in two queries.
+    """{tutor_id: TutorFacts} for every tutor (or the given ones), in two queries, by tutor id.
 
     The tutors' versions are read first: a change committed after that read makes its tutor
     stale again, whether or not the counts read next include it.
     """
-    rows = _run_compiled("tutors", _tutors_query, now=now, tutor_ids=tutor_ids)
-    versions = {_as_uuid(row["id"]): row["sessions_version"] for row in rows}
-    # Sorted, so concurrent scorers upsert (and lock) score rows in the same order: no deadlocks.
-    ids = sorted(versions)
-    facts = defaultdict(TutorFacts)
-    for tutor_id in ids:
-        facts[tutor_id] = TutorFacts(sessions_version=versions[tutor_id])
-    if ids:
-        _read_window_counts(facts, now, tutor_ids)
-    # Rows of tutors deleted between the queries are dropped.
-    return {tutor_id: facts[tutor_id] for tutor_id in ids}
+    _, tutors = _run_compiled("tutors", _tutors_query, now=now, tutor_ids=tutor_ids)
+    counts = _read_window_counts(now, tutor_ids) if tutors else {}
+    facts = {}
+    # Tutors deleted between the two queries are dropped with their counts.
+    for tutor_id, version in tutors:
+        tutor_id = _as_uuid(tutor_id)
+        facts[tutor_id] = counts.get(tutor_id) or TutorFacts()
+        facts[tutor_id].sessions_version = version
+    return facts
 
 
 # --- turning facts into a score (pure Python) ---------------------------------------------------
@@ -456,12 +460,15 @@ def _reason_label(code):
     return REASON_LABELS.get(code, code)
 
 
-def _top(counter, *, minimum):
-    """The most common key when it is the only one with that count and reaches `minimum`."""
-    ranked = counter.most_common(2)
-    if not ranked or ranked[0][1] < minimum or (len(ranked) == 2 and ranked[1][1] == ranked[0][1]):
+def _top(counts, *, minimum):
+    """The key of {key: count} with the highest count, when no other key ties it and it reaches
+    `minimum`; else None."""
+    if not counts:
         return None
-    return ranked[0][0]
+    top = max(counts, key=counts.get)
+    if counts[top] < minimum or sum(1 for count in counts.values() if count == counts[top]) > 1:
+        return None
+    return top
 
 
 def explain(score, facts, *, settings, has_data):
