@@ -168,11 +168,12 @@ class TutorScore(models.Model):
 
     class Meta:
         db_table = "tutor_scores"
+        # Only the orders the dashboard and admin sort by: every recompute rewrites every row,
+        # and each index costs a write per row (last_calculated_at is read, never searched).
         indexes = [
             models.Index(fields=["-risk_score"], name="scores_risk_score_idx"),
             models.Index(fields=["risk_level", "-risk_score"], name="scores_level_idx"),
             models.Index(fields=["-reschedule_rate_30d"], name="scores_rate30_idx"),
-            models.Index(fields=["last_calculated_at"], name="scores_calculated_idx"),
         ]
         constraints = [
             models.CheckConstraint(
