@@ -244,6 +244,21 @@ def test_settings_drive_thresholds_weights_and_are_stored(make_tutor, make_sessi
     assert score(tutor, settings=settings).risk_score == Decimal("0.00")  # no component has data
 
 
+@pytest.mark.parametrize(
+    ("counts", "top"),
+    [
+        ({}, None),
+        ({5: 1}, None),  # one reschedule is no pattern
+        ({5: 2}, 5),
+        ({5: 3, 1: 2}, 5),
+        ({5: 2, 1: 2}, None),  # a tie names no day
+        ({5: 3, 1: 3, 2: 1}, None),
+    ],
+)
+def test_a_pattern_is_named_only_when_one_key_leads(counts, top):
+    assert engine._top(counts, minimum=2) == top
+
+
 def test_risk_score_is_monotonic_in_each_rate():
     settings = ScoringSettings()
     previous = Decimal(-1)
