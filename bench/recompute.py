@@ -59,17 +59,23 @@ GROUP BY s.tutor_id
 """
 
 
-# The floor of any full recompute that stores every tutor's score: the same GROUP BY, written into
-# the 10,000 score rows (only its counts and the calculation time; PostgreSQL rewrites each row).
-WRITE_RAW_SQL = f"""
+# The floor of any full recompute that stores every tutor's score: the same GROUP BY, then its
+# counts written into the 10,000 score rows (only the counts and the calculation time). In two
+# statements, as a recompute does it: PostgreSQL never runs the SELECT of an UPDATE … FROM in
+# parallel, so one statement would time a serial GROUP BY (twice as slow here) instead.
+COUNT_COLUMNS = "tutor_id, total_7, reschedules_7, total_30, reschedules_30, total_90, reschedules_90"
+FLOOR_SQL = [
+    f"CREATE TEMPORARY TABLE raw_counts ({COUNT_COLUMNS}) ON COMMIT DROP AS {RAW_SQL}",
+    """
 UPDATE tutor_scores t
 SET total_sessions_7d = c.total_7, tutor_reschedules_7d = c.reschedules_7,
     total_sessions_30d = c.total_30, tutor_reschedules_30d = c.reschedules_30,
     total_sessions_90d = c.total_90, tutor_reschedules_90d = c.reschedules_90,
     last_calculated_at = %(now)s
-FROM ({RAW_SQL}) AS c (tutor_id, total_7, reschedules_7, total_30, reschedules_30, total_90, reschedules_90)
+FROM raw_counts c
 WHERE t.tutor_id = c.tutor_id
-"""
+""",
+]
 
 
 class Rollback(Exception):
@@ -90,10 +96,20 @@ def timed_in_rollback(function):
     return elapsed, result
 
 
-def raw_sql(now, sql=RAW_SQL):
+def vacuum(*tables):
+    """This machine's PostgreSQL runs without autovacuum, and every rolled-back write leaves the
+    rows it wrote dead: measure what a vacuumed database does."""
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def raw_sql(now, *statements):
+    """Run the statements (default: the raw GROUP BY); the last one's rows, or its row count."""
     params = {f"since_{days}": now - timedelta(days=days) for days in (7, 30, 90)} | {"now": now}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        for sql in statements or [RAW_SQL]:
+            cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else cursor.rowcount
 
 
@@ -136,11 +152,7 @@ def main():
             "tutorscore_bench holds no data; generate it once (bench/README.md):\n"
             "  generate_data --tutors 10000 --sessions 1000000 --days 90 --seed 42"
         )
-    # This machine's PostgreSQL runs without autovacuum, and every rolled-back recompute leaves
-    # each score row dead once more: measure what a vacuumed database does.
-    with connection.cursor() as cursor:
-        for table in ("sessions", "reschedules", "tutors", "tutor_scores", "alerts"):
-            cursor.execute(f"VACUUM ANALYZE {table}")
+    vacuum("sessions", "reschedules", "tutors", "tutor_scores", "alerts")
     now = TutorScore.objects.aggregate(latest=Max("last_calculated_at"))["latest"] or timezone.now()
     settings = ScoringSettings.load()
     print(f"tutorscore_bench: {tutors:,} tutors, {sessions:,} sessions; now = {now.isoformat()}")
@@ -148,10 +160,13 @@ def main():
     raw_times, write_times, recompute_times, phase_runs = [], [], [], []
     for run in range(1, args.repeat + 1):
         raw_seconds, rows = timed_in_rollback(lambda: raw_sql(now))
-        write_seconds, written = timed_in_rollback(lambda: raw_sql(now, WRITE_RAW_SQL))
+        vacuum("tutor_scores")
+        write_seconds, written = timed_in_rollback(lambda: raw_sql(now, *FLOOR_SQL))
+        vacuum("tutor_scores", "alerts")
         recompute_seconds, scored = timed_in_rollback(
             lambda: engine.recompute_all(now=now, settings=settings)
         )
+        vacuum("tutor_scores", "alerts")
         phase_runs.append(timed_in_rollback(lambda: recompute_in_phases(now, settings))[1])
         raw_times.append(raw_seconds)
         write_times.append(write_seconds)
