@@ -41,12 +41,14 @@ class LiveStack:
         q_workers=2,
         worker_nice=0,
         name="live",
+        setup=(),
     ):
         self.base_url_setting = (
             database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
         )
         self.web_workers, self.web_threads, self.q_workers = web_workers, web_threads, q_workers
         self.worker_nice = worker_nice
+        self.setup = setup  # manage.py commands (argument tuples) run after migrate, before start
         self.redis_url = redis_url  # None: django-q2's ORM broker
         self.name = f"tutorscore_{name}_{os.getpid()}_{secrets.token_hex(3)}"
         self.port = free_port()
@@ -79,6 +81,8 @@ class LiveStack:
         if self.postgres:
             self._admin_sql(f'CREATE DATABASE "{self.name}"')
         self.manage("migrate", "--noinput")
+        for command in self.setup:
+            self.manage(*command)
         self._spawn(
             "web",
             [
