@@ -586,17 +586,22 @@ def compute_scores(*, now, settings, tutor_ids=None):
     ]
 
 
-# With newer_only, an older computation never overwrites a newer one: two workers may score the
-# same tutor at once (a coalesced burst), and the one that started first may commit last.
+# A score never replaces one computed from newer data: the hourly recompute reads every tutor's
+# version first and commits seconds later, after per-ingest tasks may have scored newer sessions
+# (overwriting them would resolve their alerts, and reopen them at the next sweep).
+NEWER_DATA_ONLY = "tutor_scores.sessions_version <= EXCLUDED.sessions_version"
+# With newer_only, nor one calculated later: two workers may score the same tutor at once (a
+# coalesced burst), and the one that started first may commit last.
 NEWER_ONLY = "tutor_scores.last_calculated_at <= EXCLUDED.last_calculated_at"
 SAVED_COLUMNS = ["id", "tutor_id", "created_at", *SCORE_FIELDS]
 
 
 def save_scores(scores, *, newer_only=False):
-    """Upsert the rows on tutor (with newer_only: unless the stored score was calculated later);
-    returns the scores that landed. PostgreSQL with many rows: COPY into a temporary table, then
-    one INSERT … ON CONFLICT; otherwise multi-row INSERT … ON CONFLICT statements (SQLite batches
-    them by its variable limit)."""
+    """Upsert the rows on tutor, unless the stored score was computed from a newer
+    sessions_version (with newer_only: or calculated later); returns the scores that landed.
+    PostgreSQL with many rows: COPY into a temporary table, then one INSERT … ON CONFLICT;
+    otherwise multi-row INSERT … ON CONFLICT statements (SQLite batches them by its variable
+    limit)."""
     if not scores:
         return []
     saved_at = timezone.now()
@@ -613,8 +618,8 @@ def save_scores(scores, *, newer_only=False):
 
 def _upsert_tail(newer_only):
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in SCORE_FIELDS)
-    where = f" WHERE {NEWER_ONLY}" if newer_only else ""
-    return f"ON CONFLICT (tutor_id) DO UPDATE SET {updates}{where} RETURNING tutor_id"
+    where = f"{NEWER_DATA_ONLY} AND {NEWER_ONLY}" if newer_only else NEWER_DATA_ONLY
+    return f"ON CONFLICT (tutor_id) DO UPDATE SET {updates} WHERE {where} RETURNING tutor_id"
 
 
 def _insert_upsert(scores, *, newer_only):
@@ -667,11 +672,13 @@ def _copy_upsert(scores, *, newer_only):
 def recompute_all(*, now=None, tutor_ids=None, settings=None, newer_only=False):
     """Score every tutor (or only `tutor_ids`) set-based, save the scores and sync alerts.
 
-    newer_only: keep a stored score calculated after `now` (and leave its alerts alone); the
-    per-ingest task sets it, since concurrent workers may score the same tutors.
+    A stored score computed from a newer sessions_version is kept, and its alerts are left
+    alone. newer_only: so is one calculated after `now`; the per-ingest task sets it, since
+    concurrent workers may score the same tutors.
 
-    Returns the number of tutors scored. Each score keeps the tutor's sessions_version read
-    before its counts, so a change that commits during the computation leaves the tutor stale.
+    Returns the number of tutors whose new score was saved. Each score keeps the tutor's
+    sessions_version read before its counts, so a change that commits during the computation
+    leaves the tutor stale.
     """
     now = now or timezone.now()
     if tutor_ids is not None:

@@ -13,7 +13,7 @@ from django_q.tasks import async_task
 
 from conftest import NOW
 from scoring import engine, tasks
-from scoring.models import ScoringSettings, TutorScore, TutorScoreHistory
+from scoring.models import Alert, ScoringSettings, TutorScore, TutorScoreHistory
 from scoring.signals import session_scored
 from sessions.models import Session, Tutor
 
@@ -142,6 +142,35 @@ def test_a_change_committed_while_scoring_leaves_the_tutor_stale(make_tutor, mak
     assert tasks.rescore_stale() == 1
     assert TutorScore.objects.get().total_sessions_7d == 2
     assert tasks.stale_tutor_ids() == []
+
+
+def test_the_full_recompute_keeps_a_newer_score_committed_while_it_ran(make_tutor, make_session, monkeypatch):
+    tutor, other = make_tutor("Busy"), make_tutor("Quiet")
+    for day in range(1, 6):
+        make_session(tutor, days_ago=day, student_id=f"student-{day}")
+        make_session(other, days_ago=day, student_id=f"student-{day}")
+    engine.recompute_all(now=NOW)
+    compute_scores = engine.compute_scores
+
+    def compute_then_ingest(**kwargs):
+        scores = compute_scores(**kwargs)
+        monkeypatch.undo()  # the per-ingest task below computes as usual
+        # A per-ingest task scores three tutor reschedules that committed after the hourly
+        # recompute read its counts: the flag goes up and an alert opens.
+        for hours in (6, 5, 4):
+            make_session(tutor, days_ago=hours / 24, status="rescheduled", initiator="tutor")
+        engine.recompute_all(now=NOW, tutor_ids=[tutor.pk], newer_only=True)
+        return scores
+
+    monkeypatch.setattr(engine, "compute_scores", compute_then_ingest)
+    assert engine.recompute_all(now=NOW) == 1  # only the quiet tutor's new score lands
+
+    kept = TutorScore.objects.get(tutor=tutor)
+    assert (kept.tutor_reschedules_7d, kept.reschedule_flag) == (3, True)
+    alert = Alert.objects.get(tutor=tutor)
+    assert alert.status == Alert.Status.OPEN  # not resolved by the older computation
+    assert tasks.stale_tutor_ids() == []
+    assert TutorScore.objects.get(tutor=other).last_calculated_at == NOW
 
 
 def test_migrating_to_versions_keeps_stale_tutors_stale(make_tutor, make_session):
