@@ -16,8 +16,7 @@ WAIT_SECONDS = 120
 SCHEDULE_STATE = """
 import json
 from django_q.models import Schedule
-print(json.dumps({s.name: {"ran": bool(s.task), "next_run": s.next_run.isoformat()}
-                  for s in Schedule.objects.all()}))
+print(json.dumps({s.name: {"ran": bool(s.task)} for s in Schedule.objects.all()}))
 """
 
 
