@@ -94,6 +94,8 @@ def test_filter_sort_search_page_and_export(page, live_server, staff_user, tutor
     expect(page.locator(".table-meta")).to_contain_text("26–30 of 30 tutors")
 
     page.get_by_label("Risk level").select_option("high")
+    # The export link carries the filters, so wait for the swap that rewrites it.
+    expect(page.locator(".table-meta")).to_contain_text("1–10 of 10 tutors")
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()
     with open(download.value.path(), newline="") as handle:
