@@ -1,6 +1,6 @@
 """Ingest API benchmark: single POST latency, bulk throughput, time to insight.
 
-    python bench/ingest.py [--single 400] [--bulk-batches 10] [--insight-seconds 30]
+    python bench/ingest.py [--single 400] [--bulk-batches 10] [--insight-seconds 30] [--burst 2000]
 
 Starts its own stack on a scratch PostgreSQL database (dropped afterwards) on the server named by
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432): gunicorn (2 gthread workers ×
@@ -9,10 +9,14 @@ BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432): gunicorn (2 gth
 1. single `POST /api/sessions` latency p50/p95 at concurrency 1 and 8 (threads, one keep-alive
    http.client connection each), while the worker scores what arrives;
 2. bulk ingest: `POST /api/sessions/bulk` with 1,000 sessions per request, sessions/s;
-3. time to insight: 20 sessions/s for ~30 s; for each, the time from its 202 until the tutor's
-   TutorScore.last_calculated_at is at or after the moment it was posted (polled every 20 ms).
+3. time to insight, for each session the time from its 202 until the tutor's
+   TutorScore.last_calculated_at is at or after the moment it was posted: first for sessions
+   arriving one at a time (20 sessions/s for ~30 s), then during a burst of 2,000 sessions
+   posted at concurrency 8.
 
-Targets (issue 4): single POST p95 < 50 ms, bulk ≥ 2,000 sessions/s, time to insight p95 < 5 s.
+Floors (issue 4): single POST p95 < 50 ms, bulk ≥ 2,000 sessions/s, time to insight p95 < 5 s.
+Aims (SPEC §12): single POST p95 < 8 ms / < 50 ms, bulk ≥ 5,000 sessions/s, time to insight p95
+< 25 ms one at a time and < 2 s in the burst.
 """
 
 import argparse
@@ -150,38 +154,81 @@ def drain(stack, timeout=180):
     raise SystemExit(f"worker did not drain its queue within {timeout}s")
 
 
-def time_to_insight(stack, key, platform, *, rate, seconds):
-    """Post `rate` sessions/s; measure 202 → the tutor's score calculated at/after the post."""
-    import psycopg
+class InsightWatch:
+    """Times each accepted session from its 202 until its tutor's score covers it.
 
-    pending = {}  # session_id → (tutor_id, posted_at (UTC), accepted_at (monotonic))
-    insights, lock, done = [], threading.Lock(), threading.Event()
+    A poller reads the pending tutors' `last_calculated_at` every 2 ms (a bias of 1 ms on
+    average, against an aim of 25 ms); a score calculated at or after the moment the session was
+    posted covers it.
+    """
 
-    def poll():
-        with psycopg.connect(stack.database_url, autocommit=True) as db:
-            while not (done.is_set() and not pending):
-                with lock:
-                    waiting = dict(pending)
+    def __init__(self, database_url, interval=0.002):
+        self.database_url, self.interval = database_url, interval
+        self.pending = {}  # session_id → (tutor_id, posted_at (UTC), accepted_at (monotonic))
+        self.insights, self.lock, self.done = [], threading.Lock(), threading.Event()
+        self.poller = threading.Thread(target=self._poll)
+        self.poller.start()
+
+    def accepted(self, payload, posted_at):
+        with self.lock:
+            self.pending[payload["session_id"]] = (
+                uuid.UUID(payload["tutor_id"]),
+                posted_at,
+                time.monotonic(),
+            )
+
+    def finish(self, timeout=60):
+        """Wait (bounded) for the last sessions; return (milliseconds per scored session, unscored)."""
+        self.deadline = time.monotonic() + timeout
+        self.done.set()
+        self.poller.join()
+        return [value * 1000 for value in self.insights], len(self.pending)
+
+    def _poll(self):
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as db:
+            while not (self.done.is_set() and (not self.pending or time.monotonic() > self.deadline)):
+                with self.lock:
+                    waiting = dict(self.pending)
                 if waiting:
                     tutor_ids = list({tutor_id for tutor_id, _, _ in waiting.values()})
-                    rows = db.execute(
-                        "SELECT tutor_id, last_calculated_at FROM tutor_scores WHERE tutor_id = ANY(%s)",
-                        (tutor_ids,),
-                    ).fetchall()
-                    calculated = dict(rows)
+                    calculated = dict(
+                        db.execute(
+                            "SELECT tutor_id, last_calculated_at FROM tutor_scores WHERE tutor_id = ANY(%s)",
+                            (tutor_ids,),
+                        ).fetchall()
+                    )
                     seen = time.monotonic()
-                    with lock:
+                    with self.lock:
                         for session_id, (tutor_id, posted_at, accepted_at) in waiting.items():
                             last = calculated.get(tutor_id)
                             if last is not None and last >= posted_at:
-                                insights.append(seen - accepted_at)
-                                del pending[session_id]
-                if done.is_set() and time.monotonic() > done.deadline:
-                    break
-                time.sleep(0.02)
+                                self.insights.append(seen - accepted_at)
+                                del self.pending[session_id]
+                time.sleep(self.interval)
 
-    poller = threading.Thread(target=poll)
-    poller.start()
+
+def post_watched(connection, watch, payload):
+    posted_at = datetime.now(UTC)
+    status, _, body = connection.post("/api/sessions", payload)
+    if status != 202:
+        raise SystemExit(f"POST failed: {status} {body[:300]}")
+    watch.accepted(payload, posted_at)
+
+
+def report_insight(label, watch, total):
+    ms, unscored = watch.finish()
+    print(
+        f"time to insight {label}: {len(ms)}/{total} scored ({unscored} not within 60 s), "
+        f"p50 {percentile(ms, 50):.0f} ms, p95 {percentile(ms, 95):.0f} ms, max {max(ms):.0f} ms"
+    )
+    return percentile(ms, 95) if not unscored else float("inf")
+
+
+def time_to_insight(stack, key, platform, *, rate, seconds):
+    """Post `rate` sessions/s on one connection: the latency of sessions arriving one at a time."""
+    watch = InsightWatch(stack.database_url)
     connection = Connection(stack.port, key)
     started = time.monotonic()
     total = int(rate * seconds)
@@ -189,22 +236,30 @@ def time_to_insight(stack, key, platform, *, rate, seconds):
         delay = started + number / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        payload = platform.session()
-        posted_at = datetime.now(UTC)
-        status, _, body = connection.post("/api/sessions", payload)
-        if status != 202:
-            raise SystemExit(f"POST failed: {status} {body[:300]}")
-        with lock:
-            pending[payload["session_id"]] = (uuid.UUID(payload["tutor_id"]), posted_at, time.monotonic())
-    done.deadline = time.monotonic() + 60  # bounded wait for the last ones
-    done.set()
-    poller.join()
-    ms = [value * 1000 for value in insights]
-    print(
-        f"time to insight at {rate:g} sessions/s for {seconds:g} s: {len(ms)}/{total} scored, "
-        f"p50 {percentile(ms, 50):.0f} ms, p95 {percentile(ms, 95):.0f} ms, max {max(ms):.0f} ms"
+        post_watched(connection, watch, platform.session())
+    return report_insight(f"at {rate:g} sessions/s for {seconds:g} s", watch, total)
+
+
+def burst_insight(stack, key, platform, *, sessions, concurrency):
+    """Post `sessions` as fast as `concurrency` connections can: insight while the backlog drains."""
+    watch = InsightWatch(stack.database_url)
+
+    def run():
+        connection = Connection(stack.port, key)
+        for _ in range(sessions // concurrency):
+            post_watched(connection, watch, platform.session())
+
+    threads = [threading.Thread(target=run) for _ in range(concurrency)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    posted = sessions // concurrency * concurrency
+    label = (
+        f"in a burst of {posted} at concurrency {concurrency} (posted in {time.monotonic() - started:.1f} s)"
     )
-    return percentile(ms, 95)
+    return report_insight(label, watch, posted)
 
 
 def main():
@@ -219,6 +274,7 @@ def main():
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--q-workers", type=int, default=2, help="Worker processes of the one qcluster.")
     parser.add_argument("--worker-nice", type=int, default=0, help="Run the qcluster at this nice level.")
+    parser.add_argument("--burst", type=int, default=2000, help="Sessions posted at concurrency 8.")
     parser.add_argument("--skip-insight", action="store_true")
     args = parser.parse_args()
 
@@ -253,17 +309,32 @@ def main():
         print(f"  (the worker needed {drain(stack):.1f} s more to score that burst)")
         figures["bulk_sessions_per_s"] = bulk_throughput(stack, key, platform, batches=args.bulk_batches)
         print(f"  (the worker needed {drain(stack):.1f} s more to score those batches)")
-        figures["insight_p95_ms"] = (
-            0
-            if args.skip_insight
-            else time_to_insight(stack, key, platform, rate=args.insight_rate, seconds=args.insight_seconds)
-        )
+        if not args.skip_insight:
+            figures["insight_p95_ms"] = time_to_insight(
+                stack, key, platform, rate=args.insight_rate, seconds=args.insight_seconds
+            )
+            drain(stack)
+            figures["burst_insight_p95_ms"] = burst_insight(
+                stack, key, platform, sessions=args.burst, concurrency=8
+            )
+
+    def verdict(figure, met):
+        return "" if figure not in figures else f"{figure} {'met' if met(figures[figure]) else 'MISSED'}; "
+
     print(
-        "targets: single p95 < 50 ms: {}; bulk ≥ 2,000/s: {}; insight p95 < 5 s: {}".format(
-            "met" if figures["single_p95_c8_ms"] < 50 and figures["single_p95_c1_ms"] < 50 else "MISSED",
-            "met" if figures["bulk_sessions_per_s"] >= 2000 else "MISSED",
-            "met" if figures["insight_p95_ms"] < 5000 else "MISSED",
-        )
+        "floors: "
+        + verdict("single_p95_c1_ms", lambda ms: ms < 50)
+        + verdict("single_p95_c8_ms", lambda ms: ms < 50)
+        + verdict("bulk_sessions_per_s", lambda rate: rate >= 2000)
+        + verdict("insight_p95_ms", lambda ms: ms < 5000)
+    )
+    print(
+        "aims:   "
+        + verdict("single_p95_c1_ms", lambda ms: ms < 8)
+        + verdict("single_p95_c8_ms", lambda ms: ms < 50)
+        + verdict("bulk_sessions_per_s", lambda rate: rate >= 5000)
+        + verdict("insight_p95_ms", lambda ms: ms < 25)
+        + verdict("burst_insight_p95_ms", lambda ms: ms < 2000)
     )
 
 
