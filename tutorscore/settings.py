@@ -130,6 +130,7 @@ if env("REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("REDIS_URL")
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["broker_class"] = "tutorscore.broker.NotifyingORM"  # LISTEN/NOTIFY on PostgreSQL
 
 # --- Mail (django-anymail). Console in development; set EMAIL_BACKEND + ANYMAIL_* in prod. ---
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
