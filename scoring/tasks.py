@@ -51,7 +51,7 @@ def schedule_retry(func, args, *, attempt, now=None):
 STALE = Q(score__isnull=True) | Q(sessions_version__gt=F("score__sessions_version"))
 # Under a burst, one processing task also rescores every OTHER tutor that went stale within this
 # window (found through the sessions_changed_at index), so the tasks queued behind it find their
-# tutors fresh and finish in three cheap queries. Older staleness is the 5-minute sweep's job.
+# tutors fresh and finish in two cheap queries. Older staleness is the 5-minute sweep's job.
 COALESCE_WINDOW = timedelta(minutes=30)
 COALESCE_LIMIT = 2000  # after a bulk load: leave the rest to the sweep's full recompute
 
@@ -84,13 +84,14 @@ def process_sessions(session_ids, *, attempt=1):
     """After ingest: rescore the stale tutors of these sessions, together with every other tutor
     that went stale recently (coalesced, set-based), then send `session_scored` once per session.
     Running it twice rescores nothing the second time. Under a burst the tasks behind the first
-    one find their tutors already fresh: three queries, then the signals."""
+    one find their tutors already fresh: two queries, then the signals."""
     session_ids = [str(session_id) for session_id in session_ids]
     try:
-        sessions = list(Session.objects.filter(pk__in=session_ids).select_related("tutor"))
+        sessions = list(Session.objects.filter(pk__in=session_ids).select_related("tutor__score"))
         tutors = {session.tutor_id: session.tutor for session in sessions}
-        scores = {score.tutor_id: score for score in TutorScore.objects.filter(tutor_id__in=list(tutors))}
-        stale = {tutor_id for tutor_id, tutor in tutors.items() if _is_stale(tutor, scores.get(tutor_id))}
+        # A tutor never scored has no `score`: the reverse accessor raises an AttributeError.
+        scores = {tutor_id: getattr(tutor, "score", None) for tutor_id, tutor in tutors.items()}
+        stale = {tutor_id for tutor_id, tutor in tutors.items() if _is_stale(tutor, scores[tutor_id])}
         stale = sorted(stale.union(recently_stale_tutor_ids()) if tutors else stale)
         if stale:
             engine.recompute_all(tutor_ids=stale, newer_only=True)
