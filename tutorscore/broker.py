@@ -2,9 +2,10 @@
 
 The stock ORM broker sleeps `poll` seconds whenever its queue is empty, so a task waits half a
 poll on average before a worker sees it: that, not the scoring, was most of the time from a
-session's 202 to its score. On PostgreSQL every enqueue also sends a NOTIFY (delivered when the
-task row commits) and an idle pusher waits on LISTEN, still for at most `poll` seconds, so tasks
-whose lock expired (retries) are found as before. On other databases it is the stock broker.
+session's 202 to its score. On PostgreSQL the statement that inserts a task also sends a NOTIFY
+(delivered when the row commits), and an idle pusher waits on LISTEN, still for at most `poll`
+seconds, so tasks whose lock expired (retries) are found as before. On other databases it is
+the stock broker.
 """
 
 import logging
@@ -14,6 +15,7 @@ from django.db import connections
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
+from django_q.models import OrmQ
 from psycopg import sql
 
 logger = logging.getLogger(__name__)
@@ -30,11 +32,19 @@ class NotifyingORM(ORM):
         return connections[Conf.ORM].vendor == "postgresql"
 
     def enqueue(self, task):
-        task_id = super().enqueue(task)
-        if self.on_postgres():
-            with connections[Conf.ORM].cursor() as cursor:
-                cursor.execute("SELECT pg_notify(%s, '')", [self.channel])
-        return task_id
+        if not self.on_postgres():
+            return super().enqueue(task)
+        self.get_connection()  # the stock broker's connection hygiene
+        connection = connections[Conf.ORM]
+        # One statement, so one commit: a NOTIFY makes its own transaction commit to disk too.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH task AS (INSERT INTO {connection.ops.quote_name(OrmQ._meta.db_table)} "
+                "(key, payload, lock) VALUES (%s, %s, %s) RETURNING id) "
+                "SELECT id, pg_notify(%s, '') FROM task",
+                [self.list_key or Conf.CLUSTER_NAME, task, timezone.now(), self.channel],
+            )
+            return cursor.fetchone()[0]
 
     def dequeue(self):
         # Listen before looking, so that a task enqueued in between still wakes us.
