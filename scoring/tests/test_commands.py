@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_q.models import Schedule
 
+from scoring import engine
 from scoring.models import TutorScore, TutorScoreHistory
 
 
@@ -28,6 +29,27 @@ def test_recompute_scores_prints_progress_and_summary(make_tutor, make_session):
     assert "Scored 1 tutors in" in output
     assert "1 high, 0 medium, 0 low risk; alerts opened 1, auto-resolved 0." in output
     assert TutorScore.objects.get().reschedule_flag is True
+
+
+def test_recompute_scores_says_which_newer_scores_it_kept(make_tutor, make_session, monkeypatch):
+    busy, quiet = make_tutor("Busy"), make_tutor("Quiet")
+    make_session(busy, days_ago=1)
+    make_session(quiet, days_ago=1)
+    compute_scores = engine.compute_scores
+
+    def compute_then_ingest(**kwargs):
+        scores = compute_scores(**kwargs)
+        monkeypatch.undo()
+        make_session(busy, days_ago=0.1)  # a per-ingest task scores it meanwhile
+        engine.recompute_all(tutor_ids=[busy.pk], newer_only=True)
+        return scores
+
+    monkeypatch.setattr(engine, "compute_scores", compute_then_ingest)
+    output = run("recompute_scores")
+
+    assert "Kept 1 scores computed meanwhile from newer sessions." in output
+    assert "Scored 1 tutors in" in output
+    assert TutorScore.objects.get(tutor=busy).total_sessions_7d == 2
 
 
 def test_recompute_scores_can_backfill_history(make_tutor, make_session):

@@ -46,6 +46,8 @@ class Command(BaseCommand):
         levels = dict(TutorScore.objects.values_list("risk_level").annotate(n=Count("id")).order_by())
         opened = Alert.objects.filter(opened_at=now).count()
         resolved = Alert.objects.filter(resolved_at=now, resolved_by__isnull=True).count()
+        if scored < tutors:  # rows a concurrent per-ingest task scored from newer sessions
+            self.stdout.write(f"Kept {tutors - scored} scores computed meanwhile from newer sessions.")
         self.stdout.write(
             f"Scored {scored} tutors in {elapsed:.2f} s: {levels.get('high', 0)} high, "
             f"{levels.get('medium', 0)} medium, {levels.get('low', 0)} low risk; "
