@@ -4,7 +4,7 @@ import threading
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.models import OrmQ
@@ -43,7 +43,14 @@ def test_an_idle_pusher_wakes_as_soon_as_another_process_enqueues(broker, monkey
     # Polling alone would find the task only after 30 s, and dequeue would return None first.
     monkeypatch.setattr(Conf, "POLL", 30)
     assert broker.listen()
-    threading.Timer(0.2, lambda: get_broker("test-queue").enqueue("late task")).start()
+
+    def enqueue_elsewhere():
+        try:
+            get_broker("test-queue").enqueue("late task")
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    threading.Timer(0.2, enqueue_elsewhere).start()
 
     tasks = broker.dequeue()
 
