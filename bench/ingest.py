@@ -8,7 +8,8 @@ BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432): gunicorn (2 gth
 
 1. single `POST /api/sessions` latency p50/p95 at concurrency 1 and 8 (threads, one keep-alive
    http.client connection each), while the worker scores what arrives;
-2. bulk ingest: `POST /api/sessions/bulk` with 1,000 sessions per request, sessions/s;
+2. bulk ingest: `POST /api/sessions/bulk` with 1,000 new sessions per request, sessions/s; then
+   the same batches again with every session changed (updates: one more path of the upsert);
 3. time to insight, for each session the time from its 202 until the tutor's
    TutorScore.last_calculated_at is at or after the moment it was posted: first for sessions
    arriving one at a time (20 sessions/s for ~30 s), then during a burst of 2,000 sessions
@@ -145,18 +146,18 @@ def single_latency(stack, key, platform, *, requests, concurrency):
     return percentile(ms, 95)
 
 
-def bulk_throughput(stack, key, platform, *, batches, size=1000):
+def bulk_throughput(stack, key, batches, *, label):
+    """POST each batch to /api/sessions/bulk; sessions/s over the requests' time."""
     connection = Connection(stack.port, key)
     timings = []
-    for _ in range(batches):
-        sessions = [platform.session() for _ in range(size)]
+    for sessions in batches:
         status, seconds, body = connection.post("/api/sessions/bulk", {"sessions": sessions})
         if status != 202:
             raise SystemExit(f"bulk failed: {status} {body[:300]}")
         timings.append(seconds)
-    rate = batches * size / sum(timings)
+    rate = sum(len(sessions) for sessions in batches) / sum(timings)
     print(
-        f"bulk ingest: {batches} × {size} sessions, {rate:,.0f} sessions/s "
+        f"{label}: {len(batches)} × {len(batches[0])} sessions, {rate:,.0f} sessions/s "
         f"(per request p50 {percentile([t * 1000 for t in timings], 50):.0f} ms)"
     )
     return rate
@@ -320,8 +321,14 @@ def main():
             stack, key, platform, requests=args.single, concurrency=8
         )
         print(f"  (the worker needed {drain(stack):.1f} s more to score that burst)")
-        figures["bulk_sessions_per_s"] = bulk_throughput(stack, key, platform, batches=args.bulk_batches)
+        batches = [[platform.session() for _ in range(1000)] for _ in range(args.bulk_batches)]
+        figures["bulk_sessions_per_s"] = bulk_throughput(stack, key, batches, label="bulk ingest")
         print(f"  (the worker needed {drain(stack):.1f} s more to score those batches)")
+        corrected = [[{**session, "duration_minutes": 45} for session in batch] for batch in batches]
+        figures["bulk_updates_per_s"] = bulk_throughput(
+            stack, key, corrected, label="bulk update (the same sessions, corrected)"
+        )
+        drain(stack)
         if not args.skip_insight:
             figures["insight_p95_ms"] = time_to_insight(
                 stack, key, platform, rate=args.insight_rate, seconds=args.insight_seconds
