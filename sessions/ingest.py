@@ -10,7 +10,7 @@ enqueue nothing, so they cannot trigger duplicate mails.
 import logging
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from .first_sessions import FLAG_FIELDS, plan_pairs, write_changes
@@ -158,14 +158,14 @@ def _ingest(items, *, now, prefix):
         if sessions_to_create:
             Session.objects.bulk_create(sessions_to_create)
         if sessions_to_update:
-            Session.objects.bulk_update(sessions_to_update, [*SESSION_FIELDS, *FLAG_FIELDS, "updated_at"])
+            bulk_update(Session, sessions_to_update, [*SESSION_FIELDS, *FLAG_FIELDS, "updated_at"])
         write_changes(flag_changes)
         if reschedules_to_delete:
             Reschedule.objects.filter(pk__in=reschedules_to_delete).delete()
         if reschedules_to_create:
             Reschedule.objects.bulk_create(reschedules_to_create)
         if reschedules_to_update:
-            Reschedule.objects.bulk_update(reschedules_to_update, RESCHEDULE_FIELDS)
+            bulk_update(Reschedule, reschedules_to_update, RESCHEDULE_FIELDS)
         if changed_tutor_ids:
             changed_ids = list(result.changed_session_ids)
             transaction.on_commit(lambda: enqueue_processing(changed_ids))
@@ -263,6 +263,35 @@ def _reschedule_from(item, session, stored_reschedule, *, now):
     if reschedule.id is None:
         reschedule.id = Reschedule._meta.pk.get_default()
     return fill_derived_fields(reschedule, received_at=now)
+
+
+def bulk_update(model, objs, fields):
+    """Write these fields of every object, by primary key, in one statement on PostgreSQL.
+
+    Django's bulk_update writes one CASE per field with a branch per row: for a batch of 1,000
+    changed sessions it spent 2–3 s building the SQL and 0.4 s running it (each row walks the
+    CASE), holding the batch's tutor locks all along. Here each column travels as one array and
+    `unnest` pairs them up again. Other databases (SQLite: the demo) keep Django's bulk_update.
+    """
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objs, fields)
+        return
+    quote = connection.ops.quote_name
+    table, key = quote(model._meta.db_table), model._meta.pk
+    columns = [key, *(model._meta.get_field(name) for name in fields)]
+    arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in columns)
+    names = ", ".join(quote(column.column) for column in columns)
+    assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
+    params = [
+        [column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in objs]
+        for column in columns
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({names}) "
+            f"WHERE {table}.{quote(key.column)} = v.{quote(key.column)}",
+            params,
+        )
 
 
 def _values(obj, fields):

@@ -5,7 +5,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 
 from sessions import ingest
 from sessions.ingest import IngestError, ingest_sessions
@@ -119,3 +120,52 @@ def test_created_at_survives_updates(now):
     ingest_sessions([payload.model_copy(update={"status": "no_show"})], now=now + timedelta(days=1))
     session = Session.objects.get()
     assert (session.created_at, session.updated_at) == (now, now + timedelta(days=1))
+
+
+def test_a_batch_of_updates_rewrites_every_field_nulls_included_in_one_statement_per_table(now):
+    rated = item(student_rating=4)
+    upcoming = item("scheduled", days_ago=-1)
+    moved = item("rescheduled")
+    untouched = item()
+    ingest_sessions([rated, upcoming, moved, untouched], now=now)
+    untouched_row = Session.objects.get(pk=untouched.session_id)
+    later = now + timedelta(hours=1)
+    other_tutor = uuid.uuid4()
+    info = moved.reschedule_info.model_copy(update={"reason": "Car trouble", "new_time": None})
+    updates = [
+        rated.model_copy(update={"status": "no_show", "completed_time": None, "student_rating": None}),
+        upcoming.model_copy(
+            update={"tutor_id": other_tutor, "student_id": "student-7", "duration_minutes": 90}
+        ),
+        moved.model_copy(update={"reschedule_info": info}),
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        result = ingest_sessions(updates, now=later)
+
+    assert (result.updated, result.created) == (3, 0)
+    no_show = Session.objects.get(pk=rated.session_id)
+    assert (no_show.status, no_show.completed_time, no_show.student_rating, no_show.no_show_by) == (
+        "no_show",
+        None,
+        None,
+        "tutor",
+    )
+    assert no_show.updated_at == later
+    reassigned = Session.objects.get(pk=upcoming.session_id)
+    assert (reassigned.tutor_id, reassigned.student_id, reassigned.duration_minutes) == (
+        other_tutor,
+        "student-7",
+        90,
+    )
+    reschedule = Reschedule.objects.get(session_id=moved.session_id)
+    assert (reschedule.reason, reschedule.reason_code, reschedule.new_time) == (
+        "Car trouble",
+        "personal",
+        None,
+    )
+    assert Session.objects.get(pk=untouched.session_id).updated_at == untouched_row.updated_at
+    statements = [query["sql"] for query in queries.captured_queries]
+    if connection.vendor == "postgresql":  # each column as one array, whatever the batch size
+        assert sum(sql.startswith('UPDATE "sessions" SET') for sql in statements) == 1
+        assert sum(sql.startswith('UPDATE "reschedules" SET') for sql in statements) == 1
