@@ -279,7 +279,9 @@ def bulk_update(model, objs, fields):
     quote = connection.ops.quote_name
     table, key = quote(model._meta.db_table), model._meta.pk
     columns = [key, *(model._meta.get_field(name) for name in fields)]
-    arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in columns)
+    # Arrays of the bare types: an explicit cast to varchar(100) would silently truncate, while
+    # assigning to the column still checks its length.
+    arrays = ", ".join(f"%s::{column.db_type(connection).split('(')[0]}[]" for column in columns)
     names = ", ".join(quote(column.column) for column in columns)
     assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
     params = [

@@ -5,7 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import DataError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from sessions import ingest
@@ -169,3 +169,14 @@ def test_a_batch_of_updates_rewrites_every_field_nulls_included_in_one_statement
     if connection.vendor == "postgresql":  # each column as one array, whatever the batch size
         assert sum(sql.startswith('UPDATE "sessions" SET') for sql in statements) == 1
         assert sum(sql.startswith('UPDATE "reschedules" SET') for sql in statements) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite does not enforce varchar lengths")
+def test_bulk_update_refuses_an_over_long_value_instead_of_truncating_it(now):
+    ingest_sessions([item()], now=now)
+    session = Session.objects.get()
+    session.student_id = "x" * 101
+
+    with pytest.raises(DataError), transaction.atomic():
+        ingest.bulk_update(Session, [session], ["student_id"])
+    assert Session.objects.get().student_id == "student-42"
