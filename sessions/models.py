@@ -56,7 +56,8 @@ class Session(models.Model):
         STUDENT = "student"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=True)
-    tutor = models.ForeignKey(Tutor, on_delete=models.CASCADE, related_name="sessions")
+    # No index of its own: (tutor, scheduled_time) below starts with it and serves its lookups.
+    tutor = models.ForeignKey(Tutor, on_delete=models.CASCADE, related_name="sessions", db_index=False)
     student_id = models.CharField(max_length=100)
     scheduled_time = models.DateTimeField()
     completed_time = models.DateTimeField(null=True, blank=True)

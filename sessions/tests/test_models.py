@@ -5,7 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from conftest import NOW
 from sessions.models import ApiKey, Reschedule, Session, Tutor, hash_api_key
@@ -248,3 +248,20 @@ def test_api_keys_store_only_a_hash(db):
     assert api_key.key_hash == hash_api_key(raw_key) and raw_key not in (api_key.key_hash, api_key.prefix)
     assert raw_key.startswith(api_key.prefix)
     assert ApiKey.objects.active().get() == api_key
+
+
+def test_sessions_carry_only_the_indexes_their_queries_use(db):
+    # Every index costs a write per ingested session; tutor lookups use (tutor_id, scheduled_time).
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Session._meta.db_table)
+    indexes = {
+        tuple(details["columns"])
+        for details in constraints.values()
+        if details["index"] and not details["primary_key"] and not details["unique"]
+    }
+    assert indexes == {
+        ("tutor_id", "scheduled_time"),
+        ("tutor_id", "student_id", "scheduled_time"),
+        ("scheduled_time",),
+        ("status",),
+    }
