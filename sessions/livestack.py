@@ -182,7 +182,7 @@ class LiveStack:
         return self.manage("create_api_key", name).strip()
 
     def request(self, method, path, payload=None, *, key=None, timeout=10):
-        """(status, parsed JSON) of one HTTP request to the stack."""
+        """(status, parsed JSON, or the text of a body that is not JSON) of one HTTP request."""
         data = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
@@ -190,9 +190,13 @@ class LiveStack:
             request.add_header("Authorization", f"Bearer {key}")
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, json.loads(response.read() or b"null")
+                status, body = response.status, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+            status, body = error.code, error.read()
+        try:
+            return status, json.loads(body or b"null")
+        except ValueError:  # a server error page
+            return status, body.decode(errors="replace")
 
     def log(self, name):
         path = self.tmp / f"{name}.log"
@@ -219,6 +223,13 @@ class LiveStack:
         for process in self.processes:
             if process.poll() is not None:
                 raise RuntimeError(f"{process.name} exited with {process.returncode}\n{self.logs()}")
+
+    def drop_connections(self):
+        """Terminate every server connection to the scratch database, as a restart would."""
+        self._admin_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{self.name}' AND pid <> pg_backend_pid()"
+        )
 
     def _admin_sql(self, statement):
         import psycopg

@@ -72,6 +72,9 @@ TEMPLATES = [
 # SQLite is the embedded default; PostgreSQL in production via DATABASE_URL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+# A reused connection is checked (one round trip) before its first query in a request or task, so
+# a database restart or failover costs a reconnect, not a 500 or a failed scoring task.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web and worker processes read while the other writes. IMMEDIATE transactions
     # take the write lock up front, so concurrent writers wait (timeout) instead of failing at once

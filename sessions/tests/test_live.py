@@ -67,3 +67,37 @@ def test_sessions_posted_over_http_are_scored_by_the_worker(redis_url):
         assert datetime.fromisoformat(score["last_calculated_at"]) >= posted_at
         status, history = stack.request("GET", f"/api/tutors/{tutor_id}/history", key=key)
         assert len(history["recent_reschedules"]) == 2
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="drops PostgreSQL connections"
+)
+def test_a_database_restart_costs_no_request_and_no_scoring_task():
+    tutor_id = uuid.uuid4()
+    with LiveStack() as stack:
+        key = stack.create_api_key("live-test")
+        for hours in range(1, 17):  # every gunicorn thread and the worker hold a connection
+            assert (
+                stack.request("POST", "/api/sessions", payload(uuid.uuid4(), "completed", hours), key=key)[0]
+                == 202
+            )
+        time.sleep(1)
+
+        stack.drop_connections()
+        statuses = [
+            stack.request("POST", "/api/sessions", payload(tutor_id, "completed", hours), key=key)[0]
+            for hours in range(1, 17)
+        ]
+
+        assert statuses == [202] * 16
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            score = stack.request("GET", f"/api/tutors/{tutor_id}", key=key)[1]["score"]
+            if score and score["windows"]["30d"]["total_sessions"] == 16:
+                break
+            time.sleep(0.25)
+        else:
+            pytest.fail(f"not scored within {WAIT_SECONDS}s\n{stack.logs()}")
+        worker_log = stack.log("worker")
+        assert "Failed to pull task from broker" not in worker_log
+        assert "Failed 'scoring.tasks.process_sessions'" not in worker_log
