@@ -4,6 +4,7 @@ Functions that depend on the time take `now=` so tests pin it; none loops over r
 inside.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,6 +22,8 @@ from .models import Alert, AlertEvent, RiskLevel, ScoringSettings, TutorScore
 
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 TREND_WEEKS = 12
+
+logger = logging.getLogger(__name__)
 
 
 def stale_tutors_q():
@@ -98,7 +101,11 @@ def platform_weekly_trend(*, now, weeks=TREND_WEEKS):
         return _weekly_trend(end=now, weeks=weeks)
     end = datetime.fromtimestamp(now.timestamp() // period * period, tz=UTC)
     key = f"dashboard:weekly-trend:{weeks}:{end.isoformat()}"
-    points = cache.get(key)
+    try:
+        points = cache.get(key)
+    except Exception:  # a shared cache (Redis) that is down must not take the overview with it
+        logger.warning("cache unavailable; computing the weekly trend directly", exc_info=True)
+        return _weekly_trend(end=end, weeks=weeks)
     if points is None:
         points = _weekly_trend(end=end, weeks=weeks)
         cache.set(key, points, period * 2)

@@ -131,6 +131,14 @@ Q_CLUSTER = {
 }
 if env("REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("REDIS_URL")
+    # Shared by every web and worker process (the dashboard's weekly trend); else one per process.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("REDIS_URL"),
+            "KEY_PREFIX": Q_CLUSTER["name"],
+        }
+    }
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["broker_class"] = "tutorscore.broker.NotifyingORM"  # LISTEN/NOTIFY on PostgreSQL

@@ -59,6 +59,19 @@ def test_weekly_trend_is_shared_within_a_cache_period(make_tutor, make_session, 
     assert later[-1].end == NOW + timedelta(minutes=5) and later[-1].sessions == 2
 
 
+def test_weekly_trend_is_computed_when_the_shared_cache_is_down(
+    make_tutor, make_session, monkeypatch, caplog
+):
+    def redis_down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(selectors.cache, "get", redis_down)
+    make_session(make_tutor(), days_ago=1)
+
+    assert selectors.platform_weekly_trend(now=NOW)[-1].sessions == 1
+    assert "cache unavailable; computing the weekly trend directly" in caplog.text
+
+
 def test_weekly_trend_without_cache_ends_at_now(settings, make_tutor, make_session):
     settings.DASHBOARD_TREND_CACHE_SECONDS = 0
     make_session(make_tutor(), at=NOW + timedelta(minutes=1))

@@ -1,5 +1,7 @@
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,3 +35,17 @@ def test_secret_key_is_required_without_debug():
     result = run_manage("check", DEBUG="false")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_with_redis_every_process_shares_one_cache():
+    # The dashboard's weekly trend is computed once per period for all processes, not per process.
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    key = f"shared-cache-test-{uuid.uuid4()}"
+    environment = {"DEBUG": "true", "REDIS_URL": redis_url}
+    write = f"from django.core.cache import cache; cache.set('{key}', 'from process one', 60)"
+    read = f"from django.core.cache import cache; print(cache.get('{key}')); cache.delete('{key}')"
+
+    assert run_manage("shell", "-c", write, **environment).returncode == 0
+    result = run_manage("shell", "-c", read, **environment)
+
+    assert result.stdout.strip().splitlines()[-1] == "from process one", result.stderr
