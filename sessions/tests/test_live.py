@@ -22,6 +22,20 @@ def payload(tutor_id, status, hours_ago, **extra):
     return session_payload(status, tutor_id=tutor_id, days_ago=hours_ago / 24, now=datetime.now(UTC), **extra)
 
 
+def wait_until_scored(stack, key, tutor_id, *, sessions):
+    """The tutor read back through the API once its score counts `sessions` sessions in 30 days."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    score = None
+    while time.monotonic() < deadline:
+        status, body = stack.request("GET", f"/api/tutors/{tutor_id}", key=key)
+        assert status == 200, body
+        score = body["score"]
+        if score and score["windows"]["30d"]["total_sessions"] == sessions:
+            return body
+        time.sleep(0.25)
+    pytest.fail(f"score not updated within {WAIT_SECONDS}s: {score}\n{stack.logs()}")
+
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -46,17 +60,8 @@ def test_sessions_posted_over_http_are_scored_by_the_worker(redis_url):
         status, body = stack.request("POST", "/api/sessions", {"status": "nope"}, key=key)
         assert status == 422
 
-        deadline = time.monotonic() + WAIT_SECONDS
-        score = None
-        while time.monotonic() < deadline:
-            status, body = stack.request("GET", f"/api/tutors/{tutor_id}", key=key)
-            assert status == 200, body
-            score = body["score"]
-            if score and score["windows"]["30d"]["total_sessions"] == 5:
-                break
-            time.sleep(0.25)
-        else:
-            pytest.fail(f"score not updated within {WAIT_SECONDS}s: {score}\n{stack.logs()}")
+        body = wait_until_scored(stack, key, tutor_id, sessions=5)
+        score = body["score"]
 
         assert body["name"] == "Live Tutor"
         assert score["windows"]["30d"] == {
@@ -76,28 +81,21 @@ def test_a_database_restart_costs_no_request_and_no_scoring_task():
     tutor_id = uuid.uuid4()
     with LiveStack() as stack:
         key = stack.create_api_key("live-test")
-        for hours in range(1, 17):  # every gunicorn thread and the worker hold a connection
-            assert (
-                stack.request("POST", "/api/sessions", payload(uuid.uuid4(), "completed", hours), key=key)[0]
-                == 202
-            )
+
+        def post_sessions(tutor_ids):
+            return [
+                stack.request("POST", "/api/sessions", payload(tutor, "completed", hours), key=key)[0]
+                for hours, tutor in enumerate(tutor_ids, start=1)
+            ]
+
+        # Every gunicorn thread and the worker now hold a connection.
+        assert post_sessions(uuid.uuid4() for _ in range(16)) == [202] * 16
         time.sleep(1)
 
         stack.drop_connections()
-        statuses = [
-            stack.request("POST", "/api/sessions", payload(tutor_id, "completed", hours), key=key)[0]
-            for hours in range(1, 17)
-        ]
 
-        assert statuses == [202] * 16
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            score = stack.request("GET", f"/api/tutors/{tutor_id}", key=key)[1]["score"]
-            if score and score["windows"]["30d"]["total_sessions"] == 16:
-                break
-            time.sleep(0.25)
-        else:
-            pytest.fail(f"not scored within {WAIT_SECONDS}s\n{stack.logs()}")
+        assert post_sessions([tutor_id] * 16) == [202] * 16
+        wait_until_scored(stack, key, tutor_id, sessions=16)
         worker_log = stack.log("worker")
         assert "Failed to pull task from broker" not in worker_log
         assert "Failed 'scoring.tasks.process_sessions'" not in worker_log
