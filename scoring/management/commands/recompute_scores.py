@@ -5,10 +5,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from scoring import engine, history
 from scoring.models import Alert, ScoringSettings, TutorScore
+from sessions.management.arguments import aware_datetime
 from sessions.models import Tutor
 
 
@@ -25,15 +25,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, now=None, history_days=0, **options):
-        if now:
-            moment = parse_datetime(now)
-            if moment is None:
-                raise CommandError(f"--now {now!r} is not an ISO 8601 datetime.")
-            if timezone.is_naive(moment):
-                raise CommandError("--now needs a timezone, e.g. 2026-01-15T14:00:00Z.")
-            now = moment
-        else:
-            now = timezone.now()
+        now = aware_datetime("--now", now) or timezone.now()
         if history_days < 0:
             raise CommandError("--history-days cannot be negative.")
 

@@ -1,10 +1,9 @@
 """Re-derive every session's first-session flags (after writes that bypassed the app)."""
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.core.management.base import BaseCommand
 
 from sessions.first_sessions import repair
+from sessions.management.arguments import aware_datetime
 
 
 class Command(BaseCommand):
@@ -22,13 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, since=None, **options):
-        if since:
-            moment = parse_datetime(since)
-            if moment is None:
-                raise CommandError(f"--since {since!r} is not an ISO 8601 datetime.")
-            if timezone.is_naive(moment):
-                raise CommandError("--since needs a timezone, e.g. 2026-01-15T14:00:00Z.")
-            since = moment
+        since = aware_datetime("--since", since)
 
         def progress(done, total, fixed):
             self.stdout.write(f"Tutors {done:,} / {total:,}: {fixed:,} sessions fixed so far")
