@@ -1,11 +1,27 @@
-"""Small factories shared by every app's tests. Time is always injected: NOW is fixed."""
-
-import uuid
-from datetime import UTC, datetime, timedelta
+"""Fixtures shared by every app's tests. Time is always injected: the clock is frozen at NOW."""
 
 import pytest
+import time_machine
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+from tutorscore import testing
+from tutorscore.testing import NOW
+
+
+def pytest_report_header():
+    return f"reference time: {NOW.isoformat()} (replay with TUTORSCORE_TEST_NOW={NOW.isoformat()})"
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(request):
+    """Every in-process test runs at NOW (ticking, so waits and timeouts still progress).
+
+    Live tests start real servers in other processes, which read the real clock; they are left
+    on it too, so both sides of the test agree."""
+    if request.node.get_closest_marker("live"):
+        yield None
+        return
+    with time_machine.travel(NOW, tick=True) as traveller:
+        yield traveller
 
 
 @pytest.fixture
@@ -15,56 +31,13 @@ def now():
 
 @pytest.fixture
 def make_tutor(db):
-    def make(name="Ada Tutor", email=None, **fields):
-        from sessions.models import Tutor
-
-        return Tutor.objects.create(name=name, email=email, **fields)
-
-    return make
+    return testing.make_tutor
 
 
 @pytest.fixture
 def make_session(db):
     """make_session(tutor, days_ago=3, status="completed", initiator="tutor", ...)."""
-
-    def make(
-        tutor,
-        *,
-        days_ago=3,
-        at=None,
-        status="completed",
-        student_id="student-1",
-        initiator="tutor",
-        reason="",
-        hours_before=48,
-        **fields,
-    ):
-        from sessions.models import Reschedule, Session
-
-        scheduled_time = at or NOW - timedelta(days=days_ago)
-        if status == "completed":
-            fields.setdefault("completed_time", scheduled_time + timedelta(hours=1))
-            fields.setdefault("duration_minutes", 60)
-        session = Session.objects.create(
-            id=fields.pop("id", uuid.uuid4()),
-            tutor=tutor,
-            student_id=student_id,
-            scheduled_time=scheduled_time,
-            status=status,
-            **fields,
-        )
-        if status == "rescheduled":
-            Reschedule.objects.create(
-                session=session,
-                initiator=initiator,
-                reason=reason,
-                original_time=scheduled_time,
-                new_time=scheduled_time + timedelta(days=2),
-                cancelled_at=scheduled_time - timedelta(hours=hours_before),
-            )
-        return session
-
-    return make
+    return testing.make_session
 
 
 @pytest.fixture

@@ -20,3 +20,7 @@ SITE_URL = "http://testserver"
 # Serve static files through the finders, as in development: no collectstatic before tests.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The suite runs at a frozen reference time that may lie years from the browser's own clock
+# (`TUTORSCORE_TEST_NOW`): cookies that expire with the browser, not at a date, survive that.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+CSRF_COOKIE_AGE = None

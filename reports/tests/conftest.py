@@ -1,11 +1,10 @@
 """Factories for the reports tests: scores and alerts are built directly (the engine is not needed)."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from conftest import NOW
+from tutorscore import testing
 
 RECIPIENTS = ["lead@example.com", "ops@example.com"]
 
@@ -24,44 +23,7 @@ def scoring_settings(db):
 @pytest.fixture
 def make_score(db):
     """A TutorScore with exact figures: 3 of 8 sessions rescheduled in 7 days by default (flagged)."""
-
-    def make(tutor, **fields):
-        from scoring.models import TutorScore
-
-        values = {
-            "total_sessions_7d": 8,
-            "total_sessions_30d": 20,
-            "total_sessions_90d": 50,
-            "tutor_reschedules_7d": 3,
-            "tutor_reschedules_30d": 4,
-            "tutor_reschedules_90d": 6,
-            "reschedule_rate_7d": Decimal("37.50"),
-            "reschedule_rate_30d": Decimal("20.00"),
-            "reschedule_rate_90d": Decimal("12.00"),
-            "no_shows_30d": 1,
-            "no_show_rate_30d": Decimal("5.00"),
-            "first_sessions_90d": 4,
-            "retained_first_sessions_90d": 3,
-            "first_session_retention_90d": Decimal("75.00"),
-            "reschedule_flag": True,
-            "is_high_risk": True,
-            "risk_score": Decimal("72.50"),
-            "risk_level": "high",
-            "reasons": [
-                "Rescheduled 3 of 8 sessions in the last 7 days (37.5%, threshold 15%)",
-                "2 of 3 reschedules were last-minute (<24 h)",
-            ],
-            "recommendations": ["Schedule a calendar-planning check-in"],
-            "reschedule_rate_threshold": Decimal("15.00"),
-            "no_show_rate_threshold": Decimal("10.00"),
-            "first_session_retention_threshold": Decimal("60.00"),
-            "minimum_sessions": 5,
-            "last_calculated_at": NOW,
-        }
-        values.update(fields)
-        return TutorScore.objects.update_or_create(tutor=tutor, defaults=values)[0]
-
-    return make
+    return lambda tutor, **fields: testing.make_score(tutor, **{**testing.FLAGGED_SCORE, **fields})
 
 
 @pytest.fixture
@@ -81,20 +43,9 @@ def low_risk():
 
 @pytest.fixture
 def make_alert(db):
-    def make(tutor, *, kind="reschedule_rate", hours_ago=1, status="open", message=None):
-        from scoring.models import Alert
-
-        opened_at = NOW - timedelta(hours=hours_ago)
-        return Alert.objects.create(
-            tutor=tutor,
-            kind=kind,
-            status=status,
-            message=message or "Rescheduled 3 of 8 sessions in the last 7 days (37.5%, threshold 15%)",
-            opened_at=opened_at,
-            resolved_at=NOW if status == "resolved" else None,
-        )
-
-    return make
+    """An alert opened an hour before NOW, with the flagged score's first reason as its message."""
+    message = testing.FLAGGED_SCORE["reasons"][0]
+    return lambda tutor, **fields: testing.make_alert(tutor, **{"hours_ago": 1, "message": message, **fields})
 
 
 @pytest.fixture

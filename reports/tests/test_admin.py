@@ -3,8 +3,8 @@
 import pytest
 from django.core import mail as django_mail
 
-from conftest import NOW
 from reports.models import EmailReport
+from tutorscore.testing import NOW
 
 
 @pytest.fixture

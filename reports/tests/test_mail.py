@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.core import mail as django_mail
 
-from conftest import NOW
 from reports import mail
 from reports.models import EmailReport
 from scoring.models import ScoringSettings
+from tutorscore.testing import NOW, day
 
 INVALID = "INVALID_TEMPLATE_VARIABLE"
 
@@ -35,7 +35,7 @@ def test_session_report_of_a_flagged_tutor_says_why_with_numbers_and_links(scori
     assert [m.to for m in django_mail.outbox] == [["lead@example.com"], ["ops@example.com"]]
     message = django_mail.outbox[0]
     html = assert_clean(message)
-    assert message.subject == "[High risk] Ada Tutor: rescheduled session, 24 Nov 12:00 UTC"
+    assert message.subject == f"[High risk] Ada Tutor: rescheduled session, {day(1, '%d %b %H:%M')} UTC"
     # The most important line comes first, in both parts.
     assert message.body.startswith(
         "Ada Tutor is high risk: Rescheduled 3 of 8 sessions in the last 7 days (37.5%, threshold 15%)\n"
@@ -44,7 +44,7 @@ def test_session_report_of_a_flagged_tutor_says_why_with_numbers_and_links(scori
     for part in (message.body, html):
         assert str(flagged_session.pk) in part
         assert "student-42" in part
-        assert "Tue 24 Nov 2026, 12:00 UTC" in part
+        assert f"{day(1, '%a %d %b %Y, %H:%M')} UTC" in part
         assert "last-minute" in part
         assert "Double-booked with another class" in part
         assert "37.5%" in part and "20%" in part and "12%" in part  # 7/30/90-day rates
@@ -95,7 +95,7 @@ def test_all_mode_reports_every_session(scoring_settings, make_tutor, make_sessi
     assert send_session_report(session) == 2
     message = django_mail.outbox[0]
     html = assert_clean(message)
-    assert message.subject == "Bea Tutor: completed session, 24 Nov 12:00 UTC"
+    assert message.subject == f"Bea Tutor: completed session, {day(1, '%d %b %H:%M')} UTC"
     assert message.body.startswith("Bea Tutor: low risk after a completed session\n")
     assert "45 min" in html and "rated 5/5" in html
 
@@ -196,7 +196,7 @@ def test_alert_mail_names_the_alert_and_links_to_it(scoring_settings, make_tutor
     alert_url = f"http://testserver/tutors/{tutor.pk}/#alert-{alert.pk}"
     for part in (message.body, html):
         assert alert_url in part
-        assert "Wed 25 Nov 2026, 11:00 UTC" in part
+        assert f"{day(1 / 24, '%a %d %b %Y, %H:%M')} UTC" in part
         assert "Schedule a calendar-planning check-in" in part
     row = EmailReport.objects.get(recipient_email="lead@example.com")
     assert (row.kind, row.event_key, row.alert, row.tutor, row.status) == (
@@ -275,8 +275,8 @@ def test_digest_mail_content(scoring_settings, digest_data):
 
     message = django_mail.outbox[0]
     html = assert_clean(message)
-    assert message.subject == "TutorScore digest, 25 Nov 2026: 3 new alerts, 3 open"
-    assert message.body.startswith("3 new alerts since Tue 24 Nov, 12:00 UTC; 3 open\n")
+    assert message.subject == f"TutorScore digest, {day(0, '%d %b %Y')}: 3 new alerts, 3 open"
+    assert message.body.startswith(f"3 new alerts since {day(1, '%a %d %b, %H:%M')} UTC; 3 open\n")
     assert "- Sessions: 4 / 5 / −1" in message.body
     assert "- Tutor reschedule rate: 25% / 40% / −15 pts" in message.body
     assert "- Ada Tutor: High (72.5), 30-day reschedule rate 20%" in message.body
@@ -284,13 +284,13 @@ def test_digest_mail_content(scoring_settings, digest_data):
     assert f"http://testserver/tutors/{ada.pk}/" in html
     assert "http://testserver/" in html
     row = EmailReport.objects.filter(kind="digest").first()
-    assert row.event_key == "digest:2026-11-25"
+    assert row.event_key == f"digest:{day(0)}"
     assert row.tutor is None
 
 
 def test_digest_counts_new_alerts_since_the_previous_digest(scoring_settings, digest_data):
     mail.queue_digest(now=NOW - timedelta(hours=10))
-    EmailReport.objects.update(event_key="digest:2026-11-24")  # as if it were the previous day's digest
+    EmailReport.objects.update(event_key=f"digest:{day(1)}")  # as if it were the previous day's digest
 
     context = mail.digest_context(now=NOW)
     assert context["since"] == NOW - timedelta(hours=10)
@@ -302,7 +302,7 @@ def test_digest_with_no_data_renders_an_all_quiet_mail(scoring_settings):
 
     message = django_mail.outbox[0]
     assert_clean(message)
-    assert message.subject == "TutorScore digest, 25 Nov 2026: 0 new alerts, 0 open"
+    assert message.subject == f"TutorScore digest, {day(0, '%d %b %Y')}: 0 new alerts, 0 open"
     assert "- Tutor reschedule rate: — / — / —" in message.body
     assert "No tutor is at medium or high risk." in message.body
 
@@ -316,7 +316,7 @@ def test_one_digest_per_day(scoring_settings, digest_data):
 def test_next_digest_run():
     from datetime import time
 
-    assert mail.next_digest_run(time(8, 0), now=NOW) == NOW.replace(day=26, hour=8)
+    assert mail.next_digest_run(time(8, 0), now=NOW) == (NOW + timedelta(days=1)).replace(hour=8)
     assert mail.next_digest_run(time(13, 30), now=NOW) == NOW.replace(hour=13, minute=30)
     assert mail.next_digest_run("12:00", now=NOW) == NOW + timedelta(days=1)
 

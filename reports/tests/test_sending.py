@@ -9,10 +9,10 @@ from django.core import mail as django_mail
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
-from conftest import NOW
 from reports import mail, tasks
 from reports.models import EmailReport
 from reports.tests.backends import FlakyBackend
+from tutorscore.testing import NOW
 
 
 @pytest.fixture

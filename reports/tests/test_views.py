@@ -7,9 +7,9 @@ import pytest
 from django.core import mail as django_mail
 from django.urls import reverse
 
-from conftest import NOW
 from reports.models import EmailReport
 from reports.tests.backends import FlakyBackend
+from tutorscore.testing import NOW
 
 INVALID = "INVALID_TEMPLATE_VARIABLE"
 LOG_URL = "/reports/"

@@ -6,8 +6,8 @@ import json
 import pytest
 from anymail.signals import AnymailTrackingEvent, tracking
 
-from conftest import NOW
 from reports.models import EmailReport
+from tutorscore.testing import NOW
 
 SECRET = "tracker:s3cret-webhook-password"
 

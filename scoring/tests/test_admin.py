@@ -6,8 +6,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from conftest import NOW
 from scoring.models import Alert, AlertEvent, ScoringSettings, TutorScore
+from tutorscore.testing import NOW
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from conftest import NOW
 from scoring import alerts, engine
 from scoring.models import Alert, AlertEvent
 from scoring.signals import alert_opened
+from tutorscore.testing import NOW
 
 HOUR = timedelta(hours=1)
 

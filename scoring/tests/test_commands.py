@@ -8,6 +8,7 @@ from django_q.models import Schedule
 
 from scoring import engine
 from scoring.models import TutorScore, TutorScoreHistory
+from tutorscore.testing import NOW
 
 
 def run(*args):
@@ -23,9 +24,9 @@ def test_recompute_scores_prints_progress_and_summary(make_tutor, make_session):
     for _ in range(2):
         make_session(tutor, days_ago=1, status="rescheduled")
 
-    output = run("recompute_scores", "--now", "2026-11-25T12:00:00Z")
+    output = run("recompute_scores", "--now", NOW.isoformat())
 
-    assert "Scoring 1 tutors as of 2026-11-25T12:00:00+00:00…" in output
+    assert f"Scoring 1 tutors as of {NOW.isoformat()}…" in output
     assert "Scored 1 tutors in" in output
     assert "1 high, 0 medium, 0 low risk; alerts opened 1, auto-resolved 0." in output
     assert TutorScore.objects.get().reschedule_flag is True
@@ -54,7 +55,7 @@ def test_recompute_scores_says_which_newer_scores_it_kept(make_tutor, make_sessi
 
 def test_recompute_scores_can_backfill_history(make_tutor, make_session):
     make_session(make_tutor(), days_ago=1)
-    output = run("recompute_scores", "--now", "2026-11-25T12:00:00Z", "--history-days", "2")
+    output = run("recompute_scores", "--now", NOW.isoformat(), "--history-days", "2")
     assert "Wrote 3 history rows" in output
     assert TutorScoreHistory.objects.count() == 3
 

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import NOW
 from scoring import engine
 from scoring.models import Alert, ScoringSettings, TutorScore
 from sessions.models import Reschedule, Session, Tutor
+from tutorscore.testing import NOW
 
 DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
@@ -148,15 +148,13 @@ def test_threshold_equality_reads_as_amber_and_medium(make_tutor, make_session):
 def test_risk_score_formula_and_reasons(make_tutor, make_session):
     tutor = make_tutor()
     sessions(make_session, tutor, 6)
-    for day, hours_before, reason in [
-        (20, 2, "Scheduling conflict with another class"),  # Friday
-        (13, 5, "double booked"),  # Friday
-        (6, 30, "schedule conflict again"),  # Friday
-        (22, 12, "I was sick"),  # Sunday
+    for days_ago, hours_before, reason in [  # NOW is a Wednesday
+        (5, 2, "Scheduling conflict with another class"),  # Friday
+        (12, 5, "double booked"),  # Friday
+        (19, 30, "schedule conflict again"),  # Friday
+        (3, 12, "I was sick"),  # Sunday
     ]:
-        make_session(
-            tutor, at=NOW.replace(day=day), status="rescheduled", hours_before=hours_before, reason=reason
-        )
+        make_session(tutor, days_ago=days_ago, status="rescheduled", hours_before=hours_before, reason=reason)
 
     result = score(tutor)
 

@@ -1,11 +1,11 @@
 """Daily score history: one row per tutor and day, idempotent, and a backfill for new deployments."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
-from conftest import NOW
 from scoring import engine, history
 from scoring.models import TutorScoreHistory
+from tutorscore.testing import NOW
 
 
 def test_snapshot_is_idempotent_per_day(make_tutor, make_session):
@@ -21,7 +21,7 @@ def test_snapshot_is_idempotent_per_day(make_tutor, make_session):
     assert TutorScoreHistory.objects.count() == 2
     row = TutorScoreHistory.objects.get(tutor=ada)
     assert (row.date, row.total_sessions_7d, row.reschedule_rate_7d) == (
-        date(2026, 11, 25),
+        NOW.date(),
         2,
         Decimal("50.00"),
     )
@@ -38,9 +38,10 @@ def test_backfill_scores_each_past_day(make_tutor, make_session):
 
     assert history.backfill_history(days=3, now=NOW) == 3
     rows = {row.date: row for row in TutorScoreHistory.objects.all()}
-    assert sorted(rows) == [date(2026, 11, 22), date(2026, 11, 23), date(2026, 11, 24)]
-    assert rows[date(2026, 11, 22)].total_sessions_7d == 0
-    assert rows[date(2026, 11, 23)].reschedule_rate_7d == Decimal("100.00")  # 1 of 1, as of Nov 23 12:00
-    assert rows[date(2026, 11, 24)].reschedule_rate_7d == Decimal("100.00")  # the other is still ahead
+    three_ago, two_ago, one_ago = ((NOW - timedelta(days=n)).date() for n in (3, 2, 1))
+    assert sorted(rows) == [three_ago, two_ago, one_ago]
+    assert rows[three_ago].total_sessions_7d == 0
+    assert rows[two_ago].reschedule_rate_7d == Decimal("100.00")  # 1 of 1, as of that day's 12:00
+    assert rows[one_ago].reschedule_rate_7d == Decimal("100.00")  # the other is still ahead
     assert history.backfill_history(days=3, now=NOW) == 3
     assert TutorScoreHistory.objects.count() == 3

@@ -11,12 +11,11 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
-from conftest import NOW
 from scoring import engine
 from scoring.models import TutorScore
 from scoring.tasks import rescore_stale
 from sessions.models import ApiKey, Tutor
-from sessions.tests.conftest import TUTOR_ID, session_payload
+from tutorscore.testing import NOW, TUTOR_ID, session_payload
 
 pytestmark = pytest.mark.django_db
 

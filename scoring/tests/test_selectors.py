@@ -7,11 +7,10 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from conftest import NOW
 from scoring import selectors
 from scoring.models import ScoringSettings, TutorScore
-from scoring.tests.dashboard_factories import make_alert, make_score
 from sessions.models import Session, Tutor
+from tutorscore.testing import NOW, make_alert, make_score
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,11 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from conftest import NOW
 from scoring import engine, tasks
 from scoring.models import Alert, ScoringSettings, TutorScore, TutorScoreHistory
 from scoring.signals import session_scored
 from sessions.models import Session, Tutor
+from tutorscore.testing import NOW
 
 
 @pytest.fixture

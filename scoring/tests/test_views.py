@@ -12,9 +12,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import NOW
 from scoring.models import Alert, AlertEvent
-from scoring.tests.dashboard_factories import make_alert, make_score
+from tutorscore.testing import NOW, make_alert, make_score
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 PAGES = ["/", "/tutors/", "/alerts/"]
@@ -284,8 +283,8 @@ def test_csv_export_has_the_filtered_sorted_rows_of_every_page(staff_client, thr
             "Risk score",
             "Last updated (UTC)",
         ],
-        ["Bob Busy", "bob@school.org", "12.50", "medium", "16", "0.00", "30.00", "2026-11-25T12:00:00+00:00"],
-        ["Ann Able", "ann@example.com", "20.00", "high", "10", "10.00", "70.00", "2026-11-25T12:00:00+00:00"],
+        ["Bob Busy", "bob@school.org", "12.50", "medium", "16", "0.00", "30.00", NOW.isoformat()],
+        ["Ann Able", "ann@example.com", "20.00", "high", "10", "10.00", "70.00", NOW.isoformat()],
         ["Cy New", "cy@example.com", "", "", "", "", "", ""],
     ]
 
@@ -294,7 +293,7 @@ def test_csv_export_follows_filters_and_window(staff_client, three_tutors):
     rows = list(csv.reader(io.StringIO(body(staff_client.get("/tutors/?risk=high&window=7&format=csv")))))
     assert rows[0][2] == "Reschedule rate 7d (%)" and rows[0][4] == "Sessions 7d"
     assert rows[1:] == [
-        ["Ann Able", "ann@example.com", "40.00", "high", "5", "10.00", "70.00", "2026-11-25T12:00:00+00:00"]
+        ["Ann Able", "ann@example.com", "40.00", "high", "5", "10.00", "70.00", NOW.isoformat()]
     ]
 
 
@@ -557,7 +556,7 @@ def test_pages_declare_an_icon_so_browsers_do_not_request_favicon_ico(client):
 
 def test_an_action_in_the_queue_updates_the_queue_counter(staff_client, make_tutor):
     # The counter follows the action at once, not at the next poll.
-    from scoring.tests.dashboard_factories import make_alert
+    from tutorscore.testing import make_alert
 
     first = make_alert(make_tutor("Ann"))
     make_alert(make_tutor("Bob"))

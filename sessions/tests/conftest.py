@@ -1,43 +1,8 @@
 """API test helpers: a key, a client that posts JSON with it, and payload builders."""
 
 import json
-import uuid
-from datetime import timedelta
 
 import pytest
-
-from conftest import NOW
-
-TUTOR_ID = uuid.UUID("11111111-1111-4111-8111-111111111111")
-
-
-def iso(moment):
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def session_payload(status="completed", *, session_id=None, tutor_id=TUTOR_ID, days_ago=2, now=NOW, **extra):
-    """A valid payload in the original contract (plus whatever `extra` overrides)."""
-    scheduled_time = now - timedelta(days=days_ago)
-    payload = {
-        "session_id": str(session_id or uuid.uuid4()),
-        "tutor_id": str(tutor_id),
-        "student_id": "student-42",
-        "scheduled_time": iso(scheduled_time),
-        "status": status,
-        "duration_minutes": 60,
-    }
-    if status == "completed":
-        payload["completed_time"] = iso(scheduled_time + timedelta(minutes=60))
-    if status == "rescheduled":
-        payload["reschedule_info"] = {
-            "initiator": "tutor",
-            "reason": "Family emergency",
-            "original_time": iso(scheduled_time),
-            "new_time": iso(scheduled_time + timedelta(days=1)),
-            "cancelled_at": iso(scheduled_time - timedelta(hours=6)),
-        }
-    payload.update(extra)
-    return payload
 
 
 @pytest.fixture

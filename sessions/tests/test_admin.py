@@ -8,8 +8,8 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import NOW
 from sessions.models import ApiKey, Reschedule, Session, Tutor, hash_api_key
+from tutorscore.testing import NOW
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import pytest
 from django.db import connection
 
 from sessions.models import ApiKey, Reschedule, Session, Tutor
-
-from .conftest import TUTOR_ID, session_payload
+from tutorscore.testing import TUTOR_ID, day, session_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -347,7 +346,7 @@ def test_naive_timestamp_is_rejected_with_a_clear_message(api):
         ({"duration_minutes": True}, "duration_minutes", "Input should be a valid integer"),
         ({"student_rating": 6}, "student_rating", "Input should be less than or equal to 5"),
         ({"no_show_by": "tutor"}, "no_show_by", "no_show_by is only allowed when status is no_show."),
-        ({"completed_time": "2026-11-01T00:00:00Z"}, "completed_time", None),
+        ({"completed_time": day(24, "%Y-%m-%dT%H:%M:%SZ")}, "completed_time", None),  # before it began
         (
             {"status": "scheduled"},
             "completed_time",

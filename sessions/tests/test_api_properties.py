@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sessions.models import Reschedule, Session, Tutor
-
-from .conftest import session_payload
+from tutorscore.testing import session_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -12,14 +12,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import NOW
 from sessions import first_sessions
 from sessions.first_sessions import pair_flags
 from sessions.ingest import ingest_sessions
 from sessions.models import Session, Tutor
 from sessions.schemas import SessionIn
-
-from .conftest import session_payload
+from tutorscore.testing import NOW, day, session_payload
 
 DAY = timedelta(days=1)
 FIRST_ID, SECOND_ID = uuid.UUID(int=1), uuid.UUID(int=2)
@@ -298,12 +296,12 @@ def test_refresh_first_sessions_since_only_reads_recently_written_pairs(make_tut
     Session.objects.filter(pk=stale.pk).update(updated_at=NOW - 30 * DAY)
     Session.objects.filter(pk=fresh.pk).update(updated_at=NOW)
 
-    call_command("refresh_first_sessions", since="2026-11-25T00:00:00Z", stdout=io.StringIO())
+    call_command("refresh_first_sessions", since=day(0, "%Y-%m-%dT00:00:00Z"), stdout=io.StringIO())
 
     assert stored_flags() == {stale.pk: (False, False), fresh.pk: (True, False)}
 
 
-@pytest.mark.parametrize("since", ["yesterday", "2026-11-25T00:00:00"])
+@pytest.mark.parametrize("since", ["yesterday", day(0, "%Y-%m-%dT00:00:00")])
 def test_refresh_first_sessions_rejects_a_bad_since(db, since):
     with pytest.raises(CommandError, match="--since"):
         call_command("refresh_first_sessions", since=since)

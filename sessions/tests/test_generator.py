@@ -13,10 +13,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from faker import Faker
 
-from conftest import NOW
 from sessions import generator
 from sessions.models import ApiKey, Reschedule, Session, Tutor
 from sessions.rescheduling import classify_reason
+from tutorscore.testing import NOW
 
 NOW_ISO = NOW.isoformat()
 

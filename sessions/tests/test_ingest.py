@@ -12,8 +12,7 @@ from sessions import ingest
 from sessions.ingest import IngestError, ingest_sessions
 from sessions.models import Reschedule, Session, Tutor
 from sessions.schemas import SessionIn
-
-from .conftest import TUTOR_ID, session_payload
+from tutorscore.testing import TUTOR_ID, session_payload
 
 pytestmark = pytest.mark.django_db
 

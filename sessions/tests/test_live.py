@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sessions.livestack import LiveStack
-
-from .conftest import session_payload
+from tutorscore.testing import session_payload
 
 pytestmark = pytest.mark.live
 

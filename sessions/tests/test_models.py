@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from conftest import NOW
 from sessions.models import ApiKey, Reschedule, Session, Tutor, hash_api_key
 from sessions.rescheduling import classify_reason, fill_derived_fields, hours_before_session
+from tutorscore.testing import NOW
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from scoring.tests.dashboard_factories import make_alert, make_score
 from sessions.models import ApiKey
+from tutorscore.testing import make_alert, make_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

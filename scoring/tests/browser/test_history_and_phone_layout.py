@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from reports.models import EmailReport
 from scoring.tests.browser.test_dashboard import log_in
-from scoring.tests.dashboard_factories import make_alert, make_score
+from tutorscore.testing import make_alert, make_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
