@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Alert, AlertEvent, TutorScore
+from .models import Alert, AlertEvent, RiskLevel, TutorScore
 from .signals import alert_opened
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,10 @@ CLEARED_TEXT = {
     Alert.Kind.NO_SHOW_RATE: "Resolved automatically: the 30-day no-show rate is back within the threshold.",
     Alert.Kind.FIRST_SESSION: "Resolved automatically: first-session retention is back within the threshold.",
 }
+INACTIVE_TEXT = (
+    "Closed: the tutor is inactive (no session in 30 days, or marked inactive). A new alert opens "
+    "if the flag is raised again when they are back."
+)
 UNRESOLVED = [Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED]
 # Above this many tutors, read every unresolved alert rather than send a huge IN list.
 IN_LIST_LIMIT = 500
@@ -103,7 +107,8 @@ def sync_alerts(scores, *, now, previous_flags=None):
                         )
                     )
                 elif not raised and alert_id is not None:
-                    to_resolve.append((alert_id, kind))
+                    inactive = score.risk_level == RiskLevel.INACTIVE
+                    to_resolve.append((alert_id, kind, inactive))
 
         opened = []
         if to_open:
@@ -114,19 +119,28 @@ def sync_alerts(scores, *, now, previous_flags=None):
                 Alert.objects.filter(pk__in=[alert.pk for alert in to_open]).values_list("pk", flat=True)
             )
             opened = [alert for alert in to_open if alert.pk in landed]
-        resolved_ids = [alert_id for alert_id, _ in to_resolve]
-        if resolved_ids:
-            Alert.objects.filter(pk__in=resolved_ids, status__in=UNRESOLVED).update(
-                status=Alert.Status.RESOLVED, resolved_at=now, resolved_by=None, updated_at=now
-            )
+        resolved_ids = [alert_id for alert_id, _, _ in to_resolve]
+        for inactive in (False, True):
+            ids = [alert_id for alert_id, _, is_inactive in to_resolve if is_inactive == inactive]
+            if ids:
+                Alert.objects.filter(pk__in=ids, status__in=UNRESOLVED).update(
+                    status=Alert.Status.RESOLVED,
+                    resolved_at=now,
+                    resolved_by=None,
+                    resolution=Alert.Resolution.INACTIVE if inactive else Alert.Resolution.CLEARED,
+                    updated_at=now,
+                )
         events = [
             AlertEvent(alert=alert, action=AlertEvent.Action.OPENED, text=alert.message, created_at=now)
             for alert in opened
         ] + [
             AlertEvent(
-                alert_id=alert_id, action=AlertEvent.Action.RESOLVED, text=CLEARED_TEXT[kind], created_at=now
+                alert_id=alert_id,
+                action=AlertEvent.Action.RESOLVED,
+                text=INACTIVE_TEXT if inactive else CLEARED_TEXT[kind],
+                created_at=now,
             )
-            for alert_id, kind in to_resolve
+            for alert_id, kind, inactive in to_resolve
         ]
         if events:
             AlertEvent.objects.bulk_create(events)
@@ -214,6 +228,7 @@ def resolve(alert, *, user, note="", now=None):
                 "status": Alert.Status.RESOLVED,
                 "resolved_at": now,
                 "resolved_by": user,
+                "resolution": Alert.Resolution.BY_HAND,
                 "updated_at": now,
             },
         )

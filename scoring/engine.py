@@ -8,19 +8,15 @@ plain Python; `recompute_all` runs it for every tutor (or a given set) and upser
 Windows: a window of N days holds a tutor's sessions with `now − N days < scheduled_time ≤ now`
 and status completed, rescheduled or no_show (scheduled sessions have not happened yet).
 
-Risk score (0–100), documented in docs/scoring.md:
-    severity of a "higher is worse" rate   = min(100, 50 × rate / threshold)
-    severity of retention (lower is worse) = min(100, 50 × (100 − retention) / (100 − threshold))
-so every component is 50 exactly at its threshold, above 50 only when its flag is raised, and
-100 at twice the threshold (or half-way from the threshold to 0% retention).
-    reschedule component  = the highest severity among the 7/30/90-day windows with enough sessions
-    no-show component     = severity of the 30-day no-show rate, when the window has enough sessions
-    first-session component = severity of 90-day retention, when there are enough first sessions
-    risk_score = Σ weight × component / Σ weight, over the components that have enough data.
-Components without enough data drop out and the weights of the others renormalise; with no
-component at all the score is 0 and the reasons say that there is too little data.
-Risk level: `high` whenever a flag is raised; `medium` when risk_score ≥ 25 or a rate with
-enough data is within 5 points of its threshold (the amber zone); `low` otherwise.
+Flags weigh the evidence (scoring/evidence.py): a window raises a flag when its data are at
+least `flag_evidence_ratio` times likelier at twice the threshold than at half of it, and it holds
+the minimum number of sessions. Each component's strength is 0–100, exactly 50 where its flag
+is raised and below 50 otherwise (0 without data: missing data never raises a score).
+    M          = the strongest component (reschedules: the strongest of the 7/30/90-day windows)
+    risk_score = min(100, M + ¼ × Σ weight × component / Σ weight), and at most 49 without a flag,
+rounded to a whole number; monotonic in the evidence. Risk level: `inactive` when the tutor had
+no session in 30 days or is marked inactive (no flag, no alert, score 0); `high` whenever a flag
+is raised; `medium` when a rate is being watched or the score is at least 25; else `low`.
 """
 
 import json
@@ -38,14 +34,17 @@ from sessions.models import COUNTED_STATUSES, Reschedule, Session, Tutor
 from sessions.rescheduling import LAST_MINUTE_HOURS
 
 from .alerts import read_flags, sync_alerts
-from .models import RiskLevel, ScoringSettings, TutorScore
+from .evidence import events_needed, strongest, weigh
+from .models import Alert, RiskLevel, ScoringSettings, TutorScore
 
 WINDOWS = (7, 30, 90)
 # Reschedule patterns (last-minute share, weekday, reason) are read over the widest window.
 PATTERN_WINDOW_DAYS = 90
 AMBER_MARGIN = Decimal("5")
 MEDIUM_RISK_SCORE = Decimal("25")
-SEVERITY_AT_THRESHOLD = Decimal("50")
+UNFLAGGED_MAX_SCORE = Decimal("49")
+OTHER_COMPONENTS_SHARE = Decimal("0.25")
+ACTIVE_WINDOW_DAYS = 30  # no session in this window: the tutor is inactive
 HUNDRED = Decimal("100")
 CENT = Decimal("0.01")
 # From this many tutors on, PostgreSQL writes scores with COPY; a handful of tutors (the
@@ -77,14 +76,17 @@ SCORE_FIELDS = [
     "no_show_flag",
     "first_session_flag",
     "is_high_risk",
+    "is_watching",
     "risk_score",
     "risk_level",
+    "evidence",
     "reasons",
     "recommendations",
     "reschedule_rate_threshold",
     "no_show_rate_threshold",
     "first_session_retention_threshold",
     "minimum_sessions",
+    "flag_evidence_ratio",
     "last_calculated_at",
     "sessions_version",
     "updated_at",
@@ -130,21 +132,6 @@ def rate_colour(rate, threshold, *, lower_is_worse=False):
     return "green"
 
 
-def severity(rate, threshold):
-    """0–100 severity of a rate where higher is worse: 50 at the threshold, 100 at twice it."""
-    if threshold <= 0:
-        return HUNDRED if rate > 0 else Decimal(0)
-    return min(HUNDRED, SEVERITY_AT_THRESHOLD * rate / threshold)
-
-
-def retention_severity(retention, threshold):
-    """0–100 severity of a retention where lower is worse: 50 at the threshold, 100 at 0% retention
-    when the threshold is 50%, and 0 at 100% retention."""
-    if threshold >= HUNDRED:
-        return HUNDRED if retention < HUNDRED else Decimal(0)
-    return min(HUNDRED, SEVERITY_AT_THRESHOLD * (HUNDRED - retention) / (HUNDRED - threshold))
-
-
 # --- reading the facts (a fixed number of grouped queries) --------------------------------------
 
 
@@ -153,6 +140,7 @@ class TutorFacts:
     """The raw counts of one tutor, as read from the database."""
 
     sessions_version: int = 0  # the tutor's sessions_version, read before the counts
+    is_active: bool = True  # as the platform marks the tutor
     totals: dict = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
     tutor_reschedules: dict = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
     no_shows_30d: int = 0
@@ -324,7 +312,7 @@ def _read_window_counts(now, tutor_ids):
 def _tutors_query(now, tutor_ids):
     tutors = Tutor.objects.all() if tutor_ids is None else Tutor.objects.filter(pk__in=tutor_ids)
     # Ordered, so concurrent scorers upsert (and lock) score rows in the same order: no deadlocks.
-    return tutors.order_by("id").values_list("id", "sessions_version")
+    return tutors.order_by("id").values_list("id", "sessions_version", "is_active")
 
 
 def read_facts(*, now, tutor_ids=None):
@@ -337,10 +325,11 @@ def read_facts(*, now, tutor_ids=None):
     counts = _read_window_counts(now, tutor_ids) if tutors else {}
     facts = {}
     # Tutors deleted between the two queries are dropped with their counts.
-    for tutor_id, version in tutors:
+    for tutor_id, version, is_active in tutors:
         tutor_id = _as_uuid(tutor_id)
         facts[tutor_id] = counts.get(tutor_id) or TutorFacts()
         facts[tutor_id].sessions_version = version
+        facts[tutor_id].is_active = bool(is_active)
     return facts
 
 
@@ -393,64 +382,83 @@ def build_score(tutor_id, facts, *, settings, now):
         else None
     )
 
-    # Which rates have enough data to judge (the minimum-sessions rule), and the flags.
-    judged_windows = [days for days in WINDOWS if facts.totals[days] >= minimum]
-    reschedule_rates = {days: getattr(score, f"reschedule_rate_{days}d") for days in judged_windows}
-    no_show_judged = facts.totals[30] >= minimum
-    retention_judged = facts.first_sessions >= minimum
-    score.reschedule_flag = any(
-        rate > settings.reschedule_rate_threshold for rate in reschedule_rates.values()
-    )
-    score.no_show_flag = no_show_judged and score.no_show_rate_30d > settings.no_show_rate_threshold
-    score.first_session_flag = (
-        retention_judged and score.first_session_retention_90d < settings.first_session_retention_threshold
-    )
-    score.is_high_risk = score.reschedule_flag or score.no_show_flag or score.first_session_flag
+    score.flag_evidence_ratio = settings.flag_evidence_ratio
+    verdicts = weigh_facts(facts, settings=settings)
+    active = facts.is_active and facts.totals[ACTIVE_WINDOW_DAYS] > 0
+    if not active:  # missing data never raises a score: no flag, no alert, not ranked
+        score.reschedule_flag = score.no_show_flag = score.first_session_flag = False
+        score.is_high_risk = score.is_watching = False
+        score.risk_score, score.risk_level, score.evidence = Decimal(0), RiskLevel.INACTIVE, {}
+        score.reasons, score.recommendations = explain_inactive(facts), []
+        return score
 
-    # Risk score: weighted mean of the components that have enough data.
-    components = []
-    if reschedule_rates:
-        worst = max(severity(rate, settings.reschedule_rate_threshold) for rate in reschedule_rates.values())
-        components.append((settings.reschedule_weight, worst))
-    if no_show_judged:
-        components.append(
-            (settings.no_show_weight, severity(score.no_show_rate_30d, settings.no_show_rate_threshold))
-        )
-    if retention_judged:
-        components.append(
-            (
-                settings.first_session_weight,
-                retention_severity(
-                    score.first_session_retention_90d, settings.first_session_retention_threshold
-                ),
-            )
-        )
-    total_weight = sum(weight for weight, _ in components)
-    score.risk_score = (
-        (sum(weight * value for weight, value in components) / total_weight).quantize(CENT, ROUND_HALF_UP)
-        if total_weight
-        else Decimal("0.00")
-    )
-    amber = [rate_colour(rate, settings.reschedule_rate_threshold) for rate in reschedule_rates.values()]
-    if no_show_judged:
-        amber.append(rate_colour(score.no_show_rate_30d, settings.no_show_rate_threshold))
-    if retention_judged:
-        amber.append(
-            rate_colour(
-                score.first_session_retention_90d,
-                settings.first_session_retention_threshold,
-                lower_is_worse=True,
-            )
-        )
+    score.reschedule_flag = verdicts[Alert.Kind.RESCHEDULE_RATE].flagged
+    score.no_show_flag = verdicts[Alert.Kind.NO_SHOW_RATE].flagged
+    score.first_session_flag = verdicts[Alert.Kind.FIRST_SESSION].flagged
+    score.is_high_risk = score.reschedule_flag or score.no_show_flag or score.first_session_flag
+    score.is_watching = any(verdict.watching for verdict in verdicts.values())
+    score.evidence = {kind: verdict.as_json() for kind, verdict in verdicts.items()}
+    score.risk_score = risk_score(verdicts, settings=settings, flagged=score.is_high_risk)
     if score.is_high_risk:
         score.risk_level = RiskLevel.HIGH
-    elif score.risk_score >= MEDIUM_RISK_SCORE or "amber" in amber:
+    elif score.is_watching or score.risk_score >= MEDIUM_RISK_SCORE:
         score.risk_level = RiskLevel.MEDIUM
     else:
         score.risk_level = RiskLevel.LOW
-
-    score.reasons, score.recommendations = explain(score, facts, settings=settings, has_data=bool(components))
+    score.reasons, score.recommendations = explain(score, facts, verdicts, settings=settings)
     return score
+
+
+def weigh_facts(facts, *, settings):
+    """{alert kind: Evidence}: for reschedules the window that says most (scoring/evidence.py)."""
+    common = {"evidence_ratio": settings.flag_evidence_ratio, "minimum": settings.minimum_sessions}
+    reschedules = strongest(
+        [
+            weigh(
+                facts.tutor_reschedules[days],
+                facts.totals[days],
+                window_days=days,
+                threshold_percent=settings.reschedule_rate_threshold,
+                **common,
+            )
+            for days in WINDOWS
+        ]
+    )
+    no_shows = weigh(
+        facts.no_shows_30d,
+        facts.totals[30],
+        window_days=30,
+        threshold_percent=settings.no_show_rate_threshold,
+        **common,
+    )
+    # Retention is weighed on its complement: new students who did not come back.
+    first_sessions = weigh(
+        facts.first_sessions - facts.retained_first_sessions,
+        facts.first_sessions,
+        window_days=90,
+        threshold_percent=HUNDRED - settings.first_session_retention_threshold,
+        **common,
+    )
+    return {
+        Alert.Kind.RESCHEDULE_RATE: reschedules,
+        Alert.Kind.NO_SHOW_RATE: no_shows,
+        Alert.Kind.FIRST_SESSION: first_sessions,
+    }
+
+
+def risk_score(verdicts, *, settings, flagged):
+    """The strongest component plus a quarter of the weighted mean of all, as a whole number."""
+    weights = {
+        Alert.Kind.RESCHEDULE_RATE: settings.reschedule_weight,
+        Alert.Kind.NO_SHOW_RATE: settings.no_show_weight,
+        Alert.Kind.FIRST_SESSION: settings.first_session_weight,
+    }
+    strengths = {kind: Decimal(str(round(verdict.strength, 4))) for kind, verdict in verdicts.items()}
+    total_weight = sum(weights.values()) or Decimal(1)
+    mean = sum(weights[kind] * strength for kind, strength in strengths.items()) / total_weight
+    value = max(strengths.values()) + OTHER_COMPONENTS_SHARE * mean
+    value = min(value, HUNDRED if flagged else UNFLAGGED_MAX_SCORE)
+    return value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
 
 
 REASON_LABELS = {code: label.lower() for code, label in Reschedule.ReasonCode.choices}
@@ -471,35 +479,105 @@ def _top(counts, *, minimum):
     return top
 
 
-def explain(score, facts, *, settings, has_data):
-    """Plain sentences (reasons) and next steps (recommendations), from the score and its facts."""
-    minimum = settings.minimum_sessions
-    threshold = format_percent(settings.reschedule_rate_threshold)
-    reasons, recommendations = [], []
-    if not facts.totals[90]:
-        reasons.append("No sessions in the last 90 days.")
-    elif not has_data:
-        reasons.append(f"Too few sessions to score yet (a window needs at least {minimum}).")
-
-    # Reschedules: every window that is red or amber (a wider window holding the very same counts
-    # adds nothing), else the 30-day figure.
-    shown = None
-    for days in WINDOWS:
-        total, rate = facts.totals[days], getattr(score, f"reschedule_rate_{days}d")
-        if rate is None or rate_colour(rate, settings.reschedule_rate_threshold) == "green":
-            continue
-        if shown == (facts.tutor_reschedules[days], total):
-            continue
-        sentence = (
-            f"Rescheduled {facts.tutor_reschedules[days]} of {plural(total, 'session')} "
+def _sentences(score, facts, verdicts, settings):
+    """{kind: (figure sentence, clause about the evidence)} of the three rates, when they have data."""
+    reschedule = verdicts[Alert.Kind.RESCHEDULE_RATE]
+    days = reschedule.window_days
+    sentences = {}
+    if reschedule.total:
+        sentences[Alert.Kind.RESCHEDULE_RATE] = (
+            f"Rescheduled {reschedule.events} of {plural(reschedule.total, 'session')} "
             f"in the last {days} days "
-            f"({format_percent(rate)}%, threshold {threshold}%)"
+            f"({format_percent(getattr(score, f'reschedule_rate_{days}d'))}%, threshold "
+            f"{format_percent(settings.reschedule_rate_threshold)}%)",
+            settings.reschedule_rate_threshold,
+            "sessions",
         )
-        if total < minimum and rate > settings.reschedule_rate_threshold:
-            sentence += f", too few sessions to flag (minimum {minimum})"
-        reasons.append(sentence + ".")
-        shown = (facts.tutor_reschedules[days], total)
-    if shown is None and facts.totals[30]:
+    if facts.totals[30]:
+        sentences[Alert.Kind.NO_SHOW_RATE] = (
+            f"Missed {facts.no_shows_30d} of {plural(facts.totals[30], 'session')} in the last 30 days "
+            f"({format_percent(score.no_show_rate_30d)}%, threshold "
+            f"{format_percent(settings.no_show_rate_threshold)}%)",
+            settings.no_show_rate_threshold,
+            "sessions",
+        )
+    if facts.first_sessions:
+        sentences[Alert.Kind.FIRST_SESSION] = (
+            f"{facts.retained_first_sessions} of {plural(facts.first_sessions, 'new student')} came back "
+            f"within {FIRST_SESSION_FOLLOW_UP_DAYS} days of their first session "
+            f"({format_percent(score.first_session_retention_90d)}%, threshold "
+            f"{format_percent(settings.first_session_retention_threshold)}%)",
+            HUNDRED - settings.first_session_retention_threshold,
+            "first sessions",
+        )
+    return sentences
+
+
+def explain_inactive(facts):
+    """Why an inactive tutor is not scored."""
+    if not facts.is_active:
+        return ["Inactive: marked inactive on the platform."]
+    if not facts.totals[90]:
+        return ["Inactive: no sessions in the last 90 days."]
+    return [f"Inactive: no session in the last {ACTIVE_WINDOW_DAYS} days."]
+
+
+def _lead(kind, text, verdict, threshold, noun, settings):
+    """The sentence a flag (or a watch) rests on: the figure, then how much evidence it is."""
+    needed = (
+        None
+        if verdict.total < settings.minimum_sessions
+        else events_needed(verdict.total, float(threshold), float(settings.flag_evidence_ratio))
+    )
+    if verdict.total < settings.minimum_sessions:
+        clause = f"too few {noun} to flag (minimum {settings.minimum_sessions})"
+    elif needed is None:
+        clause = f"too few {noun} to flag yet"
+    else:
+        missing = " not coming back" if kind == Alert.Kind.FIRST_SESSION else ""
+        verb = "is" if verdict.flagged else "would be"
+        clause = f"{needed} of {verdict.total}{missing} {verb} enough evidence to flag"
+    if verdict.flagged:
+        return f"{text}; {clause}."
+    return f"Watching: {text[0].lower()}{text[1:]}; {clause}."
+
+
+def explain(score, facts, verdicts, *, settings):
+    """Plain sentences (reasons) and next steps (recommendations), from the score and its facts.
+
+    Reasons lead with the sentences that raised a flag (strongest first), then the rates being
+    watched, then the context: other reschedule windows, patterns, the other rates, ratings."""
+    reasons, recommendations = [], []
+    sentences = _sentences(score, facts, verdicts, settings)
+    ranked = sorted(
+        (kind for kind in sentences if verdicts[kind].flagged or verdicts[kind].watching),
+        key=lambda kind: (not verdicts[kind].flagged, -verdicts[kind].strength),
+    )
+    for kind in ranked:
+        text, threshold, noun = sentences[kind]
+        reasons.append(_lead(kind, text, verdicts[kind], threshold, noun, settings))
+    if facts.totals[ACTIVE_WINDOW_DAYS] < settings.minimum_sessions and not ranked:
+        reasons.append(
+            f"Too few sessions to judge yet (a window needs at least {settings.minimum_sessions})."
+        )
+
+    # Other reschedule windows that are red or amber (a wider window holding the very same
+    # counts adds nothing); without any, the 30-day figure.
+    threshold = format_percent(settings.reschedule_rate_threshold)
+    lead = verdicts[Alert.Kind.RESCHEDULE_RATE]
+    shown = {(lead.events, lead.total)} if Alert.Kind.RESCHEDULE_RATE in ranked else set()
+    for days in WINDOWS:
+        counts = (facts.tutor_reschedules[days], facts.totals[days])
+        rate = getattr(score, f"reschedule_rate_{days}d")
+        colour = rate_colour(rate, settings.reschedule_rate_threshold)
+        if colour in ("", "green") or counts in shown:
+            continue
+        reasons.append(
+            f"Rescheduled {counts[0]} of {plural(counts[1], 'session')} in the last "
+            f"{days} days ({format_percent(rate)}%, threshold {threshold}%)."
+        )
+        shown.add(counts)
+    if not shown and facts.totals[30]:
         reasons.append(
             f"Rescheduled {facts.tutor_reschedules[30]} of {plural(facts.totals[30], 'session')} "
             "in the last 30 days "
@@ -525,25 +603,10 @@ def explain(score, facts, *, settings, has_data):
             f"Most common reason: {_reason_label(reason_code)} ({facts.reason_codes[reason_code]}×)."
         )
 
-    if facts.totals[30] and (facts.no_shows_30d or score.no_show_flag):
-        reasons.append(
-            f"Missed {facts.no_shows_30d} of {plural(facts.totals[30], 'session')} in the last 30 days "
-            f"({format_percent(score.no_show_rate_30d)}%, threshold "
-            f"{format_percent(settings.no_show_rate_threshold)}%)."
-        )
-    if facts.first_sessions:
-        sentence = (
-            f"{facts.retained_first_sessions} of {plural(facts.first_sessions, 'new student')} "
-            "came back within "
-            f"{FIRST_SESSION_FOLLOW_UP_DAYS} days of their first session "
-            f"({format_percent(score.first_session_retention_90d)}%, threshold "
-            f"{format_percent(settings.first_session_retention_threshold)}%)"
-        )
-        if facts.first_sessions < minimum and score.first_session_retention_90d < (
-            settings.first_session_retention_threshold
-        ):
-            sentence += f", too few first sessions to flag (minimum {minimum})"
-        reasons.append(sentence + ".")
+    if Alert.Kind.NO_SHOW_RATE in sentences and facts.no_shows_30d and Alert.Kind.NO_SHOW_RATE not in ranked:
+        reasons.append(sentences[Alert.Kind.NO_SHOW_RATE][0] + ".")
+    if Alert.Kind.FIRST_SESSION in sentences and Alert.Kind.FIRST_SESSION not in ranked:
+        reasons.append(sentences[Alert.Kind.FIRST_SESSION][0] + ".")
     if score.average_rating_90d is not None:
         reasons.append(
             f"Average student rating {score.average_rating_90d} from {score.rated_sessions_90d} "
@@ -570,7 +633,9 @@ def explain(score, facts, *, settings, has_data):
     if score.first_session_flag:
         recommendations.append("Review first-session practice with a coach or pair the tutor with a mentor.")
     if score.risk_level == RiskLevel.MEDIUM:
-        recommendations.append("Keep watching: a rate is close to its threshold.")
+        recommendations.append(
+            "Keep watching: a rate is above or close to its threshold, without enough evidence to flag yet."
+        )
     return reasons, recommendations
 
 

@@ -24,6 +24,8 @@ class RiskLevel(models.TextChoices):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+    # No session in 30 days, or marked inactive: its own state, never ranked among the at-risk.
+    INACTIVE = "inactive"
 
 
 class ScoringSettings(models.Model):
@@ -62,6 +64,18 @@ class ScoringSettings(models.Model):
         default=5,
         validators=[MinValueValidator(1)],
         help_text="A window (or set of first sessions) must hold at least this many before it can flag.",
+    )
+    flag_evidence_ratio = models.DecimalField(
+        "flag evidence ratio",
+        max_digits=7,
+        decimal_places=2,
+        default=Decimal("20.00"),
+        validators=[MinValueValidator(Decimal("2")), MaxValueValidator(Decimal("10000"))],
+        help_text=(
+            "How sure a flag must be: the data must be at least this many times likelier if the "
+            "tutor's true rate were twice the threshold than if it were half of it (20 = 20 : 1). "
+            "Higher means fewer, surer flags that take more sessions to raise."
+        ),
     )
     reschedule_weight = models.DecimalField(
         max_digits=4,
@@ -149,8 +163,13 @@ class TutorScore(models.Model):
     no_show_flag = models.BooleanField(default=False)
     first_session_flag = models.BooleanField(default=False)
     is_high_risk = models.BooleanField(default=False)
+    # A rate beyond its threshold without enough evidence to flag: shown, no alert, no mail.
+    is_watching = models.BooleanField(default=False)
     risk_score = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"), validators=PERCENT)
-    risk_level = models.CharField(max_length=6, choices=RiskLevel.choices, default=RiskLevel.LOW)
+    risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, default=RiskLevel.LOW)
+    # Per flag kind, the window that says most: {kind: {state, window_days, events, total,
+    # evidence_ratio, strength}} (scoring/evidence.py).
+    evidence = models.JSONField(default=dict, blank=True)
     reasons = models.JSONField(default=list, blank=True)
     recommendations = models.JSONField(default=list, blank=True)
 
@@ -159,6 +178,7 @@ class TutorScore(models.Model):
     no_show_rate_threshold = models.DecimalField(max_digits=5, decimal_places=2)
     first_session_retention_threshold = models.DecimalField(max_digits=5, decimal_places=2)
     minimum_sessions = models.PositiveIntegerField()
+    flag_evidence_ratio = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("20.00"))
 
     last_calculated_at = models.DateTimeField()
     # The tutor's sessions_version the score was computed from (older than the tutor's: stale).
@@ -207,7 +227,7 @@ class TutorScoreHistory(models.Model):
     no_show_rate_30d = rate_field()
     first_session_retention_90d = rate_field()
     risk_score = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
-    risk_level = models.CharField(max_length=6, choices=RiskLevel.choices, default=RiskLevel.LOW)
+    risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, default=RiskLevel.LOW)
     is_high_risk = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -238,6 +258,11 @@ class Alert(models.Model):
         ACKNOWLEDGED = "acknowledged"
         RESOLVED = "resolved"
 
+    class Resolution(models.TextChoices):
+        CLEARED = "cleared", "Flag cleared"
+        INACTIVE = "inactive", "Tutor inactive"
+        BY_HAND = "by_hand", "Resolved by a person"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tutor = models.ForeignKey(Tutor, on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -260,6 +285,7 @@ class Alert(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    resolution = models.CharField(max_length=12, choices=Resolution.choices, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

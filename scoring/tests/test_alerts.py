@@ -15,11 +15,11 @@ HOUR = timedelta(hours=1)
 
 @pytest.fixture
 def flagged_tutor(make_tutor, make_session):
-    """A tutor whose 7-day reschedule rate is 2 of 6 (33.33%): the reschedule flag is raised."""
+    """A tutor whose 7-day reschedule rate is 3 of 6 (50%): enough evidence, the flag is raised."""
     tutor = make_tutor()
-    for _ in range(4):
+    for _ in range(3):
         make_session(tutor, days_ago=2)
-    for _ in range(2):
+    for _ in range(3):
         make_session(tutor, days_ago=2, status="rescheduled", reason="double booked")
     return tutor
 
@@ -48,7 +48,9 @@ def test_flag_opens_one_alert_and_sends_the_signal_after_commit(
     alert = Alert.objects.get()
     assert received == [alert.pk]
     assert (alert.kind, alert.status, alert.opened_at) == ("reschedule_rate", "open", NOW)
-    assert alert.message.startswith("Rescheduled 2 of 6 sessions in the last 7 days (33.33%, threshold 15%).")
+    assert alert.message.startswith(
+        "Rescheduled 3 of 6 sessions in the last 7 days (50%, threshold 15%); 3 of 6 is enough evidence to flag."
+    )
     assert events(alert) == [("opened", None, alert.message)]
 
 
@@ -56,7 +58,7 @@ def test_alert_auto_resolves_when_the_flag_clears_and_reopens_as_a_new_alert(fla
     engine.score_tutor(flagged_tutor, now=NOW)
     first = Alert.objects.get()
 
-    # Eight more completed sessions: every window holds 2 of 14 = 14.29%, under 15%.
+    # Eight more completed sessions: every window holds 3 of 14 = 21.43%, no longer evidence.
     for _ in range(8):
         make_session(flagged_tutor, days_ago=1)
     engine.score_tutor(flagged_tutor, now=NOW + HOUR)

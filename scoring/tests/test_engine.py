@@ -71,10 +71,11 @@ def test_only_tutor_initiated_reschedules_and_tutor_no_shows_count(make_tutor, m
     assert result.reschedule_rate_7d == Decimal("11.11")
     assert result.no_shows_30d == 1
     assert result.no_show_rate_30d == Decimal("11.11")
-    assert result.no_show_flag is True  # 11.11% > 10% with 9 ≥ 5 sessions
+    # 11.11% is above 10%, but one no-show in 9 is no evidence: watched, not flagged.
+    assert (result.no_show_flag, result.is_watching, result.risk_level) == (False, True, "medium")
 
 
-def test_tutor_without_sessions_has_nulls_and_no_flags(make_tutor):
+def test_tutor_without_sessions_is_inactive_with_nulls_and_no_flags(make_tutor):
     result = score(make_tutor())
 
     assert result.total_sessions_90d == 0
@@ -87,10 +88,28 @@ def test_tutor_without_sessions_has_nulls_and_no_flags(make_tutor):
     assert not (
         result.reschedule_flag or result.no_show_flag or result.first_session_flag or result.is_high_risk
     )
-    assert result.risk_score == Decimal("0.00")
-    assert result.risk_level == "low"
-    assert result.reasons == ["No sessions in the last 90 days."]
+    assert result.risk_score == Decimal("0")
+    assert result.risk_level == "inactive"
+    assert result.evidence == {}
+    assert result.reasons == ["Inactive: no sessions in the last 90 days."]
     assert result.recommendations == []
+
+
+def test_inactive_tutors_are_never_flagged_whatever_their_rates(make_tutor, make_session):
+    gone = make_tutor("Gone Quiet")
+    sessions(make_session, gone, 10, status="rescheduled", days_ago=40)  # 100%, but 40 days ago
+    marked = make_tutor("Marked Inactive", is_active=False)
+    sessions(make_session, marked, 10, status="rescheduled")
+
+    for tutor, reason in [
+        (gone, "Inactive: no session in the last 30 days."),
+        (marked, "Inactive: marked inactive on the platform."),
+    ]:
+        result = score(tutor)
+        assert result.reschedule_rate_90d == Decimal("100.00")
+        assert (result.is_high_risk, result.is_watching, result.risk_score) == (False, False, Decimal("0"))
+        assert result.risk_level == "inactive"
+        assert result.reasons == [reason]
 
 
 def test_one_reschedule_in_two_sessions_is_under_the_minimum(make_tutor, make_session):
@@ -102,24 +121,30 @@ def test_one_reschedule_in_two_sessions_is_under_the_minimum(make_tutor, make_se
 
     assert result.reschedule_rate_7d == Decimal("50.00")
     assert result.reschedule_flag is False
-    assert result.risk_level == "low"
-    assert "Too few sessions to score yet (a window needs at least 5)." in result.reasons
-    assert (
-        "Rescheduled 1 of 2 sessions in the last 7 days (50%, threshold 15%), "
-        "too few sessions to flag (minimum 5)." in result.reasons
+    assert (result.is_watching, result.risk_level) == (True, "medium")
+    assert result.reasons[0] == (
+        "Watching: rescheduled 1 of 2 sessions in the last 7 days (50%, threshold 15%); "
+        "too few sessions to flag (minimum 5)."
     )
 
 
 @pytest.mark.parametrize(
     ("completed", "rescheduled", "flagged"),
     [
-        (17, 3, False),  # 15.00% is not above 15%
-        (16, 4, True),  # 20%
-        (4, 1, True),  # exactly the minimum of 5 sessions, 20%
-        (3, 1, False),  # 4 sessions: too few, although 25%
+        # docs/scoring.md's table at the default 20 : 1: flags at 3 of 5, 4 of 10, 6 of 20, 7 of 30.
+        (3, 2, False),  # 40% of 5: not enough evidence
+        (2, 3, True),
+        (1, 3, False),  # 75% of 4: strong evidence, but under the minimum of 5 sessions
+        (7, 3, False),  # 30% of 10
+        (6, 4, True),
+        (15, 5, False),  # 25% of 20
+        (14, 6, True),
+        (24, 6, False),  # 20% of 30
+        (23, 7, True),
+        (77, 13, False),  # 14.44% of 90: under the threshold, whatever the volume
     ],
 )
-def test_reschedule_flag_threshold_and_minimum(make_tutor, make_session, completed, rescheduled, flagged):
+def test_reschedule_flag_weighs_the_evidence(make_tutor, make_session, completed, rescheduled, flagged):
     tutor = make_tutor()
     sessions(make_session, tutor, completed)
     sessions(make_session, tutor, rescheduled, status="rescheduled")
@@ -129,9 +154,14 @@ def test_reschedule_flag_threshold_and_minimum(make_tutor, make_session, complet
     assert result.reschedule_flag is flagged
     assert result.is_high_risk is flagged
     assert (result.risk_level == "high") is flagged
+    assert result.is_watching is (not flagged and rescheduled * 100 > 15 * (completed + rescheduled))
+    assert result.evidence["reschedule_rate"]["state"] == (
+        "flagged" if flagged else "watching" if result.is_watching else "clear"
+    )
+    assert (result.risk_score >= 50) is flagged
 
 
-def test_threshold_equality_reads_as_amber_and_medium(make_tutor, make_session):
+def test_threshold_equality_reads_as_amber_but_is_not_watched(make_tutor, make_session):
     tutor = make_tutor()
     sessions(make_session, tutor, 17)
     sessions(make_session, tutor, 3, status="rescheduled")
@@ -139,10 +169,9 @@ def test_threshold_equality_reads_as_amber_and_medium(make_tutor, make_session):
     result = score(tutor)
 
     assert result.reschedule_rate_30d == Decimal("15.00")
-    # severity 50 × 15/15 = 50 for reschedules, 0 for no-shows: (0.5 × 50 + 0.3 × 0) / 0.8
-    assert result.risk_score == Decimal("31.25")
-    assert result.risk_level == "medium"
-    assert "Rescheduled 3 of 20 sessions in the last 7 days (15%, threshold 15%)." in result.reasons
+    # 15% is not above 15%: nothing watched; 3 of 20 is evidence of a good rate, strength 0.
+    assert (result.is_watching, result.risk_score, result.risk_level) == (False, Decimal("0"), "low")
+    assert result.reasons[0] == "Rescheduled 3 of 20 sessions in the last 7 days (15%, threshold 15%)."
 
 
 def test_risk_score_formula_and_reasons(make_tutor, make_session):
@@ -158,15 +187,24 @@ def test_risk_score_formula_and_reasons(make_tutor, make_session):
 
     result = score(tutor)
 
-    # 7 days: 2 of 8 = 25% → severity 83.33; 30 days: 4 of 10 = 40% → min(100, 133.33) = 100.
-    # No-shows 0 of 10 → 0. No completed first session (the first one was rescheduled) → drops out.
+    # 30 days: 4 of 10 → ln(evidence) = 4 ln(0.30/0.075) + 6 ln(0.70/0.925) = 3.873 ≥ ln 20 = 2.996:
+    # strength 50 × 3.873 / 2.996 = 64.64. No-shows 0 of 10 and no first session → strength 0.
     assert result.reschedule_rate_30d == Decimal("40.00")
     assert result.first_sessions_90d == 0
-    assert result.risk_score == Decimal("62.50")  # (0.5 × 100 + 0.3 × 0) / 0.8
+    assert result.risk_score == Decimal("73")  # 64.64 + ¼ × (0.5 × 64.64 + 0.3 × 0 + 0.2 × 0) / 1.0
     assert result.risk_level == "high"
+    assert result.evidence["reschedule_rate"] == {
+        "state": "flagged",
+        "window_days": 30,
+        "events": 4,
+        "total": 10,
+        "evidence_ratio": 48.08,
+        "strength": 64.6,
+    }
     assert result.reasons == [
+        "Rescheduled 4 of 10 sessions in the last 30 days (40%, threshold 15%); "
+        "4 of 10 is enough evidence to flag.",
         "Rescheduled 2 of 8 sessions in the last 7 days (25%, threshold 15%).",
-        "Rescheduled 4 of 10 sessions in the last 30 days (40%, threshold 15%).",
         "3 of 4 reschedules were last-minute (<24 h).",
         "Most reschedules fall on Fridays (3 of 4).",
         "Most common reason: scheduling conflict (3×).",
@@ -210,36 +248,41 @@ def test_first_sessions_and_retention(make_tutor, make_session):
     assert result.first_sessions_90d == 7  # a b e g h i j
     assert result.retained_first_sessions_90d == 4  # a e g i
     assert result.first_session_retention_90d == Decimal("57.14")
-    assert result.first_session_flag is True  # 57.14% < 60% with 7 ≥ 5 first sessions
+    # 57.14% < 60%, but 3 of 7 not coming back is no evidence (6 of 7 would be): watched.
+    assert (result.first_session_flag, result.is_watching) == (False, True)
     assert result.average_rating_90d == Decimal("4.00")
     assert result.rated_sessions_90d == 2
-    assert (
-        "4 of 7 new students came back within 14 days of their first session (57.14%, threshold 60%)."
-        in result.reasons
+    assert result.reasons[0] == (
+        "Watching: 4 of 7 new students came back within 14 days of their first session "
+        "(57.14%, threshold 60%); 5 of 7 not coming back would be enough evidence to flag."
     )
 
 
 def test_settings_drive_thresholds_weights_and_are_stored(make_tutor, make_session):
     tutor = make_tutor()
-    sessions(make_session, tutor, 8)
-    sessions(make_session, tutor, 2, status="rescheduled")
-    assert score(tutor).reschedule_flag is True
+    sessions(make_session, tutor, 7)
+    sessions(make_session, tutor, 3, status="rescheduled")
+    assert score(tutor).reschedule_flag is False  # 3 of 10 at 20 : 1
 
     settings = ScoringSettings.load()
-    settings.reschedule_rate_threshold = Decimal("25.00")
-    settings.minimum_sessions = 3
-    settings.no_show_weight = Decimal("0")
+    settings.flag_evidence_ratio = Decimal("9")
     settings.save()
     result = score(tutor)
+    assert result.reschedule_flag is True  # 3 of 10 is 9.09 : 1
+    assert result.flag_evidence_ratio == Decimal("9.00")
 
+    settings.reschedule_rate_threshold = Decimal("25.00")
+    settings.minimum_sessions = 3
+    settings.save()
+    result = score(tutor)
     assert result.reschedule_flag is False
     assert result.reschedule_rate_threshold == Decimal("25.00")
     assert result.minimum_sessions == 3
-    assert result.risk_score == Decimal("40.00")  # 50 × 20/25, the only weighted component
-    assert result.risk_level == "medium"  # 20% is within 5 points of 25%
+    assert (result.is_watching, result.risk_level) == (True, "medium")  # 30% > 25%
 
     settings.minimum_sessions = 11
-    assert score(tutor, settings=settings).risk_score == Decimal("0.00")  # no component has data
+    settings.flag_evidence_ratio = Decimal("2")
+    assert score(tutor, settings=settings).reschedule_flag is False  # 10 sessions: under the minimum
 
 
 @pytest.mark.parametrize(
@@ -257,28 +300,54 @@ def test_a_pattern_is_named_only_when_one_key_leads(counts, top):
     assert engine._top(counts, minimum=2) == top
 
 
-def test_risk_score_is_monotonic_in_each_rate():
-    settings = ScoringSettings()
+def facts_of(reschedules=(0, 0), no_shows=0, first_sessions=(0, 0)):
+    """TutorFacts with `reschedules` = (events, sessions) in every window."""
+    facts = engine.TutorFacts()
+    events, total = reschedules
+    facts.totals = dict.fromkeys(engine.WINDOWS, total)
+    facts.tutor_reschedules = dict.fromkeys(engine.WINDOWS, events)
+    facts.no_shows_30d = no_shows
+    facts.first_sessions, facts.retained_first_sessions = first_sessions
+    return facts
+
+
+def risk_of(**counts):
+    return engine.build_score(None, facts_of(**counts), settings=ScoringSettings(), now=NOW).risk_score
+
+
+def test_risk_score_never_ranks_more_sessions_at_a_higher_rate_lower():
+    grid = [(events, total) for total in range(1, 61) for events in range(total + 1)]
+    risk = {counts: risk_of(reschedules=counts) for counts in grid}
+    for (events, total), value in risk.items():
+        for more_events, more_total in grid:
+            if more_total >= total and more_events * total >= events * more_total:
+                assert risk[(more_events, more_total)] >= value, ((events, total), (more_events, more_total))
+
+
+def test_risk_score_is_monotonic_in_each_rate_and_missing_data_never_raises_it():
     previous = Decimal(-1)
     for reschedules in range(0, 21):
-        facts = engine.TutorFacts()
-        facts.totals = {7: 20, 30: 20, 90: 20}
-        facts.tutor_reschedules = {7: reschedules, 30: reschedules, 90: reschedules}
-        facts.no_shows_30d = 1
-        current = engine.build_score(None, facts, settings=settings, now=NOW).risk_score
+        current = risk_of(reschedules=(reschedules, 20), no_shows=1)
         assert current >= previous
         previous = current
-    # 20 of 20 rescheduled → 100; 1 of 20 no-shows = 5% → 50 × 5/10 = 25: (0.5 × 100 + 0.3 × 25) / 0.8
-    assert previous == Decimal("71.88")
+    assert previous == Decimal("100")  # 20 of 20: far beyond 20 : 1 squared
 
     previous = Decimal(-1)
     for retained in range(10, -1, -1):
-        facts = engine.TutorFacts()
-        facts.first_sessions, facts.retained_first_sessions = 10, retained
-        current = engine.build_score(None, facts, settings=settings, now=NOW).risk_score
+        current = risk_of(reschedules=(0, 10), first_sessions=(10, retained))
         assert current >= previous
         previous = current
-    assert previous == Decimal("100.00")  # 0% retention, the only component with data
+    assert previous == Decimal("100")  # 0 of 10 came back
+
+    # A component without data counts as no evidence, never as a reason to rank higher.
+    assert risk_of(reschedules=(5, 18)) == risk_of(reschedules=(5, 18), first_sessions=(10, 10))
+    assert risk_of(reschedules=(5, 18), first_sessions=(10, 5)) > risk_of(reschedules=(5, 18))
+
+
+def test_a_flagged_tutor_always_outranks_an_unflagged_one():
+    flagged = risk_of(reschedules=(0, 20), no_shows=5)  # only the no-show flag, the lightest weight
+    unflagged = risk_of(reschedules=(5, 20), no_shows=3, first_sessions=(10, 5))  # three watches
+    assert flagged >= 50 > unflagged
 
 
 def test_rate_colour():
@@ -439,6 +508,8 @@ def test_recompute_all_runs_a_fixed_number_of_queries(db, django_assert_max_num_
         return len(queries)
 
     ScoringSettings.load()
+    # Loose flags, so that both runs open alerts (update(): no recompute signal).
+    ScoringSettings.objects.update(flag_evidence_ratio=2, minimum_sessions=1)
     small = run(3, seed=5)
     Alert.objects.all().delete()
     TutorScore.objects.all().delete()
@@ -503,7 +574,7 @@ def test_reasons_use_the_singular_for_one(make_tutor, make_session, now):
 
     score = engine.score_tutor(tutor, now=now)
 
-    assert score.reasons[1] == (
-        "Rescheduled 1 of 1 session in the last 7 days (100%, threshold 15%), "
+    assert score.reasons[0] == (
+        "Watching: rescheduled 1 of 1 session in the last 7 days (100%, threshold 15%); "
         "too few sessions to flag (minimum 5)."
     )

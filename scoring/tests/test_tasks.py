@@ -155,9 +155,9 @@ def test_the_full_recompute_keeps_a_newer_score_committed_while_it_ran(make_tuto
     def compute_then_ingest(**kwargs):
         scores = compute_scores(**kwargs)
         monkeypatch.undo()  # the per-ingest task below computes as usual
-        # A per-ingest task scores three tutor reschedules that committed after the hourly
+        # A per-ingest task scores four tutor reschedules that committed after the hourly
         # recompute read its counts: the flag goes up and an alert opens.
-        for hours in (6, 5, 4):
+        for hours in (6, 5, 4, 3):
             make_session(tutor, days_ago=hours / 24, status="rescheduled", initiator="tutor")
         engine.recompute_all(now=NOW, tutor_ids=[tutor.pk], newer_only=True)
         return scores
@@ -166,7 +166,7 @@ def test_the_full_recompute_keeps_a_newer_score_committed_while_it_ran(make_tuto
     assert engine.recompute_all(now=NOW) == 1  # only the quiet tutor's new score lands
 
     kept = TutorScore.objects.get(tutor=tutor)
-    assert (kept.tutor_reschedules_7d, kept.reschedule_flag) == (3, True)
+    assert (kept.tutor_reschedules_7d, kept.reschedule_flag) == (4, True)
     alert = Alert.objects.get(tutor=tutor)
     assert alert.status == Alert.Status.OPEN  # not resolved by the older computation
     assert tasks.stale_tutor_ids() == []
@@ -247,9 +247,9 @@ def test_saving_settings_recomputes_after_commit(
     make_tutor, make_session, django_capture_on_commit_callbacks
 ):
     tutor = make_tutor()
-    for _ in range(8):
+    for _ in range(6):
         make_session(tutor, days_ago=1)
-    for _ in range(2):
+    for _ in range(4):
         make_session(tutor, days_ago=1, status="rescheduled")
     engine.recompute_all()
     assert TutorScore.objects.get().reschedule_flag is True

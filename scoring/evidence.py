@@ -1,0 +1,114 @@
+"""How much the data say about a tutor's true rate: the flag rule of SPEC §5 (docs/scoring.md).
+
+A flag means "this tutor's true rate is very likely beyond the threshold", not "one window's
+observed rate crossed it". Each window is weighed as a likelihood-ratio test between two rates:
+
+    bad  = twice the threshold (capped at half-way to 100%)     good = half the threshold
+
+    log_evidence(k of n) = k × ln(bad / good) + (n − k) × ln((1 − bad) / (1 − good))
+
+that is ln of how many times likelier the window is if the tutor's true rate were `bad` than if
+it were `good`. A flag is raised when that ratio reaches the evidence ratio of the settings
+(default 20 : 1) and the window holds at least the minimum number of sessions. An observed rate
+beyond the threshold without that evidence is *watching*: shown, no alert, no mail.
+
+Retention (lower is worse) is weighed on its complement, the share of new students who did not
+come back, against 100 − the retention threshold.
+
+The strength of a component is 50 × ln(ratio of the data) / ln(ratio needed), from 0 (no
+evidence of a problem, or no data) to 100 (the square of the needed ratio): exactly 50 where the
+flag is raised. It never decreases with more sessions at a higher rate, because the log-evidence
+is n × (rate × (a + b) − b) with a, b > 0: once positive it grows with both n and the rate.
+"""
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+FLAG_STRENGTH = 50.0  # a component's strength where its flag is raised
+MAX_STRENGTH = 100.0
+
+
+def compared_rates(threshold_percent: float) -> tuple[float, float]:
+    """(good, bad): the two rates, as fractions, whose likelihoods the test compares."""
+    threshold = min(max(float(threshold_percent) / 100, 0.0001), 0.9999)
+    return threshold / 2, min(2 * threshold, (1 + threshold) / 2)
+
+
+def log_evidence(events: int, total: int, threshold_percent: float) -> float:
+    """ln(likelihood at the bad rate / likelihood at the good rate) of `events` of `total`."""
+    good, bad = compared_rates(threshold_percent)
+    return events * math.log(bad / good) + (total - events) * math.log((1 - bad) / (1 - good))
+
+
+def events_needed(total: int, threshold_percent: float, evidence_ratio: float) -> int | None:
+    """The fewest events of `total` that raise the flag by evidence alone (None: not even all)."""
+    good, bad = compared_rates(threshold_percent)
+    per_event = math.log(bad / good) - math.log((1 - bad) / (1 - good))
+    needed = (math.log(evidence_ratio) - total * math.log((1 - bad) / (1 - good))) / per_event
+    events = max(0, math.ceil(needed - 1e-9))
+    return events if events <= total else None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One window's verdict on one rate."""
+
+    events: int
+    total: int
+    window_days: int
+    ratio: float  # how many times likelier the data are at the bad rate than at the good one
+    strength: float  # 0–100, 50 where the flag is raised
+    flagged: bool
+    watching: bool  # observed rate beyond the threshold, not (yet) enough evidence
+
+    @property
+    def state(self) -> str:
+        if self.flagged:
+            return "flagged"
+        if self.watching:
+            return "watching"
+        return "clear" if self.total else "no data"
+
+    def as_json(self) -> dict:
+        return {
+            "state": self.state,
+            "window_days": self.window_days,
+            "events": self.events,
+            "total": self.total,
+            "evidence_ratio": round(self.ratio, 2) if self.ratio < 1e6 else 1e6,
+            "strength": round(self.strength, 1),
+        }
+
+
+def weigh(
+    events: int,
+    total: int,
+    *,
+    window_days: int,
+    threshold_percent: Decimal | float,
+    evidence_ratio: Decimal | float,
+    minimum: int,
+) -> Evidence:
+    """The evidence of `events` of `total` against a "higher is worse" threshold (percent)."""
+    needed = math.log(float(evidence_ratio))
+    log_ratio = log_evidence(events, total, float(threshold_percent)) if total else 0.0
+    strength = min(MAX_STRENGTH, FLAG_STRENGTH * max(0.0, log_ratio) / needed)
+    flagged = total >= minimum and log_ratio >= needed - 1e-12
+    if not flagged:
+        strength = min(strength, FLAG_STRENGTH - 1)  # above 50 only when the flag is raised
+    watching = not flagged and total > 0 and 100 * events > float(threshold_percent) * total
+    return Evidence(
+        events=events,
+        total=total,
+        window_days=window_days,
+        ratio=math.exp(min(log_ratio, 50.0)),
+        strength=strength,
+        flagged=flagged,
+        watching=watching,
+    )
+
+
+def strongest(verdicts: list[Evidence]) -> Evidence:
+    """The verdict that says most: a flag before a watch, then the larger evidence ratio."""
+    return max(verdicts, key=lambda each: (each.flagged, each.watching, each.ratio, each.total))
