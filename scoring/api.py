@@ -38,7 +38,7 @@ class TutorListQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    risk_level: Literal["low", "medium", "high"] | None = None
+    risk_level: Literal["low", "medium", "high", "inactive"] | None = None
     is_active: bool | None = None
     search: Annotated[str, Field(max_length=200)] | None = None
     sort: SortParam = "-risk_score"
@@ -88,6 +88,8 @@ def tutor_summary(tutor, request):
         "risk_level": score.risk_level if score else None,
         "risk_score": _number(score.risk_score) if score else None,
         "is_high_risk": score.is_high_risk if score else None,
+        "state": score.state if score else None,
+        "why": score.why if score else None,
         "reschedule_rate_7d": _number(score.reschedule_rate_7d) if score else None,
         "reschedule_rate_30d": _number(score.reschedule_rate_30d) if score else None,
         "reschedule_rate_90d": _number(score.reschedule_rate_90d) if score else None,
@@ -109,6 +111,10 @@ def score_detail(score):
             "no_show_rate": score.no_show_flag,
             "first_session": score.first_session_flag,
         },
+        "state": score.state,
+        "is_watching": score.is_watching,
+        # Per flag: the window that says most, its counts, and how strong the evidence is.
+        "evidence": score.evidence,
         "windows": {
             f"{days}d": {
                 "total_sessions": getattr(score, f"total_sessions_{days}d"),
@@ -131,6 +137,7 @@ def score_detail(score):
             "no_show_rate": _number(score.no_show_rate_threshold),
             "first_session_retention": _number(score.first_session_retention_threshold),
             "minimum_sessions": score.minimum_sessions,
+            "flag_evidence_ratio": _number(score.flag_evidence_ratio),
         },
         "last_calculated_at": score.last_calculated_at.isoformat(),
     }

@@ -112,3 +112,19 @@ def weigh(
 def strongest(verdicts: list[Evidence]) -> Evidence:
     """The verdict that says most: a flag before a watch, then the larger evidence ratio."""
     return max(verdicts, key=lambda each: (each.flagged, each.watching, each.ratio, each.total))
+
+
+TABLE_SIZES = (5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 90)
+
+
+def flag_table(threshold_percent, evidence_ratio, minimum, sizes=TABLE_SIZES):
+    """[{total, needed, share}]: the fewest events of each window size that raise the flag."""
+    rows = []
+    for total in sizes:
+        needed = events_needed(total, float(threshold_percent), float(evidence_ratio))
+        if total < minimum:
+            needed = None
+        rows.append(
+            {"total": total, "needed": needed, "share": None if needed is None else 100 * needed / total}
+        )
+    return rows

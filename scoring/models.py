@@ -20,6 +20,14 @@ def rate_field(help_text=""):
     )
 
 
+# How each flag's events read in a few words ("7 of 18 rescheduled").
+EVIDENCE_WORDS = {
+    "reschedule_rate": "rescheduled",
+    "no_show_rate": "missed",
+    "first_session": "new students not back",
+}
+
+
 class RiskLevel(models.TextChoices):
     LOW = "low"
     MEDIUM = "medium"
@@ -210,6 +218,37 @@ class TutorScore(models.Model):
 
     def get_absolute_url(self):
         return self.tutor.get_absolute_url()
+
+    @property
+    def state(self):
+        """'inactive', 'flagged', 'watching' or 'clear': what the score asks of a coach."""
+        if self.risk_level == RiskLevel.INACTIVE:
+            return "inactive"
+        if self.is_high_risk:
+            return "flagged"
+        return "watching" if self.is_watching else "clear"
+
+    @property
+    def lead_evidence(self):
+        """(kind, evidence) of the flag, or the watched rate, that says most; None when clear."""
+        ranked = [
+            (kind, verdict)
+            for kind, verdict in (self.evidence or {}).items()
+            if verdict.get("state") in ("flagged", "watching")
+        ]
+        if not ranked:
+            return None
+        return max(ranked, key=lambda item: (item[1]["state"] == "flagged", item[1]["strength"]))
+
+    @property
+    def why(self):
+        """A few words on the flag or watch behind the score: '7 of 18 rescheduled, 30 d'."""
+        lead = self.lead_evidence
+        if lead is None:
+            return ""
+        kind, verdict = lead
+        what = EVIDENCE_WORDS[kind]
+        return f"{verdict['events']} of {verdict['total']} {what}, {verdict['window_days']} d"
 
 
 class TutorScoreHistory(models.Model):

@@ -47,6 +47,8 @@ def overview_stats(*, now):
         low=Count("pk", filter=Q(is_active=True, score__risk_level=RiskLevel.LOW)),
         medium=Count("pk", filter=Q(is_active=True, score__risk_level=RiskLevel.MEDIUM)),
         high=Count("pk", filter=Q(is_active=True, score__risk_level=RiskLevel.HIGH)),
+        inactive=Count("pk", filter=Q(is_active=True, score__risk_level=RiskLevel.INACTIVE)),
+        watching_tutors=Count("pk", filter=Q(is_active=True, score__is_watching=True)),
         unscored=Count("pk", filter=Q(is_active=True, score__isnull=True)),
     )
     sessions_last_24h = Session.objects.filter(
@@ -59,6 +61,7 @@ def overview_stats(*, now):
     return {
         "active_tutors": tutor_stats["active_tutors"],
         "high_risk_tutors": tutor_stats["high_risk_tutors"],
+        "watching_tutors": tutor_stats["watching_tutors"],
         "average_rate_30d": None
         if average is None
         else Decimal(average).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
@@ -71,6 +74,7 @@ def overview_stats(*, now):
             ("High", tutor_stats["high"], "high"),
             ("Medium", tutor_stats["medium"], "medium"),
             ("Low", tutor_stats["low"], "low"),
+            ("Inactive (no session in 30 days)", tutor_stats["inactive"], "inactive"),
             ("Not scored", tutor_stats["unscored"], "none"),
         ],
     }

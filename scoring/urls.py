@@ -9,6 +9,7 @@ urlpatterns = [
     path("tutors/", views.tutor_list, name="tutor_list"),
     path("tutors/<uuid:tutor_id>/", views.tutor_detail, name="tutor_detail"),
     path("alerts/", views.alert_list, name="alert_list"),
+    path("how-scores-work/", views.how_scores_work, name="how_scores_work"),
     *[
         path(
             f"alerts/<uuid:alert_id>/{action}/",

@@ -24,6 +24,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from sessions.models import Tutor
 
 from . import alerts, charts, selectors
+from .evidence import flag_table
 from .models import Alert, ScoringSettings
 
 TUTORS_PER_PAGE = 25
@@ -115,6 +116,7 @@ RISK_FILTERS = [
     ("high", "High"),
     ("medium", "Medium"),
     ("low", "Low"),
+    ("inactive", "Inactive"),
     ("none", "Not scored"),
 ]
 WINDOW_CHOICES = [(7, "7 days"), (30, "30 days"), (90, "90 days")]
@@ -217,6 +219,8 @@ def _tutor_csv(queryset, window):
                 "Email",
                 f"Reschedule rate {window}d (%)",
                 "Risk level",
+                "State",
+                "Why",
                 f"Sessions {window}d",
                 "No-show rate 30d (%)",
                 "Risk score",
@@ -232,6 +236,8 @@ def _tutor_csv(queryset, window):
                     _csv_text(tutor.email or ""),
                     "" if row["rate"] is None else row["rate"],  # unknown, not 0
                     score.risk_level if score else "",
+                    score.state if score else "",
+                    score.why if score else "",
                     "" if row["sessions"] is None else row["sessions"],
                     "" if row["no_show_rate"] is None else row["no_show_rate"],
                     "" if row["risk_score"] is None else row["risk_score"],
@@ -295,6 +301,37 @@ def tutor_detail(request, tutor_id):
 
 
 # --- Alerts -----------------------------------------------------------------------------------
+
+
+@staff_required
+def how_scores_work(request):
+    """The flag rule and the risk score, with the "flags at k of n" tables of the current settings."""
+    scoring = ScoringSettings.load()
+    ratio, minimum = scoring.flag_evidence_ratio, scoring.minimum_sessions
+    tables = [
+        {
+            "title": f"Reschedules: threshold {scoring.reschedule_rate_threshold:f}%",
+            "note": "Fewest tutor reschedules that raise the flag, by sessions in the window.",
+            "unit": "Sessions in the window",
+            "events": "Flags at",
+            "rows": flag_table(scoring.reschedule_rate_threshold, ratio, minimum),
+        },
+        {
+            "title": f"No-shows: threshold {scoring.no_show_rate_threshold:f}%",
+            "note": "Fewest tutor no-shows in 30 days that raise the flag, by sessions in the window.",
+            "unit": "Sessions in 30 days",
+            "events": "Flags at",
+            "rows": flag_table(scoring.no_show_rate_threshold, ratio, minimum),
+        },
+        {
+            "title": f"First sessions: retention threshold {scoring.first_session_retention_threshold:f}%",
+            "note": "Fewest new students not coming back that raise the flag, by first sessions in 90 days.",
+            "unit": "First sessions",
+            "events": "Flags at",
+            "rows": flag_table(100 - scoring.first_session_retention_threshold, ratio, minimum),
+        },
+    ]
+    return render(request, "scoring/how_scores_work.html", {"settings": scoring, "tables": tables})
 
 
 @staff_required

@@ -49,7 +49,8 @@ def test_flag_opens_one_alert_and_sends_the_signal_after_commit(
     assert received == [alert.pk]
     assert (alert.kind, alert.status, alert.opened_at) == ("reschedule_rate", "open", NOW)
     assert alert.message.startswith(
-        "Rescheduled 3 of 6 sessions in the last 7 days (50%, threshold 15%); 3 of 6 is enough evidence to flag."
+        "Rescheduled 3 of 6 sessions in the last 7 days (50%, threshold 15%); "
+        "3 of 6 is enough evidence to flag."
     )
     assert events(alert) == [("opened", None, alert.message)]
 

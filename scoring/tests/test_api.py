@@ -163,6 +163,7 @@ def test_detail(get, tutors, now):
         "no_show_rate": 10.0,
         "first_session_retention": 60.0,
         "minimum_sessions": 5,
+        "flag_evidence_ratio": 20.0,
     }
     assert [alert["kind"] for alert in body["open_alerts"]] == ["reschedule_rate"]
 
@@ -243,3 +244,32 @@ def test_weekly_trend_with_injected_time(make_tutor, make_session, now):
             "tutor_no_shows": 0,
         },
     ]
+
+
+def test_detail_shows_the_state_and_the_evidence_behind_each_flag(get, make_tutor, make_session, now):
+    from scoring import engine
+
+    tutor = make_tutor("Eve Evidence")
+    for status in ["completed"] * 6 + ["rescheduled"] * 4:
+        make_session(tutor, days_ago=1, status=status)
+    engine.score_tutor(tutor, now=now)
+
+    body = get(f"/api/tutors/{tutor.pk}").json()
+    score = body["score"]
+    assert (score["state"], score["is_watching"], score["flags"]["reschedule_rate"]) == (
+        "flagged",
+        False,
+        True,
+    )
+    assert score["evidence"]["reschedule_rate"] == {
+        "state": "flagged",
+        "window_days": 7,
+        "events": 4,
+        "total": 10,
+        "evidence_ratio": 48.08,
+        "strength": 64.6,
+    }
+    assert score["evidence"]["no_show_rate"]["state"] == "clear"
+    assert score["evidence"]["first_session"]["state"] == "no data"
+    listed = get("/api/tutors").json()["results"][0]
+    assert (listed["state"], listed["why"]) == ("flagged", "4 of 10 rescheduled, 7 d")

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from scoring.models import Alert, AlertEvent
+from scoring.models import Alert, AlertEvent, ScoringSettings
 from tutorscore.testing import NOW, make_alert, make_score
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -142,7 +142,9 @@ def test_overview_cards_charts_and_lists(staff_client, make_tutor, make_session)
     assert 'href="/alerts/">1</a>' in cards
     assert "1 h 30 min" in cards and "1 tutor waiting to be scored" in cards
     assert 'role="img"' in page and "<title" in page
-    assert "High: 1, Medium: 0, Low: 1, Not scored: 0." in page  # text alternative of the bars
+    assert (
+        "High: 1, Medium: 0, Low: 1, Inactive (no session in 30 days): 0, Not scored: 0." in page
+    )  # text alternative of the bars
     assert "Rita Risky" in page.split("Most at-risk tutors")[1].split("</section>")[0]
     assert 'class="rate rate-high">50.00%' in page
 
@@ -173,6 +175,15 @@ def three_tutors(make_tutor):
         total_sessions_7d=5,
         total_sessions_30d=10,
         no_show_rate_30d=Decimal("10.00"),
+        evidence={
+            "reschedule_rate": {
+                "state": "flagged",
+                "window_days": 7,
+                "events": 2,
+                "total": 5,
+                "strength": 55.0,
+            }
+        },
     )
     make_score(
         bob,
@@ -183,6 +194,16 @@ def three_tutors(make_tutor):
         total_sessions_7d=0,
         total_sessions_30d=16,
         no_show_rate_30d=Decimal("0.00"),
+        is_watching=True,
+        evidence={
+            "no_show_rate": {
+                "state": "watching",
+                "window_days": 30,
+                "events": 2,
+                "total": 16,
+                "strength": 9.0,
+            }
+        },
     )
     return ann, bob, cy
 
@@ -278,22 +299,57 @@ def test_csv_export_has_the_filtered_sorted_rows_of_every_page(staff_client, thr
             "Email",
             "Reschedule rate 30d (%)",
             "Risk level",
+            "State",
+            "Why",
             "Sessions 30d",
             "No-show rate 30d (%)",
             "Risk score",
             "Last updated (UTC)",
         ],
-        ["Bob Busy", "bob@school.org", "12.50", "medium", "16", "0.00", "30.00", NOW.isoformat()],
-        ["Ann Able", "ann@example.com", "20.00", "high", "10", "10.00", "70.00", NOW.isoformat()],
-        ["Cy New", "cy@example.com", "", "", "", "", "", ""],
+        [
+            "Bob Busy",
+            "bob@school.org",
+            "12.50",
+            "medium",
+            "watching",
+            "2 of 16 missed, 30 d",
+            "16",
+            "0.00",
+            "30.00",
+            NOW.isoformat(),
+        ],
+        [
+            "Ann Able",
+            "ann@example.com",
+            "20.00",
+            "high",
+            "flagged",
+            "2 of 5 rescheduled, 7 d",
+            "10",
+            "10.00",
+            "70.00",
+            NOW.isoformat(),
+        ],
+        ["Cy New", "cy@example.com", "", "", "", "", "", "", "", ""],
     ]
 
 
 def test_csv_export_follows_filters_and_window(staff_client, three_tutors):
     rows = list(csv.reader(io.StringIO(body(staff_client.get("/tutors/?risk=high&window=7&format=csv")))))
-    assert rows[0][2] == "Reschedule rate 7d (%)" and rows[0][4] == "Sessions 7d"
+    assert rows[0][2] == "Reschedule rate 7d (%)" and rows[0][6] == "Sessions 7d"
     assert rows[1:] == [
-        ["Ann Able", "ann@example.com", "40.00", "high", "5", "10.00", "70.00", NOW.isoformat()]
+        [
+            "Ann Able",
+            "ann@example.com",
+            "40.00",
+            "high",
+            "flagged",
+            "2 of 5 rescheduled, 7 d",
+            "5",
+            "10.00",
+            "70.00",
+            NOW.isoformat(),
+        ]
     ]
 
 
@@ -574,3 +630,27 @@ def test_an_action_in_the_queue_updates_the_queue_counter(staff_client, make_tut
         staff_client.post(f"/alerts/{second.pk}/acknowledge/", {"show_tutor": "0"}, HTTP_HX_REQUEST="true")
     )
     assert "alert-queue-count" not in html
+
+
+def test_lists_say_why_and_link_to_how_the_score_is_computed(staff_client, three_tutors):
+    page = staff_client.get("/tutors/").content.decode()
+    assert "2 of 5 rescheduled, 7 d" in page  # Ann's flag
+    assert "Medium · watching" in page and "2 of 16 missed, 30 d" in page  # Bob's watch
+    assert page.count('href="/how-scores-work/"') >= 2
+    assert ">70<" not in page and "70.00" not in page  # whole numbers
+    assert '70<a class="help-link"' in page
+
+
+def test_how_scores_work_shows_the_flag_table_of_the_current_settings(staff_client):
+    from django.test import Client
+
+    assert Client().get("/how-scores-work/").status_code == 302  # login first
+    page = staff_client.get("/how-scores-work/").content.decode()
+    assert "20 times likelier" in page
+    # docs/scoring.md's table at the default 20 : 1: 3 of 5, 4 of 10, 6 of 20, 7 of 30 reschedules.
+    for cell in ("3 (60%)", "4 (40%)", "6 (30%)", "7 (23%)"):
+        assert cell in page
+
+    ScoringSettings.objects.update(flag_evidence_ratio=100, minimum_sessions=10)
+    page = staff_client.get("/how-scores-work/").content.decode()
+    assert "100 times likelier" in page and "3 (60%)" not in page  # 5 sessions: under the minimum
