@@ -7,6 +7,7 @@ ALLOWED_HOSTS and a mail provider; everything else has a sensible default.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,12 +17,19 @@ environ.Env.read_env(BASE_DIR / ".env")  # optional; never committed
 DEBUG = env.bool("DEBUG", default=False)
 if DEBUG:
     SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
-else:
-    SECRET_KEY = env("SECRET_KEY")  # required: fails loudly when missing
+elif not (SECRET_KEY := env("SECRET_KEY", default="")):
+    # manage.py prints this one line (no traceback); gunicorn refuses to boot with it.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set: set DEBUG=true for development or SECRET_KEY=... in production"
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Links in mails and printed by commands. By default they follow the address the `web` process
+# binds (HOST/PORT, as `make demo PORT=9000` sets them); production sets its public https URL.
+_WEB_HOST = env("HOST", default="127.0.0.1")
+_WEB_ADDRESS = f"{'127.0.0.1' if _WEB_HOST == '0.0.0.0' else _WEB_HOST}:{env('PORT', default='8000')}"
+SITE_URL = env("SITE_URL", default=f"http://{_WEB_ADDRESS}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
