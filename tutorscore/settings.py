@@ -151,8 +151,14 @@ else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["broker_class"] = "tutorscore.broker.NotifyingORM"  # LISTEN/NOTIFY on PostgreSQL
 
-# --- Mail (django-anymail). Console in development; set EMAIL_BACKEND + ANYMAIL_* in prod. ---
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# --- Mail (django-anymail). Set EMAIL_BACKEND + ANYMAIL_* in prod. In development (DEBUG) each
+# mail is one console line and a row of the email log, not pages of HTML burying the demo's output.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="reports.backends.ConsoleSummaryBackend"
+    if DEBUG
+    else "django.core.mail.backends.console.EmailBackend",
+)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="TutorScore <tutorscore@localhost>")
 ANYMAIL = {
     key: value

@@ -48,10 +48,14 @@ def test_an_empty_secret_key_is_missing_too():
     assert result.stderr.startswith("SECRET_KEY is not set")
 
 
-def site_url(**env):
-    result = run_manage("shell", "-c", "from django.conf import settings; print(settings.SITE_URL)", **env)
+def setting(name, **env):
+    result = run_manage("shell", "-c", f"from django.conf import settings; print(settings.{name})", **env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
+
+
+def site_url(**env):
+    return setting("SITE_URL", **env)
 
 
 def test_site_url_follows_the_port_and_host_the_web_process_binds():
@@ -63,6 +67,12 @@ def test_site_url_follows_the_port_and_host_the_web_process_binds():
     assert site_url(DEBUG="true", PORT="9000", SITE_URL="https://scores.example.com/") == (
         "https://scores.example.com"
     )
+
+
+def test_development_mail_is_one_console_line_each_unless_a_backend_is_chosen():
+    assert setting("EMAIL_BACKEND", DEBUG="true") == "reports.backends.ConsoleSummaryBackend"
+    chosen = "anymail.backends.postmark.EmailBackend"
+    assert setting("EMAIL_BACKEND", DEBUG="true", EMAIL_BACKEND=chosen) == chosen
 
 
 def test_with_redis_every_process_shares_one_cache():
