@@ -27,9 +27,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Links in mails and printed by commands. By default they follow the address the `web` process
 # binds (HOST/PORT, as `make demo PORT=9000` sets them); production sets its public https URL.
-_WEB_HOST = env("HOST", default="127.0.0.1")
-_WEB_ADDRESS = f"{'127.0.0.1' if _WEB_HOST == '0.0.0.0' else _WEB_HOST}:{env('PORT', default='8000')}"
-SITE_URL = env("SITE_URL", default=f"http://{_WEB_ADDRESS}").rstrip("/")
+_web_host = env("HOST", default="127.0.0.1")
+_web_address = f"{'127.0.0.1' if _web_host == '0.0.0.0' else _web_host}:{env('PORT', default='8000')}"
+SITE_URL = env("SITE_URL", default=f"http://{_web_address}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
