@@ -2,9 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEMO_ENV := DEBUG=true HOST=127.0.0.1 PORT=8000 WEB_CONCURRENCY=2
+PORT ?= 8000
+DEMO_ENV = DEBUG=true HOST=127.0.0.1 PORT=$(PORT) WEB_CONCURRENCY=2
 
-.PHONY: demo test chromium lint format bench clean venv
+.PHONY: demo demo-reset test chromium lint format bench clean venv
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,15 +15,18 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
-## Run the demo: SQLite, demo data, web + worker on http://127.0.0.1:8000
-# (the Procfile says `gunicorn` and `python`, so honcho runs with the venv first on PATH)
-demo: venv
+## Run the demo: SQLite, demo data, web + worker on http://127.0.0.1:$(PORT) (`make demo PORT=9000`)
+# The demo data is loaded into an empty database only: a second `make demo` keeps what was done.
+# `make demo-reset` deletes every tutor, session, alert and mail and loads the demo data afresh.
+# The Procfile says `gunicorn` and `python`, so honcho runs with the venv first on PATH. Ctrl-C
+# reaches honcho, which stops both processes; the recipe's shell ignores it so that a clean stop
+# (honcho's 130) ends with a line instead of make's "Error 130".
+demo demo-reset: venv
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py setup_schedules
-	$(DEMO_ENV) $(BIN)/python manage.py create_demo_user
-	$(DEMO_ENV) $(BIN)/python manage.py generate_data --tutors 100 --sessions 3000 --days 90 --seed 42 --clear --history-days 30
-	@echo "Demo on http://127.0.0.1:8000/ - log in as admin / $${DEMO_PASSWORD:-tutorscore-demo} (Ctrl-C stops)"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(DEMO_ENV) $(BIN)/honcho start web worker
+	$(DEMO_ENV) $(BIN)/python manage.py setup_demo $(if $(filter demo-reset,$@),--reset)
+	@trap '' INT; PATH="$(CURDIR)/$(BIN):$$PATH" $(DEMO_ENV) $(BIN)/honcho start web worker; \
+		status=$$?; [ $$status -eq 130 ] && echo "Demo stopped." || exit $$status
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: venv chromium

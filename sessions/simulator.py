@@ -3,7 +3,12 @@
 Time is compressed so a run of a minute shows the whole life of sessions: a session is
 scheduled a few seconds ahead, and when its time comes the platform reports it completed or
 missed — or, before then, rescheduled. Each tutor has a drawn profile, so some tutors end up
-flagged. Everything is drawn from one seeded Random: the same seed gives the same platform.
+flagged.
+
+The seed draws the tutors (ids, e-mails, profiles): the same seed plays the same tutors again, so
+their history grows run after run, and another seed plays other tutors, whose ids and e-mails
+are their own (never those of another seed's or of `generate_data`'s tutors). The sessions are
+new on every run (`run`, random unless given), so a replay never rewrites an earlier run's.
 """
 
 import heapq
@@ -31,6 +36,10 @@ REASONS = [
 TUTOR_SHARE_OF_RESCHEDULES = 0.982
 
 
+def _draw_uuid(source):
+    return uuid.UUID(int=source.getrandbits(128), version=4)
+
+
 def iso(moment):
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -54,29 +63,32 @@ class FollowUp:
 class PlatformSimulator:
     """Yields session payloads: new sessions, and follow-ups of earlier ones as they fall due."""
 
-    def __init__(self, *, seed=42, tutors=50, lead_seconds=20):
-        self.random = random.Random(seed)
+    def __init__(self, *, seed=42, tutors=50, lead_seconds=20, run=None):
+        # A string seed of its own: generate_data's Random(seed) draws other tutor ids.
+        tutor_random = random.Random(f"simulate_platform tutors {seed}")
+        self.tutors = [self._tutor(tutor_random, index, seed) for index in range(tutors)]
+        self.random = random.Random(
+            f"simulate_platform sessions {seed} {uuid.uuid4() if run is None else run}"
+        )
         self.lead_seconds = lead_seconds
-        self.tutors = [self._tutor(index) for index in range(tutors)]
         self.pending = []  # heap of FollowUp
         self.sequence = itertools.count()
 
-    def _uuid(self):
-        return uuid.UUID(int=self.random.getrandbits(128), version=4)
-
-    def _tutor(self, index):
-        draw, cumulative = self.random.random(), 0.0
+    @staticmethod
+    def _tutor(tutor_random, index, seed):
+        draw, cumulative = tutor_random.random(), 0.0
         profile = "high"
         for name, (share, _reschedule, _no_show) in PROFILES.items():
             cumulative += share
             if draw < cumulative:
                 profile = name
                 break
-        students = [f"sim-student-{index}-{number}" for number in range(self.random.randint(3, 12))]
+        tutor_id = _draw_uuid(tutor_random)
+        students = [f"sim-student-{index}-{number}" for number in range(tutor_random.randint(3, 12))]
         return SimulatedTutor(
-            id=self._uuid(),
-            name=f"Simulated Tutor {index + 1:03d}",
-            email=f"sim-tutor-{index + 1:03d}@example.com",
+            id=tutor_id,
+            name=f"Simulated Tutor {index + 1:03d} (seed {seed})",
+            email=f"sim-tutor-{tutor_id}@example.com",  # unique as the id: no seed takes another's
             profile=profile,
             students=students,
         )
@@ -92,7 +104,7 @@ class PlatformSimulator:
         tutor = self.random.choice(self.tutors)
         scheduled_time = now + timedelta(seconds=self.random.uniform(2, self.lead_seconds))
         payload = {
-            "session_id": str(self._uuid()),
+            "session_id": str(_draw_uuid(self.random)),
             "tutor_id": str(tutor.id),
             "tutor_name": tutor.name,
             "tutor_email": tutor.email,

@@ -7,6 +7,7 @@ ALLOWED_HOSTS and a mail provider; everything else has a sensible default.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,12 +17,19 @@ environ.Env.read_env(BASE_DIR / ".env")  # optional; never committed
 DEBUG = env.bool("DEBUG", default=False)
 if DEBUG:
     SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
-else:
-    SECRET_KEY = env("SECRET_KEY")  # required: fails loudly when missing
+elif not (SECRET_KEY := env("SECRET_KEY", default="")):
+    # manage.py prints this one line (no traceback); gunicorn refuses to boot with it.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set: set DEBUG=true for development or SECRET_KEY=... in production"
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Links in mails and printed by commands. By default they follow the address the `web` process
+# binds (HOST/PORT, as `make demo PORT=9000` sets them); production sets its public https URL.
+_web_host = env("HOST", default="127.0.0.1")
+_web_address = f"{'127.0.0.1' if _web_host == '0.0.0.0' else _web_host}:{env('PORT', default='8000')}"
+SITE_URL = env("SITE_URL", default=f"http://{_web_address}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -143,8 +151,14 @@ else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["broker_class"] = "tutorscore.broker.NotifyingORM"  # LISTEN/NOTIFY on PostgreSQL
 
-# --- Mail (django-anymail). Console in development; set EMAIL_BACKEND + ANYMAIL_* in prod. ---
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# --- Mail (django-anymail). Set EMAIL_BACKEND + ANYMAIL_* in prod. In development (DEBUG) each
+# mail is one console line and a row of the email log, not pages of HTML burying the demo's output.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="reports.backends.ConsoleSummaryBackend"
+    if DEBUG
+    else "django.core.mail.backends.console.EmailBackend",
+)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="TutorScore <tutorscore@localhost>")
 ANYMAIL = {
     key: value

@@ -1,5 +1,6 @@
 """The platform simulator and `manage.py simulate_platform`."""
 
+import io
 import json
 import re
 from datetime import timedelta
@@ -8,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from sessions.management.commands import simulate_platform
-from sessions.models import Session
+from sessions.models import Session, Tutor
 from sessions.schemas import SessionIn
 from sessions.simulator import PlatformSimulator
 
@@ -20,11 +21,57 @@ def run(simulator, start, seconds, per_second=10):
     return payloads
 
 
-def test_same_seed_same_platform(now):
-    first = run(PlatformSimulator(seed=7, tutors=5), now, 5)
-    second = run(PlatformSimulator(seed=7, tutors=5), now, 5)
+def test_same_seed_and_run_same_platform(now):
+    first = run(PlatformSimulator(seed=7, tutors=5, run=1), now, 5)
+    second = run(PlatformSimulator(seed=7, tutors=5, run=1), now, 5)
     assert first == second
-    assert first != run(PlatformSimulator(seed=8, tutors=5), now, 5)
+    assert first != run(PlatformSimulator(seed=8, tutors=5, run=1), now, 5)
+
+
+def tutors_of(simulator):
+    return {(tutor.id, tutor.email) for tutor in simulator.tutors}
+
+
+def session_ids(payloads):
+    return {payload["session_id"] for payload in payloads}
+
+
+def test_a_seed_plays_its_own_tutors_and_every_run_new_sessions(now):
+    first_run, replay = PlatformSimulator(seed=7, tutors=20), PlatformSimulator(seed=7, tutors=20)
+    other_seed = PlatformSimulator(seed=8, tutors=20)
+
+    assert tutors_of(first_run) == tutors_of(replay)
+    assert not {email for _, email in tutors_of(first_run)} & {email for _, email in tutors_of(other_seed)}
+    assert not {tutor_id for tutor_id, _ in tutors_of(first_run)} & {
+        tutor_id for tutor_id, _ in tutors_of(other_seed)
+    }
+    assert not session_ids(run(first_run, now, 3)) & session_ids(run(replay, now, 3))
+
+
+def post_run(api, seed, now, *, tutors=10):
+    """A run of the simulator through the API (one bulk request); returns the response."""
+    payloads = run(PlatformSimulator(seed=seed, tutors=tutors), now - timedelta(minutes=5), 6)
+    return api.post("/api/sessions/bulk", {"sessions": payloads}), payloads
+
+
+def test_another_seed_and_the_same_seed_again_never_collide_with_stored_tutors(api, now):
+    call_command(
+        "generate_data", "--tutors=5", "--sessions=50", "--seed=42", "--no-scores", stdout=io.StringIO()
+    )
+    stored = set(Tutor.objects.values_list("pk", flat=True))
+    stored_sessions = Session.objects.count()
+
+    accepted = 0
+    for seed in (42, 43, 42):
+        response, payloads = post_run(api, seed, now)
+        assert response.status_code == 202, response.json()
+        accepted += len(session_ids(payloads))
+
+    # generate_data's 5 tutors are untouched; seeds 42 and 43 each played their own 10 tutors, and
+    # the replay of 42 added new sessions to its tutors instead of rewriting the first run's.
+    assert Tutor.objects.count() == 5 + 10 + 10
+    assert Session.objects.filter(tutor_id__in=stored).count() == stored_sessions
+    assert Session.objects.exclude(tutor_id__in=stored).count() == accepted
 
 
 def test_sessions_are_scheduled_then_followed_up_and_every_payload_is_valid(now):

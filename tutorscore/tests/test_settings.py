@@ -31,10 +31,48 @@ def test_production_settings_pass_check_deploy():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_secret_key_is_required_without_debug():
+def test_missing_secret_key_is_one_clear_line_not_a_traceback():
     result = run_manage("check", DEBUG="false")
-    assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "SECRET_KEY is not set: set DEBUG=true for development or SECRET_KEY=... in production"
+    ]
+    assert result.stdout == ""
+
+
+def test_an_empty_secret_key_is_missing_too():
+    result = run_manage("migrate", "--check", DEBUG="false", SECRET_KEY="")
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("SECRET_KEY is not set")
+
+
+def setting(name, **env):
+    result = run_manage("shell", "-c", f"from django.conf import settings; print(settings.{name})", **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def site_url(**env):
+    return setting("SITE_URL", **env)
+
+
+def test_site_url_follows_the_port_and_host_the_web_process_binds():
+    assert site_url(DEBUG="true") == "http://127.0.0.1:8000"
+    assert site_url(DEBUG="true", PORT="9000") == "http://127.0.0.1:9000"
+    # 0.0.0.0 (the Procfile's default) listens everywhere but is no address for a browser.
+    assert site_url(DEBUG="true", HOST="0.0.0.0", PORT="9000") == "http://127.0.0.1:9000"
+    assert site_url(DEBUG="true", HOST="localhost", PORT="9000") == "http://localhost:9000"
+    assert site_url(DEBUG="true", PORT="9000", SITE_URL="https://scores.example.com/") == (
+        "https://scores.example.com"
+    )
+
+
+def test_development_mail_is_one_console_line_each_unless_a_backend_is_chosen():
+    assert setting("EMAIL_BACKEND", DEBUG="true") == "reports.backends.ConsoleSummaryBackend"
+    chosen = "anymail.backends.postmark.EmailBackend"
+    assert setting("EMAIL_BACKEND", DEBUG="true", EMAIL_BACKEND=chosen) == chosen
 
 
 def test_with_redis_every_process_shares_one_cache():

@@ -29,7 +29,13 @@ class Command(BaseCommand):
         parser.add_argument("--api-key", required=True, help="An API key (manage.py create_api_key NAME).")
         parser.add_argument("--rate", type=float, default=5.0, help="Requests per second (default 5).")
         parser.add_argument("--duration", type=float, default=60.0, help="Seconds to run (default 60).")
-        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=42,
+            help="Draws the tutors: the same seed plays the same tutors again, another seed others "
+            "(sessions are new on every run).",
+        )
         parser.add_argument("--tutors", type=int, default=50, help="Simulated tutors (default 50).")
         parser.add_argument("--lead", type=float, default=20.0, help="Seconds a session is booked ahead.")
         parser.add_argument("--report-every", type=float, default=5.0, help="Seconds between progress lines.")
