@@ -4,11 +4,14 @@ Scores and history are computed data, so they are read-only here. Alert transiti
 scoring.alerts (which records an AlertEvent for each), never through a raw edit.
 """
 
+import copy
+
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 
-from . import alerts
+from . import alerts, engine
 from .models import Alert, AlertEvent, ScoringSettings, TutorScore, TutorScoreHistory
 
 
@@ -27,9 +30,62 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+# Fields whose change rescores tutors, and so may flag or unflag some.
+SCORING_FIELDS = [
+    "reschedule_rate_threshold",
+    "no_show_rate_threshold",
+    "first_session_retention_threshold",
+    "minimum_sessions",
+    "flag_evidence_ratio",
+    "reschedule_weight",
+    "no_show_weight",
+    "first_session_weight",
+]
+
+
+class ScoringSettingsForm(forms.ModelForm):
+    """Saving a change that rescores tutors takes two steps: first the preview says how many
+    tutors it would flag and unflag, then the same form, confirmed, saves it."""
+
+    confirm = forms.BooleanField(
+        required=False,
+        label="Apply the change",
+        help_text="Tick after reading the preview of how many tutors the change flags and unflags.",
+    )
+
+    class Meta:
+        model = ScoringSettings
+        fields = [*SCORING_FIELDS, "report_recipients", "session_report_mode", "digest_time"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or self.cleaned_data.get("confirm"):
+            return cleaned
+        if not any(name in self.changed_data for name in SCORING_FIELDS):
+            return cleaned
+        candidate = copy.copy(self.instance)  # the instance gets the new values only after clean()
+        for name in SCORING_FIELDS:
+            setattr(candidate, name, cleaned[name])
+        preview = engine.preview_settings(candidate)
+        raise ValidationError(
+            "Preview: this change would flag %(newly)d more tutor(s) and unflag %(unflagged)d "
+            "(%(now)d flagged now, %(after)d after). Tick “Apply the change” and save again to apply it.",
+            code="preview",
+            params={
+                "newly": preview["newly_flagged"],
+                "unflagged": preview["unflagged"],
+                "now": preview["flagged_now"],
+                "after": preview["flagged_after"],
+            },
+        )
+
+
 @admin.register(ScoringSettings)
 class ScoringSettingsAdmin(admin.ModelAdmin):
-    """One row: the changelist opens it directly. Saving it triggers a recompute (scoring.receivers)."""
+    """One row: the changelist opens it directly. Saving it triggers a recompute (scoring.receivers)
+    after a preview of how many tutors the change flags and unflags."""
+
+    form = ScoringSettingsForm
 
     fieldsets = [
         (
@@ -40,11 +96,13 @@ class ScoringSettingsAdmin(admin.ModelAdmin):
                     "no_show_rate_threshold",
                     "first_session_retention_threshold",
                     "minimum_sessions",
+                    "flag_evidence_ratio",
                 ]
             },
         ),
         ("Risk-score weights", {"fields": ["reschedule_weight", "no_show_weight", "first_session_weight"]}),
         ("Mail", {"fields": ["report_recipients", "session_report_mode", "digest_time"]}),
+        ("Confirm", {"fields": ["confirm"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
     readonly_fields = ["created_at", "updated_at"]

@@ -759,6 +759,24 @@ def recompute_all(*, now=None, tutor_ids=None, settings=None, newer_only=False):
     return len(scores)
 
 
+def preview_settings(settings, *, now=None):
+    """What saving `settings` would change: {flagged_now, flagged_after, newly_flagged, unflagged}.
+
+    Every tutor is scored with the unsaved settings (nothing is written) and compared with the
+    stored scores: the admin sees how many tutors a change would flag and unflag before it lands."""
+    now = now or timezone.now()
+    flagged_now = set(TutorScore.objects.filter(is_high_risk=True).values_list("tutor_id", flat=True))
+    flagged_after = {
+        score.tutor_id for score in compute_scores(now=now, settings=settings) if score.is_high_risk
+    }
+    return {
+        "flagged_now": len(flagged_now),
+        "flagged_after": len(flagged_after),
+        "newly_flagged": len(flagged_after - flagged_now),
+        "unflagged": len(flagged_now - flagged_after),
+    }
+
+
 def score_tutor(tutor, *, now=None, settings=None):
     """Score one tutor with exactly the code of recompute_all; returns the saved TutorScore."""
     recompute_all(now=now, tutor_ids=[tutor.pk], settings=settings)

@@ -56,7 +56,11 @@ def test_editing_settings_saves_the_row(admin_client):
         "session_report_mode": "flagged",
         "digest_time": "07:30",
     }
+    data["flag_evidence_ratio"] = "20"
     response = admin_client.post(settings_url("change", settings.pk), data)
+    assert response.status_code == 200  # first the preview, nothing saved
+    assert ScoringSettings.load().reschedule_rate_threshold == Decimal("15.00")
+    response = admin_client.post(settings_url("change", settings.pk), {**data, "confirm": "on"})
     assert response.status_code == 302
     settings.refresh_from_db()
     assert settings.reschedule_rate_threshold == Decimal("20.00") and settings.minimum_sessions == 6
@@ -73,16 +77,55 @@ def test_settings_reject_invalid_values(admin_client):
         "reschedule_weight": "0",
         "no_show_weight": "0",
         "first_session_weight": "0",
+        "flag_evidence_ratio": "1",
         "session_report_mode": "flagged",
         "digest_time": "08:00",
     }
     response = admin_client.post(settings_url("change", settings.pk), data)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert {"reschedule_rate_threshold", "minimum_sessions"} <= set(errors)
+    assert {"reschedule_rate_threshold", "minimum_sessions", "flag_evidence_ratio"} <= set(errors)
     assert "__all__" in errors  # at least one weight must count (database constraint)
     settings.refresh_from_db()
     assert settings.reschedule_rate_threshold == Decimal("15.00")
+
+
+def test_saving_settings_first_previews_how_many_tutors_it_flags_and_unflags(
+    admin_client, make_tutor, make_session
+):
+    from scoring import engine
+
+    settings = ScoringSettings.load()
+    strong, borderline = make_tutor("Strong"), make_tutor("Borderline")
+    for tutor, rescheduled in ((strong, 5), (borderline, 3)):  # 5 of 10 and 3 of 10 rescheduled
+        for index in range(10):
+            make_session(tutor, days_ago=1, status="rescheduled" if index < rescheduled else "completed")
+    engine.recompute_all()
+    data = {
+        "reschedule_rate_threshold": "15.00",
+        "no_show_rate_threshold": "10.00",
+        "first_session_retention_threshold": "60.00",
+        "minimum_sessions": "5",
+        "reschedule_weight": "0.5",
+        "no_show_weight": "0.3",
+        "first_session_weight": "0.2",
+        "flag_evidence_ratio": "5",  # looser: 3 of 10 flags too
+        "session_report_mode": "flagged",
+        "digest_time": "08:00",
+    }
+    response = admin_client.post(settings_url("change", settings.pk), data)
+    assert "this change would flag 1 more tutor(s) and unflag 0 (1 flagged now, 2 after)" in (
+        response.content.decode()
+    )
+
+    data.update(flag_evidence_ratio="20", reschedule_rate_threshold="40")  # stricter: nobody
+    response = admin_client.post(settings_url("change", settings.pk), data)
+    assert "flag 0 more tutor(s) and unflag 1 (1 flagged now, 0 after)" in response.content.decode()
+    assert ScoringSettings.load().reschedule_rate_threshold == Decimal("15.00")  # only previewed
+
+    data["report_recipients"] = "lead@example.com"
+    data.update(flag_evidence_ratio="20", reschedule_rate_threshold="15")  # mail only: no preview
+    assert admin_client.post(settings_url("change", settings.pk), data).status_code == 302
 
 
 @pytest.fixture
