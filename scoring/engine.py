@@ -384,8 +384,7 @@ def build_score(tutor_id, facts, *, settings, now):
 
     score.flag_evidence_ratio = settings.flag_evidence_ratio
     verdicts = weigh_facts(facts, settings=settings)
-    active = facts.is_active and facts.totals[ACTIVE_WINDOW_DAYS] > 0
-    if not active:  # missing data never raises a score: no flag, no alert, not ranked
+    if not is_active(facts):  # missing data never raises a score: no flag, no alert, not ranked
         score.reschedule_flag = score.no_show_flag = score.first_session_flag = False
         score.is_high_risk = score.is_watching = False
         score.risk_score, score.risk_level, score.evidence = Decimal(0), RiskLevel.INACTIVE, {}
@@ -407,6 +406,11 @@ def build_score(tutor_id, facts, *, settings, now):
         score.risk_level = RiskLevel.LOW
     score.reasons, score.recommendations = explain(score, facts, verdicts, settings=settings)
     return score
+
+
+def is_active(facts):
+    """Marked active, with at least one session in the last 30 days: only then is a tutor judged."""
+    return facts.is_active and facts.totals[ACTIVE_WINDOW_DAYS] > 0
 
 
 def weigh_facts(facts, *, settings):
