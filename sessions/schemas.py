@@ -3,14 +3,17 @@
 pydantic parses the JSON body and validates it in one pass (strict types, aware timestamps,
 field-level error locations), so the API never hand-parses dictionaries. Cross-field rules are
 field validators that read the fields declared before them, so every error names its field.
+Rules about the present read the time from the validation context (`context={"now": now}`).
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -57,6 +60,13 @@ def _email(value: str) -> str:
     return value
 
 
+def latest_plausible(info: ValidationInfo) -> datetime:
+    """The latest time a record may claim: the context's `now` (else the clock) plus the allowed
+    clock skew between the platform and us."""
+    now = (info.context or {}).get("now") or timezone.now()
+    return now + timedelta(seconds=settings.INGEST_CLOCK_SKEW_SECONDS)
+
+
 Text = Annotated[str, AfterValidator(_storable_text)]
 Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
@@ -99,6 +109,9 @@ class SessionIn(BaseModel):
     reschedule_info: RescheduleIn | None = Field(default=None, validate_default=True)
     tutor_name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     tutor_email: Annotated[Text, Field(max_length=254), AfterValidator(_email)] | None = None
+    # The platform's own modification time of the session: a state older than the stored one is
+    # stale (acknowledged, changes nothing; sessions/ordering.py).
+    updated_at: Timestamp | None = None
 
     @field_validator("completed_time")
     @classmethod
@@ -139,6 +152,14 @@ class SessionIn(BaseModel):
             raise PydanticCustomError(
                 "reschedule_info_status", "reschedule_info is only allowed when status is rescheduled."
             )
+        return value
+
+    @field_validator("updated_at")
+    @classmethod
+    def _updated_at_not_in_future(cls, value, info: ValidationInfo):
+        # A time in the future would make every later real update of the session look stale.
+        if value is not None and value > latest_plausible(info):
+            raise PydanticCustomError("updated_at_future", "updated_at must not be in the future.")
         return value
 
 
