@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from sessions.models import ApiKey, Reschedule, Session, Tutor
-from tutorscore.testing import TUTOR_ID, day, iso, session_payload
+from tutorscore.testing import NOW, TUTOR_ID, day, iso, session_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -486,6 +486,143 @@ def test_validation_errors_name_the_field(api, changes, field, message):
     assert counts() == (0, 0, 0)
 
 
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def later(**delta):
+    return iso(NOW + timedelta(**delta))
+
+
+# A completed session 2 days ago, 60 minutes long, changed as each case says.
+@pytest.mark.parametrize(
+    ("changes", "details"),
+    [
+        ({"session_id": NIL_UUID}, {"session_id": ["The all-zero UUID is not a valid id."]}),
+        ({"tutor_id": NIL_UUID}, {"tutor_id": ["The all-zero UUID is not a valid id."]}),
+        ({"student_id": "   "}, {"student_id": ["student_id must not be blank."]}),
+        ({"student_id": " stu-1"}, {"student_id": ["student_id must not start or end with whitespace."]}),
+        ({"student_id": "stu-1\n"}, {"student_id": ["student_id must not start or end with whitespace."]}),
+        ({"student_id": "stu\t1"}, {"student_id": ["student_id must not contain control characters."]}),
+        ({"student_id": "stu\x1b[31m"}, {"student_id": ["student_id must not contain control characters."]}),
+        ({"student_id": "stu\x851"}, {"student_id": ["student_id must not contain control characters."]}),
+        (
+            {"scheduled_time": later(hours=1), "completed_time": later(hours=2)},
+            {
+                "scheduled_time": ["A completed or no-show session must not be scheduled in the future."],
+                "completed_time": ["completed_time must not be in the future."],
+            },
+        ),
+        (
+            {"status": "no_show", "scheduled_time": later(minutes=6), "completed_time": None},
+            {"scheduled_time": ["A completed or no-show session must not be scheduled in the future."]},
+        ),
+        (
+            {"scheduled_time": later(minutes=-50), "completed_time": later(minutes=10)},
+            {"completed_time": ["completed_time must not be in the future."]},
+        ),
+        (
+            {"duration_minutes": 90},
+            {
+                "duration_minutes": [
+                    "duration_minutes contradicts completed_time − scheduled_time (60 minutes): "
+                    "a session starts at most 15 minutes early and 60 minutes late."
+                ]
+            },
+        ),
+        (
+            {"scheduled_time": later(days=-2, hours=-3)},  # 4 h from start to end for 60 minutes
+            {
+                "duration_minutes": [
+                    "duration_minutes contradicts completed_time − scheduled_time (240 minutes): "
+                    "a session starts at most 15 minutes early and 60 minutes late."
+                ]
+            },
+        ),
+        (
+            {"status": "no_show", "completed_time": None, "student_rating": 3},
+            {"student_rating": ["student_rating is only allowed when status is completed."]},
+        ),
+        (
+            {"status": "scheduled", "completed_time": None, "student_rating": 5},
+            {"student_rating": ["student_rating is only allowed when status is completed."]},
+        ),
+        ({"updated_at": later(minutes=6)}, {"updated_at": ["updated_at must not be in the future."]}),
+    ],
+)
+def test_implausible_sessions_are_refused_with_the_rule(api, changes, details):
+    payload = session_payload("completed", days_ago=2)
+    payload.update(changes)
+    body = assert_error(api.post("/api/sessions", payload), 422, "validation_error")
+    assert body["details"] == details
+    assert counts() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"scheduled_time": later(minutes=-56), "completed_time": later(minutes=4)},  # clock skew
+        {"status": "no_show", "scheduled_time": later(minutes=4), "completed_time": None},
+        {"duration_minutes": 75},  # began 15 minutes early
+        {"duration_minutes": 1, "completed_time": later(days=-2, minutes=61)},  # 60 minutes late
+        {"student_id": "Zoë-42 (2nd account)"},
+        {"updated_at": later(minutes=4)},
+    ],
+)
+def test_plausible_edge_cases_are_accepted(api, changes):
+    payload = session_payload("completed", days_ago=2)
+    payload.update(changes)
+    response = api.post("/api/sessions", payload)
+    assert response.status_code == 202, response.content
+
+
+def test_clock_skew_is_a_setting(api, settings):
+    settings.INGEST_CLOCK_SKEW_SECONDS = 0
+    payload = session_payload("completed", scheduled_time=later(minutes=-59), completed_time=later(minutes=1))
+    body = assert_error(api.post("/api/sessions", payload), 422, "validation_error")
+    assert body["details"] == {"completed_time": ["completed_time must not be in the future."]}
+
+
+@pytest.mark.parametrize(
+    ("cancelled_at", "message"),
+    [
+        (later(days=73 * 365), "cancelled_at must not be in the future."),  # the 2099 last-minute one
+        (later(minutes=6), "cancelled_at must not be in the future."),
+        (
+            later(days=-2, hours=24, seconds=1),
+            "cancelled_at must not be more than 24 hours after original_time.",
+        ),
+    ],
+)
+def test_implausible_reschedule_requests_are_refused(api, cancelled_at, message):
+    payload = session_payload("rescheduled", days_ago=2)
+    payload["reschedule_info"]["cancelled_at"] = cancelled_at
+    body = assert_error(api.post("/api/sessions", payload), 422, "validation_error")
+    assert body["details"] == {"reschedule_info.cancelled_at": [message]}
+    assert counts() == (0, 0, 0)
+
+
+def test_a_reschedule_asked_after_the_start_counts_as_last_minute(api):
+    payload = session_payload("rescheduled", days_ago=2)
+    payload["reschedule_info"]["cancelled_at"] = later(days=-2, hours=23)
+    assert api.post("/api/sessions", payload).status_code == 202
+    reschedule = Reschedule.objects.get()
+    assert (reschedule.hours_before_session, reschedule.is_last_minute) == (Decimal("-23.00"), True)
+
+
+def test_bulk_lists_implausible_items_by_index_and_stores_nothing(api):
+    sessions = [session_payload() for _ in range(4)]
+    sessions[1].update(status="no_show", completed_time=None, student_rating=2)
+    sessions[3]["student_id"] = "\t"
+
+    body = assert_error(api.post("/api/sessions/bulk", {"sessions": sessions}), 422, "validation_error")
+
+    assert body["details"] == {
+        "sessions[1].student_rating": ["student_rating is only allowed when status is completed."],
+        "sessions[3].student_id": ["student_id must not be blank."],
+    }
+    assert counts() == (0, 0, 0)
+
+
 def test_missing_fields_are_listed(api):
     body = assert_error(api.post("/api/sessions", {}), 422, "validation_error")
     assert body["details"] == {
@@ -559,7 +696,7 @@ def test_bulk_query_count_does_not_grow_with_the_batch(api, size, django_assert_
     ]
     api.post("/api/sessions/bulk", {"sessions": sessions[: size // 2]})  # half exist: updates too
     for item in sessions[: size // 2]:
-        item["duration_minutes"] = 90
+        item["duration_minutes"] = 70  # began 10 minutes early
     # key, savepoint, tutors, sessions (lock, read), mark tutors changed, the pairs' sessions
     # (first-session flags), INSERT sessions, UPDATE sessions, INSERT + UPDATE reschedules, release
     # savepoint: 11 on PostgreSQL at any size.
