@@ -81,10 +81,10 @@ def _body_too_large(request):
     return None
 
 
-def _parse(schema, body):
+def _parse(schema, body, *, now):
     """(payload, None) or (None, error response) for a JSON body."""
     try:
-        return schema.model_validate_json(body), None
+        return schema.model_validate_json(body, context={"now": now}), None
     except ValidationError as exc:
         if is_unparseable(exc):
             return None, error_response(400, "invalid_json", "The request body must be a JSON object.")
@@ -93,10 +93,10 @@ def _parse(schema, body):
         )
 
 
-def _store(items, *, prefix=None):
+def _store(items, *, now, prefix=None):
     """(IngestResult, None) or (None, error response)."""
     try:
-        return ingest_sessions(items, now=timezone.now(), prefix=prefix), None
+        return ingest_sessions(items, now=now, prefix=prefix), None
     except IngestError as exc:
         return None, error_response(422, "validation_error", "The session data is invalid.", exc.details)
     except (IntegrityError, DataError):
@@ -111,17 +111,20 @@ def _store(items, *, prefix=None):
 @api_endpoint("POST")
 def sessions_endpoint(request):
     """POST /api/sessions: store (or update) one session; 202 once it is committed."""
-    payload, error = _parse(SessionIn, request.body)
+    now = timezone.now()
+    payload, error = _parse(SessionIn, request.body, now=now)
     if error:
         return error
-    result, error = _store([payload])
+    result, error = _store([payload], now=now)
     if error:
         return error
+    # One session: exactly one of these counts is 1.
+    outcome = next(name for name in ("created", "updated", "unchanged", "stale") if getattr(result, name))
     return JsonResponse(
         {
             "session_id": str(payload.session_id),
             "status": "accepted",
-            "outcome": "created" if result.created else "updated" if result.updated else "unchanged",
+            "outcome": outcome,
         },
         status=202,
     )
@@ -130,10 +133,11 @@ def sessions_endpoint(request):
 @api_endpoint("POST")
 def sessions_bulk_endpoint(request):
     """POST /api/sessions/bulk: up to 1,000 sessions, all or nothing."""
-    payload, error = _parse(BulkIn, request.body)
+    now = timezone.now()
+    payload, error = _parse(BulkIn, request.body, now=now)
     if error:
         return error
-    result, error = _store(payload.sessions, prefix=lambda index: f"sessions[{index}].")
+    result, error = _store(payload.sessions, now=now, prefix=lambda index: f"sessions[{index}].")
     if error:
         return error
     return JsonResponse(
@@ -143,6 +147,7 @@ def sessions_bulk_endpoint(request):
             "created": result.created,
             "updated": result.updated,
             "unchanged": result.unchanged,
+            "stale": result.stale,
             "session_ids": result.session_ids,
         },
         status=202,

@@ -137,6 +137,7 @@ SESSION_COLUMNS = (
     "updated_at",
     "is_first_session",
     "first_session_retained",
+    "platform_updated_at",  # generated rows never came from the platform: None
 )
 RESCHEDULE_COLUMNS = (
     "id",
@@ -486,7 +487,7 @@ def generate_rows(plans, rng, options, stats):
             # The pair's first-session flags, stored as every other write path keeps them.
             own = session_rows[-len(times) :]
             flags = pair_flags((row[0], row[5], row[3]) for row in own)
-            session_rows[-len(times) :] = [(*row, *flags[row[0]]) for row in own]
+            session_rows[-len(times) :] = [(*row, *flags[row[0]], None) for row in own]
             # First-session retention as SPEC §5 defines it, for the validation report.
             if statuses[0] == "completed" and times[0] <= retention_cutoff:
                 stats.first_sessions[plan.profile] += 1
@@ -515,6 +516,7 @@ def generate_rows(plans, rng, options, stats):
                     now_dt,
                     False,  # a scheduled session is never a pair's first session
                     False,
+                    None,
                 )
             )
     if session_rows:

@@ -5,9 +5,15 @@ the tutors and the existing sessions, one SELECT of the pairs it touches for the
 flags, bulk INSERT/UPDATE for the rest), and enqueues ONE
 processing task for the sessions that really changed. Identical repeats write nothing and
 enqueue nothing, so they cannot trigger duplicate mails.
+
+Concurrent posts of one session take turns: the tutors and the stored sessions are read with
+their rows locked (tutors first, then sessions, each in id order, so two batches never wait on
+each other crosswise). A post older than the stored state is stale and changes nothing
+(sessions/ordering.py).
 """
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -15,6 +21,7 @@ from django.utils import timezone
 
 from .first_sessions import FLAG_FIELDS, plan_pairs, write_changes
 from .models import Reschedule, Session, Tutor
+from .ordering import latest_state
 from .rescheduling import fill_derived_fields
 
 logger = logging.getLogger(__name__)
@@ -30,6 +37,7 @@ SESSION_FIELDS = [
     "duration_minutes",
     "student_rating",
     "no_show_by",
+    "platform_updated_at",
 ]
 RESCHEDULE_FIELDS = [
     "initiator",
@@ -56,10 +64,14 @@ class IngestResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    stale: int = 0  # older than the stored state (sessions/ordering.py): acknowledged, not stored
     tutors_created: int = 0
     changed_session_ids: list = field(default_factory=list)
+    stale_session_ids: list = field(default_factory=list)
 
     def outcome(self, session_id):
+        if session_id in self.stale_session_ids:
+            return "stale"
         return "unchanged" if session_id not in self.changed_session_ids else "stored"
 
 
@@ -93,30 +105,48 @@ def _is_transient(exc):
 
 
 def _ingest(items, *, now, prefix):
-    # The same session twice in one batch: the later item wins, as if posted one after the other.
-    latest = {}
-    for index, item in enumerate(items):
-        latest[item.session_id] = (index, item)
+    # The same session twice in one batch: its items apply in order, as if posted one after the other.
+    posted = defaultdict(list)
+    for item in items:
+        posted[item.session_id].append(item)
     result = IngestResult(session_ids=[str(item.session_id) for item in items])
 
     with transaction.atomic():
-        tutor_ids = {item.tutor_id for _, item in latest.values()}
+        tutor_ids = {item.tutor_id for item in items}
         existing_tutor_ids = set(
-            Tutor.objects.filter(pk__in=tutor_ids).order_by().values_list("pk", flat=True)
+            Tutor.objects.filter(pk__in=tutor_ids)
+            .select_for_update(no_key=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        new_tutors = _new_tutors(latest.values(), existing_tutor_ids, prefix, now=now)
+        new_tutors = _new_tutors(enumerate(items), existing_tutor_ids, prefix, now=now)
         if new_tutors:
             # ignore_conflicts: a tutor created by a concurrent request meanwhile is fine as it is.
             Tutor.objects.bulk_create(new_tutors, ignore_conflicts=True)
             result.tutors_created = len(new_tutors)
 
-        existing = Session.objects.select_related("reschedule").order_by().in_bulk(list(latest))
+        if connection.features.has_select_for_update:  # SQLite: the write lock is already ours
+            # A concurrent post of the same session waits here until the other commits. Locking and
+            # reading apart: a statement that waited still reads the joined reschedule as it was
+            # when it started. (A new session both insert: a unique violation for one, retried.)
+            locked = Session.objects.select_for_update(no_key=True).filter(pk__in=list(posted))
+            list(locked.order_by("pk").values_list("pk", flat=True))
+        existing = Session.objects.select_related("reschedule").order_by().in_bulk(list(posted))
         sessions_to_create, sessions_to_update = [], []
         reschedules_to_create, reschedules_to_update, reschedules_to_delete = [], [], []
         changed_pairs = set()  # (tutor_id, student_id) of every changed session, before and after
-        for _index, item in latest.values():
-            stored = existing.get(item.session_id)
-            session = _session_from(item, now=now)
+        for session_id, versions in posted.items():
+            stored = existing.get(session_id)
+            item, platform_updated_at = latest_state(
+                versions,
+                current_status=stored and stored.status,
+                current_updated_at=stored and stored.platform_updated_at,
+            )
+            if item is None:
+                result.stale += 1
+                result.stale_session_ids.append(str(session_id))
+                continue
+            session = _session_from(item, platform_updated_at, now=now)
             stored_reschedule = _stored_reschedule(stored)
             reschedule = _reschedule_from(item, session, stored_reschedule, now=now)
             session_changed = stored is None or _values(stored, SESSION_FIELDS) != _values(
@@ -170,13 +200,13 @@ def _ingest(items, *, now, prefix):
             changed_ids = list(result.changed_session_ids)
             transaction.on_commit(lambda: enqueue_processing(changed_ids))
 
-    for _index, item in latest.values():
+    for session_id, versions in posted.items():
         logger.info(
             "session accepted session_id=%s tutor_id=%s status=%s outcome=%s",
-            item.session_id,
-            item.tutor_id,
-            item.status,
-            result.outcome(str(item.session_id)),
+            session_id,
+            versions[-1].tutor_id,
+            versions[-1].status,
+            result.outcome(str(session_id)),
         )
     return result
 
@@ -215,7 +245,7 @@ def _new_tutors(indexed_items, existing_tutor_ids, prefix, *, now):
     return list(new.values())
 
 
-def _session_from(item, *, now):
+def _session_from(item, platform_updated_at, *, now):
     session = Session(
         id=item.session_id,
         tutor_id=item.tutor_id,
@@ -226,6 +256,7 @@ def _session_from(item, *, now):
         duration_minutes=item.duration_minutes,
         student_rating=item.student_rating,
         no_show_by=item.no_show_by,
+        platform_updated_at=platform_updated_at,
         created_at=now,
         updated_at=now,
     )

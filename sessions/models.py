@@ -68,6 +68,9 @@ class Session(models.Model):
     # Derived from the pair's sessions and kept up to date on every write (sessions/first_sessions.py).
     is_first_session = models.BooleanField(default=False, editable=False)
     first_session_retained = models.BooleanField(default=False, editable=False)
+    # The platform's own modification time (`updated_at` in the API), the newest one received: a
+    # post of an older state is stale (sessions/ordering.py). Our write time is `updated_at`.
+    platform_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

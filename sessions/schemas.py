@@ -3,14 +3,18 @@
 pydantic parses the JSON body and validates it in one pass (strict types, aware timestamps,
 field-level error locations), so the API never hand-parses dictionaries. Cross-field rules are
 field validators that read the fields declared before them, so every error names its field.
+Rules about the present read the time from the validation context (`context={"now": now}`).
 """
 
+import unicodedata
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -31,6 +35,14 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 REASON_CODES = ("personal", "emergency", "scheduling_conflict", "family", "technical", "health", "other")
 
+# A completed session starts at most this early or late against its scheduled_time: its
+# duration_minutes must agree with completed_time − scheduled_time within these bounds.
+EARLIEST_START = timedelta(minutes=15)
+LATEST_START = timedelta(minutes=60)
+# A reschedule asked for this long after the session should have begun is a data error (the
+# session was missed, or it is another session), not a very last-minute reschedule.
+LATEST_RESCHEDULE_AFTER_START = timedelta(hours=24)
+
 
 def _storable_text(value: str) -> str:
     # PostgreSQL refuses NUL characters in text, and lone surrogates cannot be encoded as UTF-8.
@@ -49,6 +61,24 @@ def _in_range(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _identifier(value: str, info: ValidationInfo) -> str:
+    # An id that differs by invisible characters splits one student into two pairs.
+    field = {"field": info.field_name}
+    if not value.strip():
+        raise PydanticCustomError("blank", "{field} must not be blank.", field)
+    if value != value.strip():
+        raise PydanticCustomError("whitespace", "{field} must not start or end with whitespace.", field)
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise PydanticCustomError("control_character", "{field} must not contain control characters.", field)
+    return value
+
+
+def _not_nil(value: uuid.UUID) -> uuid.UUID:
+    if value.int == 0:
+        raise PydanticCustomError("nil_uuid", "The all-zero UUID is not a valid id.")
+    return value
+
+
 def _email(value: str) -> str:
     try:
         validate_email(value)
@@ -57,8 +87,22 @@ def _email(value: str) -> str:
     return value
 
 
+def latest_plausible(info: ValidationInfo) -> datetime:
+    """The latest time a record may claim: the context's `now` (else the clock) plus the allowed
+    clock skew between the platform and us."""
+    now = (info.context or {}).get("now") or timezone.now()
+    return now + timedelta(seconds=settings.INGEST_CLOCK_SKEW_SECONDS)
+
+
+def _not_in_future(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    if value is not None and value > latest_plausible(info):
+        raise PydanticCustomError("future", "{field} must not be in the future.", {"field": info.field_name})
+    return value
+
+
 Text = Annotated[str, AfterValidator(_storable_text)]
 Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Id = Annotated[uuid.UUID, AfterValidator(_not_nil)]
 
 
 class RescheduleIn(BaseModel):
@@ -69,7 +113,8 @@ class RescheduleIn(BaseModel):
     original_time: Timestamp
     new_time: Timestamp | None = None  # null: cancelled outright
     reason_code: Literal[REASON_CODES] | None = None  # derived from the reason text when absent
-    cancelled_at: Timestamp | None = None  # defaults to the time the API received it
+    # Defaults to the time the API received it. A future one would count as asked "now" forever.
+    cancelled_at: Annotated[Timestamp | None, AfterValidator(_not_in_future)] = None
 
     @field_validator("new_time")
     @classmethod
@@ -79,6 +124,20 @@ class RescheduleIn(BaseModel):
             raise PydanticCustomError("new_time_order", "new_time must be later than original_time.")
         return value
 
+    @field_validator("cancelled_at")
+    @classmethod
+    def _not_long_after_original(cls, value, info: ValidationInfo):
+        original_time = info.data.get("original_time")
+        if (
+            value is not None
+            and original_time is not None
+            and value > original_time + LATEST_RESCHEDULE_AFTER_START
+        ):
+            raise PydanticCustomError(
+                "cancelled_at_order", "cancelled_at must not be more than 24 hours after original_time."
+            )
+        return value
+
 
 class SessionIn(BaseModel):
     """One session in the original contract, plus the optional extras."""
@@ -86,19 +145,32 @@ class SessionIn(BaseModel):
     # Unknown keys are ignored so the platform can add fields without breaking ingestion.
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
-    session_id: uuid.UUID
-    tutor_id: uuid.UUID
-    student_id: Annotated[Text, Field(min_length=1, max_length=100)]
-    scheduled_time: Timestamp
+    session_id: Id
+    tutor_id: Id
+    student_id: Annotated[Text, Field(min_length=1, max_length=100), AfterValidator(_identifier)]
     # Declared before the fields whose rules depend on it (validators read earlier fields).
     status: Literal["scheduled", "completed", "rescheduled", "no_show"]
-    completed_time: Timestamp | None = None
+    scheduled_time: Timestamp
+    completed_time: Annotated[Timestamp | None, AfterValidator(_not_in_future)] = None
     duration_minutes: Annotated[int, Field(ge=1, le=300)] | None = None
     student_rating: Annotated[int, Field(ge=1, le=5)] | None = None
     no_show_by: Literal["tutor", "student"] | None = None
     reschedule_info: RescheduleIn | None = Field(default=None, validate_default=True)
     tutor_name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     tutor_email: Annotated[Text, Field(max_length=254), AfterValidator(_email)] | None = None
+    # The platform's own modification time of the session: a state older than the stored one is
+    # stale (acknowledged, changes nothing; sessions/ordering.py). A future one would make every
+    # later real update of the session look stale.
+    updated_at: Annotated[Timestamp | None, AfterValidator(_not_in_future)] = None
+
+    @field_validator("scheduled_time")
+    @classmethod
+    def _held_sessions_are_past(cls, value, info: ValidationInfo):
+        if info.data.get("status") in ("completed", "no_show") and value > latest_plausible(info):
+            raise PydanticCustomError(
+                "scheduled_time_future", "A completed or no-show session must not be scheduled in the future."
+            )
+        return value
 
     @field_validator("completed_time")
     @classmethod
@@ -138,6 +210,32 @@ class SessionIn(BaseModel):
         if status is not None and status != "rescheduled" and value is not None:
             raise PydanticCustomError(
                 "reschedule_info_status", "reschedule_info is only allowed when status is rescheduled."
+            )
+        return value
+
+    @field_validator("duration_minutes")
+    @classmethod
+    def _duration_matches_the_times(cls, value, info: ValidationInfo):
+        scheduled_time, completed_time = info.data.get("scheduled_time"), info.data.get("completed_time")
+        if value is None or scheduled_time is None or completed_time is None:
+            return value
+        started = completed_time - timedelta(minutes=value)
+        if not scheduled_time - EARLIEST_START <= started <= scheduled_time + LATEST_START:
+            elapsed = round((completed_time - scheduled_time).total_seconds() / 60, 1)
+            raise PydanticCustomError(
+                "duration_times",
+                f"duration_minutes contradicts completed_time − scheduled_time ({elapsed:g} minutes): "
+                "a session starts at most 15 minutes early and 60 minutes late.",
+            )
+        return value
+
+    @field_validator("student_rating")
+    @classmethod
+    def _rating_only_when_completed(cls, value, info: ValidationInfo):
+        status = info.data.get("status")
+        if value is not None and status is not None and status != "completed":
+            raise PydanticCustomError(
+                "student_rating_status", "student_rating is only allowed when status is completed."
             )
         return value
 

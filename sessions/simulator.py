@@ -129,7 +129,11 @@ class PlatformSimulator:
     def _finish(self, payload, *, now):
         payload = dict(payload)
         if payload["status"] == "completed":
-            payload["completed_time"] = iso(max(now, datetime.fromisoformat(payload["scheduled_time"])))
+            scheduled_time = datetime.fromisoformat(payload["scheduled_time"])
+            payload["completed_time"] = iso(max(now, scheduled_time))
+            # Time is compressed: the session lasted the seconds it had, which the API checks
+            # duration_minutes against (a minute at least).
+            payload["duration_minutes"] = max(1, round((now - scheduled_time).total_seconds() / 60))
             if self.random.random() < 0.3:
                 payload["student_rating"] = self.random.choice([3, 4, 4, 5, 5])
         elif payload["status"] == "rescheduled":

@@ -186,6 +186,9 @@ DASHBOARD_TREND_CACHE_SECONDS = env.int("DASHBOARD_TREND_CACHE_SECONDS", default
 # --- API ---
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# How far ahead of our clock the platform's may run: a held session, a completion, a reschedule
+# request or an `updated_at` later than now + this is refused (docs/api.md).
+INGEST_CLOCK_SKEW_SECONDS = env.int("INGEST_CLOCK_SKEW_SECONDS", default=300)
 
 # --- Security: strict unless DEBUG. `manage.py check --deploy` passes with DEBUG=false. ---
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -2,19 +2,25 @@
 
 import json
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 
 from sessions.models import ApiKey, Reschedule, Session, Tutor
-from tutorscore.testing import TUTOR_ID, day, session_payload
+from tutorscore.testing import NOW, TUTOR_ID, day, iso, session_payload
 
 pytestmark = pytest.mark.django_db
 
 
 def counts():
     return Tutor.objects.count(), Session.objects.count(), Reschedule.objects.count()
+
+
+# The statement that locks a request's sessions before reading them (PostgreSQL; SQLite transactions
+# take the database's write lock up front).
+LOCK = 1 if connection.features.has_select_for_update else 0
 
 
 def assert_error(response, status, code):
@@ -120,14 +126,120 @@ def test_scheduled_then_rescheduled_then_completed_keeps_one_reschedule_at_most(
     assert (Session.objects.get().status, Reschedule.objects.count()) == ("completed", 0)
 
 
+def test_a_late_retry_of_the_scheduled_state_does_not_revert_a_reschedule(api):
+    session_id = uuid.uuid4()
+    scheduled = session_payload("scheduled", session_id=session_id)
+    api.post("/api/sessions", scheduled)
+    api.post("/api/sessions", session_payload("rescheduled", session_id=session_id))
+
+    response = api.post("/api/sessions", scheduled)  # the platform's retry of its first post
+
+    assert response.status_code == 202
+    assert response.json()["outcome"] == "stale"
+    assert (Session.objects.get().status, Reschedule.objects.count()) == ("rescheduled", 1)
+
+
+def test_a_post_older_than_the_stored_updated_at_is_stale_and_changes_nothing(
+    api, now, monkeypatch, django_capture_on_commit_callbacks
+):
+    session_id = uuid.uuid4()
+    newer = session_payload("completed", session_id=session_id, updated_at=iso(now - timedelta(minutes=5)))
+    api.post("/api/sessions", newer)
+    before = Session.objects.values().get()
+    older = session_payload("no_show", session_id=session_id, updated_at=iso(now - timedelta(minutes=6)))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = api.post("/api/sessions", older)
+
+    assert (response.status_code, response.json()["outcome"]) == (202, "stale")
+    assert Session.objects.values().get() == before  # not even our own updated_at moved
+    assert callbacks == []  # nothing to rescore
+
+
+def test_a_newer_updated_at_may_correct_a_session_back_to_scheduled(api, now):
+    session_id = uuid.uuid4()
+    stamp = now - timedelta(minutes=30)
+    api.post("/api/sessions", session_payload("rescheduled", session_id=session_id, updated_at=iso(stamp)))
+    correction = session_payload(
+        "scheduled", session_id=session_id, updated_at=iso(stamp + timedelta(seconds=1))
+    )
+
+    assert api.post("/api/sessions", correction).json()["outcome"] == "updated"
+    session = Session.objects.get()
+    assert (session.status, session.platform_updated_at, Reschedule.objects.count()) == (
+        "scheduled",
+        stamp + timedelta(seconds=1),
+        0,
+    )
+
+
+def test_a_post_without_updated_at_keeps_the_stored_one(api, now):
+    session_id = uuid.uuid4()
+    stamp = now - timedelta(minutes=30)
+    api.post("/api/sessions", session_payload("completed", session_id=session_id, updated_at=iso(stamp)))
+
+    undated = session_payload("completed", session_id=session_id, student_rating=4)
+    assert api.post("/api/sessions", undated).json()["outcome"] == "updated"
+    assert Session.objects.values_list("student_rating", "platform_updated_at").get() == (4, stamp)
+    older = session_payload("no_show", session_id=session_id, updated_at=iso(stamp - timedelta(seconds=1)))
+    assert api.post("/api/sessions", older).json()["outcome"] == "stale"
+
+
+def test_updated_at_in_the_future_is_refused(api, now):
+    payload = session_payload(updated_at=iso(now + timedelta(minutes=6)))
+    body = assert_error(api.post("/api/sessions", payload), 422, "validation_error")
+    assert body["details"] == {"updated_at": ["updated_at must not be in the future."]}
+    within_skew = session_payload(updated_at=iso(now + timedelta(minutes=4)))
+    assert api.post("/api/sessions", within_skew).status_code == 202
+
+
+def test_bulk_counts_stale_sessions(api, now):
+    stamp = iso(now - timedelta(minutes=5))
+    stored = [session_payload("completed", updated_at=stamp) for _ in range(2)]
+    api.post("/api/sessions/bulk", {"sessions": stored})
+    late = [dict(item, status="scheduled", completed_time=None) for item in stored]
+    late[0]["updated_at"] = iso(now - timedelta(minutes=10))
+    del late[1]["updated_at"]
+
+    response = api.post("/api/sessions/bulk", {"sessions": [*late, session_payload()]})
+
+    assert response.status_code == 202
+    assert {key: response.json()[key] for key in ("count", "created", "updated", "unchanged", "stale")} == {
+        "count": 3,
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "stale": 2,
+    }
+    assert set(Session.objects.values_list("status", flat=True)) == {"completed"}
+
+
+def test_bulk_same_session_twice_applies_in_order_with_the_ordering_rule(api, now):
+    session_id = uuid.uuid4()
+    newer = session_payload("no_show", session_id=session_id, updated_at=iso(now - timedelta(minutes=1)))
+    older = session_payload("completed", session_id=session_id, updated_at=iso(now - timedelta(minutes=2)))
+    response = api.post("/api/sessions/bulk", {"sessions": [newer, older]})
+    assert (response.json()["created"], Session.objects.get().status) == (1, "no_show")
+
+    # Equal times: the later item wins unless it would send a held session back to scheduled.
+    same_time = [
+        session_payload("rescheduled", session_id=session_id),
+        session_payload("scheduled", session_id=session_id),
+    ]
+    for item in same_time:
+        item["updated_at"] = iso(now)
+    response = api.post("/api/sessions/bulk", {"sessions": same_time})
+    assert (response.json()["updated"], Session.objects.get().status) == (1, "rescheduled")
+
+
 def test_identical_repeat_writes_nothing(api, django_assert_max_num_queries):
     payload = session_payload("rescheduled")
     api.post("/api/sessions", payload)
     before = Session.objects.values("updated_at").get()["updated_at"]
     Tutor.objects.update(sessions_changed_at=None)
 
-    # key, tutors, sessions, and the savepoint pair of the test transaction
-    with django_assert_max_num_queries(5) as captured:
+    # key, tutors, sessions (lock, read), and the savepoint pair of the test transaction
+    with django_assert_max_num_queries(5 + LOCK) as captured:
         response = api.post("/api/sessions", payload)
 
     assert response.json()["outcome"] == "unchanged"
@@ -212,6 +324,7 @@ def test_bulk_stores_every_session(api):
         "created": 4,
         "updated": 0,
         "unchanged": 0,
+        "stale": 0,
         "session_ids": [item["session_id"] for item in sessions],
     }
     assert counts() == (1, 4, 1)
@@ -373,6 +486,143 @@ def test_validation_errors_name_the_field(api, changes, field, message):
     assert counts() == (0, 0, 0)
 
 
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def later(**delta):
+    return iso(NOW + timedelta(**delta))
+
+
+# A completed session 2 days ago, 60 minutes long, changed as each case says.
+@pytest.mark.parametrize(
+    ("changes", "details"),
+    [
+        ({"session_id": NIL_UUID}, {"session_id": ["The all-zero UUID is not a valid id."]}),
+        ({"tutor_id": NIL_UUID}, {"tutor_id": ["The all-zero UUID is not a valid id."]}),
+        ({"student_id": "   "}, {"student_id": ["student_id must not be blank."]}),
+        ({"student_id": " stu-1"}, {"student_id": ["student_id must not start or end with whitespace."]}),
+        ({"student_id": "stu-1\n"}, {"student_id": ["student_id must not start or end with whitespace."]}),
+        ({"student_id": "stu\t1"}, {"student_id": ["student_id must not contain control characters."]}),
+        ({"student_id": "stu\x1b[31m"}, {"student_id": ["student_id must not contain control characters."]}),
+        ({"student_id": "stu\x851"}, {"student_id": ["student_id must not contain control characters."]}),
+        (
+            {"scheduled_time": later(hours=1), "completed_time": later(hours=2)},
+            {
+                "scheduled_time": ["A completed or no-show session must not be scheduled in the future."],
+                "completed_time": ["completed_time must not be in the future."],
+            },
+        ),
+        (
+            {"status": "no_show", "scheduled_time": later(minutes=6), "completed_time": None},
+            {"scheduled_time": ["A completed or no-show session must not be scheduled in the future."]},
+        ),
+        (
+            {"scheduled_time": later(minutes=-50), "completed_time": later(minutes=10)},
+            {"completed_time": ["completed_time must not be in the future."]},
+        ),
+        (
+            {"duration_minutes": 90},
+            {
+                "duration_minutes": [
+                    "duration_minutes contradicts completed_time − scheduled_time (60 minutes): "
+                    "a session starts at most 15 minutes early and 60 minutes late."
+                ]
+            },
+        ),
+        (
+            {"scheduled_time": later(days=-2, hours=-3)},  # 4 h from start to end for 60 minutes
+            {
+                "duration_minutes": [
+                    "duration_minutes contradicts completed_time − scheduled_time (240 minutes): "
+                    "a session starts at most 15 minutes early and 60 minutes late."
+                ]
+            },
+        ),
+        (
+            {"status": "no_show", "completed_time": None, "student_rating": 3},
+            {"student_rating": ["student_rating is only allowed when status is completed."]},
+        ),
+        (
+            {"status": "scheduled", "completed_time": None, "student_rating": 5},
+            {"student_rating": ["student_rating is only allowed when status is completed."]},
+        ),
+        ({"updated_at": later(minutes=6)}, {"updated_at": ["updated_at must not be in the future."]}),
+    ],
+)
+def test_implausible_sessions_are_refused_with_the_rule(api, changes, details):
+    payload = session_payload("completed", days_ago=2)
+    payload.update(changes)
+    body = assert_error(api.post("/api/sessions", payload), 422, "validation_error")
+    assert body["details"] == details
+    assert counts() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"scheduled_time": later(minutes=-56), "completed_time": later(minutes=4)},  # clock skew
+        {"status": "no_show", "scheduled_time": later(minutes=4), "completed_time": None},
+        {"duration_minutes": 75},  # began 15 minutes early
+        {"duration_minutes": 1, "completed_time": later(days=-2, minutes=61)},  # 60 minutes late
+        {"student_id": "Zoë-42 (2nd account)"},
+        {"updated_at": later(minutes=4)},
+    ],
+)
+def test_plausible_edge_cases_are_accepted(api, changes):
+    payload = session_payload("completed", days_ago=2)
+    payload.update(changes)
+    response = api.post("/api/sessions", payload)
+    assert response.status_code == 202, response.content
+
+
+def test_clock_skew_is_a_setting(api, settings):
+    settings.INGEST_CLOCK_SKEW_SECONDS = 0
+    payload = session_payload("completed", scheduled_time=later(minutes=-59), completed_time=later(minutes=1))
+    body = assert_error(api.post("/api/sessions", payload), 422, "validation_error")
+    assert body["details"] == {"completed_time": ["completed_time must not be in the future."]}
+
+
+@pytest.mark.parametrize(
+    ("cancelled_at", "message"),
+    [
+        (later(days=5 * 365), "cancelled_at must not be in the future."),  # years ahead: "last-minute"
+        (later(minutes=6), "cancelled_at must not be in the future."),
+        (
+            later(days=-2, hours=24, seconds=1),
+            "cancelled_at must not be more than 24 hours after original_time.",
+        ),
+    ],
+)
+def test_implausible_reschedule_requests_are_refused(api, cancelled_at, message):
+    payload = session_payload("rescheduled", days_ago=2)
+    payload["reschedule_info"]["cancelled_at"] = cancelled_at
+    body = assert_error(api.post("/api/sessions", payload), 422, "validation_error")
+    assert body["details"] == {"reschedule_info.cancelled_at": [message]}
+    assert counts() == (0, 0, 0)
+
+
+def test_a_reschedule_asked_after_the_start_counts_as_last_minute(api):
+    payload = session_payload("rescheduled", days_ago=2)
+    payload["reschedule_info"]["cancelled_at"] = later(days=-2, hours=23)
+    assert api.post("/api/sessions", payload).status_code == 202
+    reschedule = Reschedule.objects.get()
+    assert (reschedule.hours_before_session, reschedule.is_last_minute) == (Decimal("-23.00"), True)
+
+
+def test_bulk_lists_implausible_items_by_index_and_stores_nothing(api):
+    sessions = [session_payload() for _ in range(4)]
+    sessions[1].update(status="no_show", completed_time=None, student_rating=2)
+    sessions[3]["student_id"] = "\t"
+
+    body = assert_error(api.post("/api/sessions/bulk", {"sessions": sessions}), 422, "validation_error")
+
+    assert body["details"] == {
+        "sessions[1].student_rating": ["student_rating is only allowed when status is completed."],
+        "sessions[3].student_id": ["student_id must not be blank."],
+    }
+    assert counts() == (0, 0, 0)
+
+
 def test_missing_fields_are_listed(api):
     body = assert_error(api.post("/api/sessions", {}), 422, "validation_error")
     assert body["details"] == {
@@ -420,10 +670,10 @@ def test_last_used_at_is_written_at_most_once_a_minute(api, django_assert_num_qu
 
 # --- query counts -----------------------------------------------------------------------------
 
-# key lookup, key touch, tutors, existing sessions, tutor insert, mark tutors changed, the pair's
-# sessions (first-session flags), session insert, reschedule insert (+ savepoints inside the test
-# transaction).
-SINGLE_POST_MAX_QUERIES = 11
+# key lookup, key touch, tutors, existing sessions (lock, read), tutor insert, mark tutors changed,
+# the pair's sessions (first-session flags), session insert, reschedule insert (+ savepoints inside
+# the test transaction).
+SINGLE_POST_MAX_QUERIES = 11 + LOCK
 
 
 def test_single_post_query_count(api, django_assert_max_num_queries):
@@ -446,11 +696,11 @@ def test_bulk_query_count_does_not_grow_with_the_batch(api, size, django_assert_
     ]
     api.post("/api/sessions/bulk", {"sessions": sessions[: size // 2]})  # half exist: updates too
     for item in sessions[: size // 2]:
-        item["duration_minutes"] = 90
-    # key, savepoint, tutors, sessions, mark tutors changed, the pairs' sessions (first-session
-    # flags), INSERT sessions, UPDATE sessions, INSERT + UPDATE reschedules, release savepoint: 10
-    # on PostgreSQL at any size.
-    fixed = 10
+        item["duration_minutes"] = 70  # began 10 minutes early
+    # key, savepoint, tutors, sessions (lock, read), mark tutors changed, the pairs' sessions
+    # (first-session flags), INSERT sessions, UPDATE sessions, INSERT + UPDATE reschedules, release
+    # savepoint: 11 on PostgreSQL at any size.
+    fixed = 10 + LOCK
     extra = (
         (
             sqlite_insert_chunks(Session, size)

@@ -2,7 +2,9 @@
 never 500, and a rejected request stores nothing."""
 
 import json
+import unicodedata
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
@@ -10,12 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sessions.models import Reschedule, Session, Tutor
-from tutorscore.testing import session_payload
+from tutorscore.testing import NOW, iso, session_payload
 
 pytestmark = pytest.mark.django_db
 
 PATHS = ["/api/sessions", "/api/sessions/bulk"]
-FIELDS = list(session_payload("rescheduled")) + ["completed_time", "student_rating", "no_show_by"]
+FIELDS = list(session_payload("rescheduled")) + [
+    "completed_time",
+    "student_rating",
+    "no_show_by",
+    "updated_at",
+]
 RESCHEDULE_FIELDS = ["initiator", "reason", "original_time", "new_time", "reason_code", "cancelled_at"]
 
 PROPERTY_SETTINGS = settings(
@@ -148,3 +155,71 @@ def test_deeply_nested_json_never_500(api, depth, path):
 def test_lone_surrogate_is_rejected(api):
     payload = json.dumps(session_payload(student_id="\ud800"))  # valid JSON escape, invalid text
     assert check(api, "/api/sessions", payload).status_code in (400, 422)
+
+
+SKEW = timedelta(minutes=5)  # INGEST_CLOCK_SKEW_SECONDS' default
+
+
+def plausible(status, scheduled, completed, duration, rating, cancelled):
+    """The plausibility rules of docs/api.md, written out independently of the schema."""
+    future = NOW + SKEW  # the clock ticks on from NOW, so a time at most this is never refused
+    if status in ("completed", "no_show") and scheduled > future:
+        return False
+    if completed is not None:
+        started = completed - timedelta(minutes=duration)
+        if completed > future or not scheduled - timedelta(minutes=15) <= started <= scheduled + timedelta(
+            hours=1
+        ):
+            return False
+    if cancelled is not None and (cancelled > future or cancelled > scheduled + timedelta(hours=24)):
+        return False
+    return rating is None or status == "completed"
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(
+    status=st.sampled_from(["scheduled", "completed", "rescheduled", "no_show"]),
+    scheduled_minutes=st.integers(min_value=-2 * 24 * 60, max_value=120),
+    late_start_minutes=st.integers(min_value=-30, max_value=90),
+    duration=st.integers(min_value=1, max_value=300),
+    rating=st.none() | st.integers(min_value=1, max_value=5),
+    cancelled_minutes=st.integers(min_value=-2 * 24 * 60, max_value=2 * 24 * 60),
+    path=st.sampled_from(PATHS),
+)
+def test_times_durations_and_ratings_are_accepted_exactly_when_plausible(
+    api, status, scheduled_minutes, late_start_minutes, duration, rating, cancelled_minutes, path
+):
+    scheduled = NOW + timedelta(minutes=scheduled_minutes)
+    completed = None
+    if status == "completed":  # never before scheduled_time: that rule is tested elsewhere
+        completed = max(scheduled, scheduled + timedelta(minutes=late_start_minutes + duration))
+    cancelled = scheduled + timedelta(minutes=cancelled_minutes) if status == "rescheduled" else None
+    payload = session_payload(
+        status, scheduled_time=iso(scheduled), duration_minutes=duration, student_rating=rating
+    )
+    if completed:
+        payload["completed_time"] = iso(completed)
+    if cancelled:
+        payload["reschedule_info"].update(
+            original_time=iso(scheduled), new_time=None, cancelled_at=iso(cancelled)
+        )
+    body = {"sessions": [session_payload(), payload]} if path.endswith("bulk") else payload
+
+    response = check(api, path, json.dumps(body))
+
+    expected = 202 if plausible(status, scheduled, completed, duration, rating, cancelled) else 422
+    assert response.status_code == expected, response.content
+    if expected == 422 and path.endswith("bulk"):
+        assert all(key.startswith("sessions[1].") for key in response.json()["details"])
+
+
+@PROPERTY_SETTINGS
+@given(student_id=st.text(max_size=12) | st.sampled_from(["\u2028", "\xa0x", "a\u200bb", "x\x7f", "Zoë"]))
+def test_student_ids_are_accepted_only_when_clean(api, student_id):
+    response = check(api, "/api/sessions", json.dumps(session_payload(student_id=student_id)))
+    identifier = (
+        student_id.strip() == student_id != ""
+        and "\x00" not in student_id
+        and not any(unicodedata.category(character) == "Cc" for character in student_id)
+    )
+    assert response.status_code == (202 if identifier else 422), response.content

@@ -12,7 +12,7 @@ from sessions import ingest
 from sessions.ingest import IngestError, ingest_sessions
 from sessions.models import Reschedule, Session, Tutor
 from sessions.schemas import SessionIn
-from tutorscore.testing import TUTOR_ID, session_payload
+from tutorscore.testing import TUTOR_ID, iso, session_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +22,9 @@ def item(status="completed", **kwargs):
 
 
 def test_reschedule_without_cancelled_at_was_asked_when_received(now):
-    payload = item("rescheduled", days_ago=-2)  # two days ahead
-    info = payload.reschedule_info.model_copy(update={"cancelled_at": None, "reason": "Zoom kept crashing"})
-    payload = payload.model_copy(update={"reschedule_info": info})
+    data = session_payload("rescheduled", days_ago=-2)  # two days ahead
+    data["reschedule_info"].update(cancelled_at=None, reason="Zoom kept crashing")
+    payload = SessionIn.model_validate(data, strict=False)
 
     ingest_sessions([payload], now=now)
 
@@ -179,3 +179,31 @@ def test_bulk_update_refuses_an_over_long_value_instead_of_truncating_it(now):
     with pytest.raises(DataError), transaction.atomic():
         ingest.bulk_update(Session, [session], ["student_id"])
     assert Session.objects.get().student_id == "student-42"
+
+
+def test_a_stale_post_is_counted_logged_and_writes_nothing(now, caplog, django_assert_max_num_queries):
+    stored = item("completed", updated_at=iso(now - timedelta(minutes=1)))
+    ingest_sessions([stored], now=now)
+    late = stored.model_copy(update={"status": "scheduled", "completed_time": None, "updated_at": None})
+
+    with caplog.at_level("INFO", logger="sessions.ingest"), django_assert_max_num_queries(5) as captured:
+        result = ingest_sessions([late], now=now + timedelta(minutes=1))
+
+    assert (result.stale, result.unchanged, result.changed_session_ids) == (1, 0, [])
+    assert result.stale_session_ids == [str(stored.session_id)]
+    assert not [q for q in captured.captured_queries if q["sql"].startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert f"session_id={stored.session_id} tutor_id={TUTOR_ID} status=scheduled outcome=stale" in caplog.text
+    assert Session.objects.get().status == "completed"
+
+
+def test_a_newer_time_on_an_identical_state_is_stored(now):
+    first = item("completed", updated_at=iso(now - timedelta(minutes=2)))
+    ingest_sessions([first], now=now)
+    confirmed = first.model_copy(update={"updated_at": now - timedelta(minutes=1)})
+
+    assert ingest_sessions([confirmed], now=now).updated == 1
+    # ...so a state between the two is now stale.
+    between = first.model_copy(
+        update={"status": "no_show", "completed_time": None, "updated_at": now - timedelta(seconds=90)}
+    )
+    assert ingest_sessions([between], now=now).stale == 1

@@ -2,7 +2,9 @@
 until the tutor's score (read back through the API) covers them. Runs on PostgreSQL when
 DATABASE_URL is PostgreSQL (scratch database), else on a temporary SQLite file."""
 
+import json
 import os
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -10,6 +12,11 @@ from datetime import UTC, datetime
 import pytest
 
 from sessions.livestack import LiveStack
+from sessions.tests.test_ingest_concurrency import (
+    THREADS,
+    assert_each_session_in_one_posted_state,
+    conflicting_states,
+)
 from tutorscore.testing import session_payload
 
 pytestmark = pytest.mark.live
@@ -98,3 +105,42 @@ def test_a_database_restart_costs_no_request_and_no_scoring_task():
         worker_log = stack.log("worker")
         assert "Failed to pull task from broker" not in worker_log
         assert "Failed 'scoring.tasks.process_sessions'" not in worker_log
+
+
+LIVE_ROUNDS = 12
+
+
+def test_concurrent_conflicting_posts_over_http_leave_one_posted_state():
+    """Four clients post four states of each session at once to gunicorn (2 processes x 4 threads):
+    every answer is a 202 and every session ends in one of its posted states, reschedule included."""
+    now = datetime.now(UTC)
+    rounds = [
+        conflicting_states(str(uuid.uuid4()), stamped=round_number % 2 == 1, now=now)
+        for round_number in range(LIVE_ROUNDS)
+    ]
+    answers = []
+    with LiveStack() as stack:
+        key = stack.create_api_key("live-test")
+        barrier = threading.Barrier(THREADS)
+
+        def client(thread):
+            for states in rounds:
+                barrier.wait(timeout=30)
+                answers.append(stack.request("POST", "/api/sessions", states[thread], key=key))
+
+        threads = [threading.Thread(target=client, args=(thread,)) for thread in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        output = stack.manage(
+            "shell",
+            "--no-imports",
+            "-c",
+            "import json; from sessions.tests.test_ingest_concurrency import stored_signatures; "
+            "print(json.dumps(stored_signatures()))",
+        )
+        stored = json.loads(output.splitlines()[-1])
+
+    assert_each_session_in_one_posted_state(rounds, stored)
+    assert [status for status, _ in answers] == [202] * THREADS * LIVE_ROUNDS, answers

@@ -1,0 +1,136 @@
+"""Concurrent posts of one session id, through the API, on PostgreSQL: every session ends in exactly
+one of the states posted for it (its reschedule row included), and the newest `updated_at` wins.
+
+Threads need committed data and connections of their own, hence `transaction=True`. SQLite takes
+its write lock up front (IMMEDIATE transactions), so it serialises these posts by construction.
+"""
+
+import json
+import random
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from sessions.models import ApiKey, Reschedule, Session
+from tutorscore.testing import NOW, iso, session_payload
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises writers anyway"),
+]
+
+THREADS = 4
+ROUNDS = 40
+
+
+def conflicting_states(session_id, *, stamped, now=NOW):
+    """Four different states of one session (one per thread), optionally with distinct updated_at."""
+    scheduled = session_payload("scheduled", session_id=session_id, days_ago=1, now=now)
+    by_tutor = session_payload("rescheduled", session_id=session_id, days_ago=1, now=now)
+    by_student = session_payload("rescheduled", session_id=session_id, days_ago=1, now=now)
+    by_student["reschedule_info"].update(initiator="student", reason="Exam week", new_time=None)
+    completed = session_payload("completed", session_id=session_id, days_ago=1, now=now, student_rating=5)
+    states = [scheduled, by_tutor, by_student, completed]
+    if stamped:  # modification times in a shuffled order: the newest is any thread's state
+        seconds = random.Random(session_id).sample(range(THREADS), THREADS)
+        for offset, state in zip(seconds, states, strict=True):
+            state["updated_at"] = iso(now - timedelta(hours=1) + timedelta(seconds=offset))
+    return states
+
+
+def signature(status, completed_time, rating, reschedule):
+    # JSON, so a signature read in another process (the live test) compares equal.
+    return json.dumps([status, completed_time, rating, reschedule])
+
+
+def posted_signature(payload):
+    info = payload.get("reschedule_info")
+    return signature(
+        payload["status"],
+        payload.get("completed_time"),
+        payload.get("student_rating"),
+        (info["initiator"], info["reason"], info["new_time"]) if info else None,
+    )
+
+
+def stored_signatures():
+    reschedules = {
+        reschedule.session_id: (
+            reschedule.initiator,
+            reschedule.reason,
+            iso(reschedule.new_time) if reschedule.new_time else None,
+        )
+        for reschedule in Reschedule.objects.all()
+    }
+    return {
+        str(session.pk): signature(
+            session.status,
+            iso(session.completed_time) if session.completed_time else None,
+            session.student_rating,
+            reschedules.get(session.pk),
+        )
+        for session in Session.objects.all()
+    }
+
+
+def post_concurrently(rounds, key):
+    """Each thread posts its state of every round's session, all threads released together."""
+    barrier = threading.Barrier(THREADS)
+    answers = []
+
+    def worker(thread):
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+        try:
+            for states in rounds:
+                barrier.wait(timeout=30)
+                response = client.post("/api/sessions", states[thread], content_type="application/json")
+                answers.append((response.status_code, response.json().get("outcome")))
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    threads = [threading.Thread(target=worker, args=(thread,)) for thread in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return answers
+
+
+@pytest.fixture
+def key(monkeypatch):
+    # Scoring runs inline in tests; it is not what this test is about, and it would only slow it.
+    monkeypatch.setattr("sessions.ingest.enqueue_processing", lambda session_ids: None)
+    return ApiKey.create_key("platform")[1]
+
+
+def assert_each_session_in_one_posted_state(rounds, stored):
+    """Each round's session is in exactly one of its posted states: the newest when they carry
+    updated_at, else never `scheduled` (three of the four happened)."""
+    assert len(stored) == len(rounds)
+    mixed = {
+        states[0]["session_id"]: stored[states[0]["session_id"]]
+        for states in rounds
+        if stored[states[0]["session_id"]] not in {posted_signature(state) for state in states}
+    }
+    assert mixed == {}, f"{len(mixed)} of {len(rounds)} sessions are in no posted state"
+    for states in rounds:
+        session = stored[states[0]["session_id"]]
+        if "updated_at" in states[0]:
+            assert session == posted_signature(max(states, key=lambda state: state["updated_at"]))
+        else:
+            assert json.loads(session)[0] != "scheduled"
+
+
+@pytest.mark.parametrize("stamped", [False, True], ids=["without-updated_at", "with-updated_at"])
+def test_concurrent_conflicting_posts_leave_one_posted_state(key, stamped):
+    rounds = [conflicting_states(str(uuid.uuid4()), stamped=stamped) for _ in range(ROUNDS)]
+
+    answers = post_concurrently(rounds, key)
+
+    assert_each_session_in_one_posted_state(rounds, stored_signatures())
+    assert len(answers) == THREADS * ROUNDS
+    assert {status for status, _ in answers} == {202}
