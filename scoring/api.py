@@ -64,7 +64,8 @@ def _number(value):
 
 
 def _tutor_or_404(tutor_id, queryset=None):
-    tutor = (queryset or Tutor.objects).filter(pk=tutor_id).first()
+    # `queryset or …` would evaluate the QuerySet (every tutor) just to test its truthiness.
+    tutor = (Tutor.objects if queryset is None else queryset).filter(pk=tutor_id).first()
     if tutor is None:
         return None, error_response(404, "not_found", f"No tutor with id {tutor_id}.")
     return tutor, None
