@@ -1,9 +1,10 @@
-"""A throwaway web server + task worker on a scratch database, for the live test and bench/ingest.py.
+"""A throwaway web server + task worker on a scratch database, for the live test and bench/*.py.
 
 `LiveStack` creates its OWN database (a scratch PostgreSQL database next to DATABASE_URL's when
 that is PostgreSQL, else a temporary SQLite file), migrates it in a subprocess, starts gunicorn
 and `manage.py qcluster` as subprocesses with production settings, and on exit stops exactly
-those processes (their process groups) and drops the database.
+those processes (their process groups) and drops the database. With `scratch=False` it serves
+DATABASE_URL's database itself and leaves it in place (bench/api.py: a generated data set).
 """
 
 import json
@@ -42,6 +43,8 @@ class LiveStack:
         worker_nice=0,
         name="live",
         setup=(),
+        scratch=True,
+        worker=True,
     ):
         self.base_url_setting = (
             database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
@@ -57,7 +60,11 @@ class LiveStack:
         self.secret_key = secrets.token_urlsafe(32)  # shared by web and worker: tasks are signed
         self.processes = []
         self.postgres = self.base_url_setting.startswith(("postgres://", "postgresql://"))
-        if self.postgres:
+        self.scratch, self.worker = scratch, worker
+        if not scratch:
+            self.database_url, self.name = self.base_url_setting, urlsplit(self.base_url_setting).path[1:]
+            self._admin_url = None
+        elif self.postgres:
             parts = urlsplit(self.base_url_setting)
             self.database_url = urlunsplit(parts._replace(path=f"/{self.name}"))
             self._admin_url = urlunsplit(parts._replace(path="/postgres"))
@@ -78,7 +85,7 @@ class LiveStack:
         self.stop()
 
     def start(self):
-        if self.postgres:
+        if self.postgres and self.scratch:
             self._admin_sql(f'CREATE DATABASE "{self.name}"')
         self.manage("migrate", "--noinput")
         for command in self.setup:
@@ -101,8 +108,9 @@ class LiveStack:
                 "--no-control-socket",  # several servers on one machine must not share it
             ],
         )
-        nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
-        self._spawn("worker", [*nice, sys.executable, "manage.py", "qcluster"])
+        if self.worker:
+            nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
+            self._spawn("worker", [*nice, sys.executable, "manage.py", "qcluster"])
         self.wait_until_ready()
 
     def stop(self):
@@ -119,7 +127,7 @@ class LiveStack:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
         self.processes = []
-        if self.postgres:
+        if self.postgres and self.scratch:
             try:
                 self._admin_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             except Exception as exc:  # never hide the test's own failure behind a cleanup error
