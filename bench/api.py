@@ -8,7 +8,9 @@
    set. One keep-alive connection sends blocks of `--block` requests per endpoint, the endpoints
    taking turns for `--rounds` rounds so that the machine's changing load falls on all of them
    alike. Prints p50/p95 per endpoint, p95 as a ratio to `/healthz`'s p95 (SPEC §12: tutor detail
-   ≤ 2×, list ≤ 2×, single POST ≤ 2.5×), and the CPU the gunicorn processes spent per request.
+   ≤ 2×, list ≤ 2×, single POST ≤ 2.5×), and the CPU the gunicorn processes and the PostgreSQL
+   backends spent per request (the figure this shared 2-core machine's load does not distort),
+   also as a ratio to /healthz's.
 2. In-process (`--in-process N`): N single POSTs through Django's test Client, CPU
    (`time.process_time`) per POST, by phase with `--profile` (cProfile, top functions).
 
@@ -59,22 +61,6 @@ def percentile(values, percent):
     return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
 
-def group_cpu_seconds(pgid):
-    """User + system CPU seconds of every live process in this process group (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
 def read_ids(database_url):
     import psycopg
 
@@ -121,29 +107,35 @@ def over_http(args, tutor_ids):
         for send in endpoints.values():  # warm-up: connections, imports, caches
             for _ in range(10):
                 send()
-        web_group = stack.processes[0].pid
         latencies = {name: [] for name in endpoints}
         cpu = dict.fromkeys(endpoints, 0.0)
+        database_cpu = dict.fromkeys(endpoints, 0.0)
         for _ in range(args.rounds):
             for name, send in endpoints.items():
-                before = group_cpu_seconds(web_group)
+                before, database_before = stack.cpu_seconds("web"), stack.database_cpu_seconds()
                 for _ in range(args.block):
                     status, seconds = send()
                     if status not in (200, 202):
                         raise SystemExit(f"{name} answered {status}")
                     latencies[name].append(seconds * 1000)
-                cpu[name] += group_cpu_seconds(web_group) - before
+                cpu[name] += stack.cpu_seconds("web") - before
+                database_cpu[name] += stack.database_cpu_seconds() - database_before
     delete_queued_tasks(DATABASE_URL)
 
     healthz_p95 = percentile(latencies["GET /healthz"], 95)
-    print(f"{'endpoint':30} {'p50 ms':>7} {'p95 ms':>7} {'p95/healthz':>12} {'web CPU ms/req':>15}  target")
+    print(
+        f"{'endpoint':30} {'p50 ms':>7} {'p95 ms':>7} {'p95/healthz':>12} {'CPU ms/req web':>15} "
+        f"{'database':>9} {'CPU/healthz':>12}  target (p95 ratio)"
+    )
+    healthz_cpu = (cpu["GET /healthz"] + database_cpu["GET /healthz"]) / len(latencies["GET /healthz"])
     for name, values in latencies.items():
         ratio = percentile(values, 95) / healthz_p95
         target = TARGETS.get(name)
         verdict = f"≤ {target:g}× {'met' if ratio <= target else 'MISSED'}" if target else ""
         print(
             f"{name:30} {statistics.median(values):7.1f} {percentile(values, 95):7.1f} {ratio:11.1f}× "
-            f"{cpu[name] * 1000 / len(values):15.1f}  {verdict}"
+            f"{cpu[name] * 1000 / len(values):15.1f} {database_cpu[name] * 1000 / len(values):9.1f} "
+            f"{(cpu[name] + database_cpu[name]) / len(values) / healthz_cpu:11.1f}×  {verdict}"
         )
 
 

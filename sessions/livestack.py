@@ -232,6 +232,26 @@ class LiveStack:
             if process.poll() is not None:
                 raise RuntimeError(f"{process.name} exited with {process.returncode}\n{self.logs()}")
 
+    def cpu_seconds(self, name="web"):
+        """CPU (user + system) seconds spent so far by the live processes of one of our process
+        groups ("web": gunicorn and its workers; "worker": the qcluster), read from Linux /proc."""
+        [process] = [process for process in self.processes if process.name == name]
+        return _cpu_seconds(lambda fields: int(fields[2]) == process.pid)  # the process group
+
+    def database_cpu_seconds(self):
+        """CPU seconds spent so far by the PostgreSQL backends now connected to our database."""
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            pids = {
+                row[0]
+                for row in connection.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            }
+        return _cpu_seconds(lambda fields: False, pids=pids)
+
     def drop_connections(self):
         """Terminate every server connection to the scratch database, as a restart would."""
         self._admin_sql(
@@ -244,3 +264,20 @@ class LiveStack:
 
         with psycopg.connect(self._admin_url, autocommit=True) as connection:
             connection.execute(statement)
+
+
+def _cpu_seconds(matches, pids=()):
+    """User + system CPU seconds of the processes in `pids` and of those whose /proc stat fields
+    (after the command name: state, ppid, pgrp, …) `matches`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(entry.name) in pids or matches(fields):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
