@@ -1,7 +1,7 @@
 """Per-request cost of the platform API, as ratios to `GET /healthz` measured in the same run.
 
-    python bench/generate.py --database tutorscore_api --tutors 1000 --sessions 100000 --keep --scores
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tutorscore_api python bench/api.py [--rounds 6]
+    python bench/generate.py --database tutorscore_bench_api --tutors 1000 --sessions 100000 --keep --scores
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tutorscore_bench_api python bench/api.py [--rounds 6]
 
 1. Over HTTP: gunicorn (2 gthread workers × 4 threads, production settings, as bench/ingest.py
    runs it; no task worker, so nothing else competes for the cores) serves DATABASE_URL's data
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from sessions.livestack import LiveStack  # noqa: E402
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tutorscore_api")
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tutorscore_bench_api")
 TARGETS = {"GET /api/tutors/{id}": 2, "GET /api/tutors": 2, "POST /api/sessions": 2.5}  # × healthz p95
 
 
