@@ -80,7 +80,7 @@ def delete_queued_tasks(database_url):
 def over_http(args, tutor_ids):
     rng = random.Random(42)
     with LiveStack(
-        database_url=DATABASE_URL, scratch=False, worker=False, web_workers=2, web_threads=4
+        database_url=DATABASE_URL, scratch=False, clusters=0, web_workers=2, web_threads=4
     ) as stack:
         key = stack.create_api_key(f"bench-api-{uuid.uuid4().hex[:6]}")
         http_connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)

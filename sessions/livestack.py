@@ -44,7 +44,7 @@ class LiveStack:
         name="live",
         setup=(),
         scratch=True,
-        worker=True,
+        clusters=1,
     ):
         self.base_url_setting = (
             database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
@@ -60,7 +60,7 @@ class LiveStack:
         self.secret_key = secrets.token_urlsafe(32)  # shared by web and worker: tasks are signed
         self.processes = []
         self.postgres = self.base_url_setting.startswith(("postgres://", "postgresql://"))
-        self.scratch, self.worker = scratch, worker
+        self.scratch, self.clusters = scratch, clusters  # clusters: `qcluster` processes, 0 for none
         if not scratch:
             self.database_url, self.name = self.base_url_setting, urlsplit(self.base_url_setting).path[1:]
             self._admin_url = None
@@ -108,9 +108,9 @@ class LiveStack:
                 "--no-control-socket",  # several servers on one machine must not share it
             ],
         )
-        if self.worker:
-            nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
-            self._spawn("worker", [*nice, sys.executable, "manage.py", "qcluster"])
+        nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
+        for name in self.worker_names:
+            self._spawn(name, [*nice, sys.executable, "manage.py", "qcluster"])
         self.wait_until_ready()
 
     def stop(self):
@@ -206,12 +206,18 @@ class LiveStack:
         except ValueError:  # a server error page
             return status, body.decode(errors="replace")
 
+    @property
+    def worker_names(self):
+        """Names (and log files) of the qcluster processes: worker, worker2, …"""
+        return [f"worker{number + 1 if number else ''}" for number in range(self.clusters)]
+
     def log(self, name):
         path = self.tmp / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
     def logs(self, tail=3000):
-        return "\n".join(f"--- {name} ---\n{self.log(name)[-tail:]}" for name in ("web", "worker"))
+        names = ["web", *self.worker_names]
+        return "\n".join(f"--- {name} ---\n{self.log(name)[-tail:]}" for name in names)
 
     def _spawn(self, name, command):
         log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 (closed with the process's group)
