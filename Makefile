@@ -52,6 +52,8 @@ bench: venv
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/recompute.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/generate.py --database tutorscore_bench_api --tutors 1000 --sessions 100000 --keep --scores
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/tutorscore_bench_api $(BIN)/python bench/api.py
 	$(BIN)/python bench/pages.py
 
 clean:

@@ -11,6 +11,11 @@ computation sees the same windows as the stored scores.
 Targets (issue 3): recompute_all < 30 s and ≤ 1.5× the raw SQL; score_tutor p95 < 20 ms.
 It also times the same GROUP BY written into every score row (the floor of any recompute that
 stores each tutor's score) and recompute_all's phases, so the ratio can be read against both.
+Issue 17 re-scoped the 1.5× target against an honest floor: ONE statement,
+`UPDATE tutor_scores … FROM (the engine's own grouped query)`, that computes every aggregate the
+score reads and writes them into the score rows (those without a column of their own, the
+weekday and reason-code counts behind the pattern reasons, into `reasons` as a JSON object, so
+PostgreSQL cannot skip computing them).
 The machine is shared: take the best of --repeat runs and read the figures as approximate.
 """
 
@@ -76,6 +81,40 @@ FROM raw_counts c
 WHERE t.tutor_id = c.tutor_id
 """,
 ]
+
+# Aggregates of engine._window_counts_query that have a score column; the others go to `reasons`.
+SCORE_COLUMNS = {
+    **{f"total_{days}": f"total_sessions_{days}d" for days in (7, 30, 90)},
+    **{f"tutor_reschedules_{days}": f"tutor_reschedules_{days}d" for days in (7, 30, 90)},
+    "no_shows_30d": "no_shows_30d",
+    "rated": "rated_sessions_90d",
+    "first_sessions": "first_sessions_90d",
+    "retained_first_sessions": "retained_first_sessions_90d",
+}
+
+
+def one_statement_floor(now):
+    """Every aggregate the score reads, computed by the engine's own grouped query and written into
+    the score rows, in one `UPDATE … FROM`; returns the number of rows written."""
+    sql, params = engine._window_counts_query(now, None).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({sql}) c LIMIT 0", params)
+        aliases = [column[0] for column in cursor.description if column[0] != "tutor_id"]
+        others = [alias for alias in aliases if alias not in SCORE_COLUMNS]
+        assignments = [f"{SCORE_COLUMNS[alias]} = c.{alias}" for alias in aliases if alias in SCORE_COLUMNS]
+        assignments.append(
+            "average_rating_90d = round(c.rating_sum::numeric / nullif(c.rated, 0), 2)"
+            if "rating_sum" in others
+            else "average_rating_90d = NULL"
+        )
+        packed = ", ".join(f"'{alias}', c.{alias}" for alias in others)
+        assignments.append(f"reasons = jsonb_build_object({packed})")
+        cursor.execute(
+            f"UPDATE tutor_scores t SET {', '.join(assignments)}, last_calculated_at = %s "
+            f"FROM ({sql}) c WHERE t.tutor_id = c.tutor_id",
+            [now, *params],
+        )
+        return cursor.rowcount
 
 
 class Rollback(Exception):
@@ -155,13 +194,19 @@ def main():
     vacuum("sessions", "reschedules", "tutors", "tutor_scores", "alerts")
     now = TutorScore.objects.aggregate(latest=Max("last_calculated_at"))["latest"] or timezone.now()
     settings = ScoringSettings.load()
-    print(f"tutorscore_bench: {tutors:,} tutors, {sessions:,} sessions; now = {now.isoformat()}")
+    print(
+        f"{connection.settings_dict['NAME']}: {tutors:,} tutors, {sessions:,} sessions; "
+        f"now = {now.isoformat()}"
+    )
 
-    raw_times, write_times, recompute_times, phase_runs = [], [], [], []
+    raw_times, write_times, recompute_times, phase_runs, floor_times = [], [], [], [], []
     for run in range(1, args.repeat + 1):
         raw_seconds, rows = timed_in_rollback(lambda: raw_sql(now))
         vacuum("tutor_scores")
         write_seconds, written = timed_in_rollback(lambda: raw_sql(now, *FLOOR_SQL))
+        vacuum("tutor_scores")
+        floor_seconds, floor_rows = timed_in_rollback(lambda: one_statement_floor(now))
+        floor_times.append(floor_seconds)
         vacuum("tutor_scores", "alerts")
         recompute_seconds, scored = timed_in_rollback(
             lambda: engine.recompute_all(now=now, settings=settings)
@@ -174,6 +219,7 @@ def main():
         print(
             f"  run {run}: raw SQL GROUP BY {raw_seconds:.3f} s ({len(rows):,} rows), "
             f"written to the score rows {write_seconds:.3f} s ({written:,} rows), "
+            f"one-statement floor {floor_seconds:.3f} s ({floor_rows:,} rows), "
             f"recompute_all {recompute_seconds:.3f} s ({scored:,} tutors)"
         )
     best_raw, best_write, best_recompute = min(raw_times), min(write_times), min(recompute_times)
@@ -183,7 +229,16 @@ def main():
         f"({best_write / best_raw:.2f}× the GROUP BY: the floor of a recompute that stores every score)"
     )
     print(f"recompute_all (everything, saved)           best {best_recompute:.3f} s   (target < 30 s)")
-    print(f"ratio recompute_all / raw SQL               {best_recompute / best_raw:.2f}×   (target ≤ 1.5×)")
+    print(f"ratio recompute_all / raw SQL               {best_recompute / best_raw:.2f}×")
+    best_floor = min(floor_times)
+    print(
+        f"one UPDATE … FROM (every aggregate the score reads, written to the score rows)   "
+        f"best {best_floor:.3f} s"
+    )
+    print(
+        f"ratio recompute_all / that floor            {best_recompute / best_floor:.2f}×   "
+        f"(target ≤ 1.5×, issue 17)"
+    )
     budget = 1.5 * best_raw
     print(
         f"  at 1.5× a recompute has {budget:.3f} s; after the floor, {budget - best_write:.3f} s are left "

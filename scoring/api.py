@@ -4,7 +4,9 @@ They live in `scoring` because they read scores (`sessions` never imports `scori
 authentication and the JSON error shape come from `sessions.api`.
 """
 
+import uuid
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from django.db.models import Count, F, Q
@@ -19,7 +21,7 @@ from sessions.models import Reschedule, Session, Tutor
 from sessions.schemas import error_details
 
 from .engine import COUNTED_STATUSES, percentage
-from .models import Alert, TutorScore
+from .models import Alert, TutorScore, evidence_why, score_state
 
 MAX_PAGE_SIZE = 200
 TREND_WEEKS = 12
@@ -64,10 +66,12 @@ def _number(value):
 
 
 def _tutor_or_404(tutor_id, queryset=None):
-    tutor = (queryset or Tutor.objects).filter(pk=tutor_id).first()
-    if tutor is None:
+    # `queryset or …` would evaluate the QuerySet (every tutor) just to test its truthiness;
+    # get() rather than first(), which would also sort the one row by id.
+    try:
+        return (Tutor.objects if queryset is None else queryset).get(pk=tutor_id), None
+    except Tutor.DoesNotExist:
         return None, error_response(404, "not_found", f"No tutor with id {tutor_id}.")
-    return tutor, None
 
 
 def _score_of(tutor):
@@ -77,27 +81,47 @@ def _score_of(tutor):
         return None
 
 
-def tutor_summary(tutor, request):
-    """The list representation of a tutor (score fields are null until first scored)."""
-    score = _score_of(tutor)
-    return {
-        "id": str(tutor.pk),
-        "name": tutor.name,
-        "email": tutor.email,
-        "is_active": tutor.is_active,
-        "risk_level": score.risk_level if score else None,
-        "risk_score": _number(score.risk_score) if score else None,
-        "is_high_risk": score.is_high_risk if score else None,
-        "state": score.state if score else None,
-        "why": score.why if score else None,
-        "reschedule_rate_7d": _number(score.reschedule_rate_7d) if score else None,
-        "reschedule_rate_30d": _number(score.reschedule_rate_30d) if score else None,
-        "reschedule_rate_90d": _number(score.reschedule_rate_90d) if score else None,
-        "total_sessions_30d": score.total_sessions_30d if score else None,
-        "no_show_rate_30d": _number(score.no_show_rate_30d) if score else None,
-        "last_calculated_at": score.last_calculated_at.isoformat() if score else None,
-        "url": request.build_absolute_uri(reverse("scoring_api:tutor_detail", args=[tutor.pk])),
-    }
+# The list's score columns (null until first scored), read as plain values: building 50 tutors and
+# their 50-column scores as model instances was most of the list's CPU.
+SUMMARY_SCORE_FIELDS = (
+    "risk_level",
+    "risk_score",
+    "is_high_risk",
+    "is_watching",
+    "reschedule_rate_7d",
+    "reschedule_rate_30d",
+    "reschedule_rate_90d",
+    "total_sessions_30d",
+    "no_show_rate_30d",
+    "last_calculated_at",
+)
+SUMMARY_FIELDS = (
+    "id",
+    "name",
+    "email",
+    "is_active",
+    "score__evidence",
+    *(f"score__{name}" for name in SUMMARY_SCORE_FIELDS),
+)
+PLACEHOLDER_ID = uuid.UUID(int=0)
+
+
+def tutor_summary(row, url):
+    """The list representation of a tutor, from a `.values(*SUMMARY_FIELDS)` row."""
+    summary = {name: row[name] for name in ("name", "email", "is_active")}
+    for name in SUMMARY_SCORE_FIELDS:
+        value = row[f"score__{name}"]
+        summary[name] = _number(value) if isinstance(value, Decimal) else value
+    calculated = summary["last_calculated_at"]
+    summary["last_calculated_at"] = calculated.isoformat() if calculated else None
+    scored = calculated is not None
+    summary["state"] = (
+        score_state(summary["risk_level"], summary["is_high_risk"], summary["is_watching"])
+        if scored
+        else None
+    )
+    summary["why"] = evidence_why(row["score__evidence"]) if scored else None
+    return {"id": str(row["id"]), **summary, "url": url}
 
 
 def score_detail(score):
@@ -149,7 +173,7 @@ def tutor_list(request):
     query, error = _query(TutorListQuery, request)
     if error:
         return error
-    tutors = Tutor.objects.select_related("score")
+    tutors = Tutor.objects.all()
     if query.risk_level:
         tutors = tutors.filter(score__risk_level=query.risk_level)
     if query.is_active is not None:
@@ -165,7 +189,9 @@ def tutor_list(request):
 
     count = tutors.count()
     offset = (query.page - 1) * query.page_size
-    page = list(tutors[offset : offset + query.page_size])
+    page = tutors.values(*SUMMARY_FIELDS)[offset : offset + query.page_size]
+    # One reverse() for the page, not one per tutor.
+    template = request.build_absolute_uri(reverse("scoring_api:tutor_detail", args=[PLACEHOLDER_ID]))
 
     def page_url(number):
         params = request.GET.copy()
@@ -179,7 +205,9 @@ def tutor_list(request):
             "page_size": query.page_size,
             "next": page_url(query.page + 1) if offset + query.page_size < count else None,
             "previous": page_url(query.page - 1) if query.page > 1 else None,
-            "results": [tutor_summary(tutor, request) for tutor in page],
+            "results": [
+                tutor_summary(row, template.replace(str(PLACEHOLDER_ID), str(row["id"]))) for row in page
+            ],
         }
     )
 

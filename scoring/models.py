@@ -36,6 +36,28 @@ class RiskLevel(models.TextChoices):
     INACTIVE = "inactive"
 
 
+def score_state(risk_level, is_high_risk, is_watching):
+    """'inactive', 'flagged', 'watching' or 'clear': what a score asks of a coach."""
+    if risk_level == RiskLevel.INACTIVE:
+        return "inactive"
+    if is_high_risk:
+        return "flagged"
+    return "watching" if is_watching else "clear"
+
+
+def evidence_why(evidence):
+    """A few words on the flag, or else the watched rate, that says most: '7 of 18 rescheduled, 30 d'."""
+    ranked = [
+        (kind, verdict)
+        for kind, verdict in (evidence or {}).items()
+        if verdict.get("state") in ("flagged", "watching")
+    ]
+    if not ranked:
+        return ""
+    kind, verdict = max(ranked, key=lambda item: (item[1]["state"] == "flagged", item[1]["strength"]))
+    return f"{verdict['events']} of {verdict['total']} {EVIDENCE_WORDS[kind]}, {verdict['window_days']} d"
+
+
 class ScoringSettings(models.Model):
     """The single row of tunable thresholds, weights and mail settings (edited in the admin)."""
 
@@ -221,34 +243,11 @@ class TutorScore(models.Model):
 
     @property
     def state(self):
-        """'inactive', 'flagged', 'watching' or 'clear': what the score asks of a coach."""
-        if self.risk_level == RiskLevel.INACTIVE:
-            return "inactive"
-        if self.is_high_risk:
-            return "flagged"
-        return "watching" if self.is_watching else "clear"
-
-    @property
-    def lead_evidence(self):
-        """(kind, evidence) of the flag, or the watched rate, that says most; None when clear."""
-        ranked = [
-            (kind, verdict)
-            for kind, verdict in (self.evidence or {}).items()
-            if verdict.get("state") in ("flagged", "watching")
-        ]
-        if not ranked:
-            return None
-        return max(ranked, key=lambda item: (item[1]["state"] == "flagged", item[1]["strength"]))
+        return score_state(self.risk_level, self.is_high_risk, self.is_watching)
 
     @property
     def why(self):
-        """A few words on the flag or watch behind the score: '7 of 18 rescheduled, 30 d'."""
-        lead = self.lead_evidence
-        if lead is None:
-            return ""
-        kind, verdict = lead
-        what = EVIDENCE_WORDS[kind]
-        return f"{verdict['events']} of {verdict['total']} {what}, {verdict['window_days']} d"
+        return evidence_why(self.evidence)
 
 
 class TutorScoreHistory(models.Model):

@@ -29,9 +29,11 @@ def authenticate(request, *, now=None):
     raw_key = key_from_request(request)
     if raw_key is None:
         raise AuthenticationFailed("Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")
-    api_key = ApiKey.objects.filter(key_hash=hash_api_key(raw_key)).first()
-    if api_key is None:
-        raise AuthenticationFailed("Invalid API key.")
+    try:
+        # get(), not first(): the hash is unique, and first() would also sort by the model's order.
+        api_key = ApiKey.objects.get(key_hash=hash_api_key(raw_key))
+    except ApiKey.DoesNotExist:
+        raise AuthenticationFailed("Invalid API key.") from None
     if api_key.revoked_at is not None:
         raise AuthenticationFailed("This API key has been revoked.")
     touch(api_key, now=now or timezone.now())

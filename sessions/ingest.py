@@ -186,21 +186,29 @@ def _ingest(items, *, now, prefix):
             Tutor.mark_changed(changed_tutor_ids, now=now)
         flag_changes = plan_pairs(changed_pairs, [*sessions_to_create, *sessions_to_update])
         if sessions_to_create:
-            Session.objects.bulk_create(sessions_to_create)
+            bulk_insert(Session, sessions_to_create)
         if sessions_to_update:
             bulk_update(Session, sessions_to_update, [*SESSION_FIELDS, *FLAG_FIELDS, "updated_at"])
         write_changes(flag_changes)
         if reschedules_to_delete:
             Reschedule.objects.filter(pk__in=reschedules_to_delete).delete()
         if reschedules_to_create:
-            Reschedule.objects.bulk_create(reschedules_to_create)
+            bulk_insert(Reschedule, reschedules_to_create)
         if reschedules_to_update:
             bulk_update(Reschedule, reschedules_to_update, RESCHEDULE_FIELDS)
         if changed_tutor_ids:
             changed_ids = list(result.changed_session_ids)
             transaction.on_commit(lambda: enqueue_processing(changed_ids))
 
-    for session_id, versions in posted.items():
+    _log_accepted(posted, result)
+    return result
+
+
+def _log_accepted(posted, result):
+    """One line per request, with every session id, so `grep <session id>` still finds it: a line
+    per session cost 20–90 ms per 1,000-session batch."""
+    if len(posted) == 1:
+        [(session_id, versions)] = posted.items()
         logger.info(
             "session accepted session_id=%s tutor_id=%s status=%s outcome=%s",
             session_id,
@@ -208,7 +216,16 @@ def _ingest(items, *, now, prefix):
             versions[-1].status,
             result.outcome(str(session_id)),
         )
-    return result
+        return
+    logger.info(
+        "sessions accepted count=%d created=%d updated=%d unchanged=%d stale=%d session_ids=%s",
+        len(posted),
+        result.created,
+        result.updated,
+        result.unchanged,
+        result.stale,
+        ",".join(str(session_id) for session_id in posted),
+    )
 
 
 def _new_tutors(indexed_items, existing_tutor_ids, prefix, *, now):
@@ -294,6 +311,27 @@ def _reschedule_from(item, session, stored_reschedule, *, now):
     if reschedule.id is None:
         reschedule.id = Reschedule._meta.pk.get_default()
     return fill_derived_fields(reschedule, received_at=now)
+
+
+def bulk_insert(model, objs):
+    """Insert these objects; on PostgreSQL with one COPY, which streams the rows instead of binding
+    every value as a query parameter (most of bulk_create's Python time for 1,000 sessions).
+    Other databases (SQLite: the demo) keep Django's bulk_create."""
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs)
+        return
+    columns = model._meta.concrete_fields
+    for column in columns:
+        if getattr(column, "auto_now", False) or getattr(column, "auto_now_add", False):
+            for obj in objs:
+                column.pre_save(obj, add=True)  # as bulk_create does
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column.column) for column in columns)
+    # wrap_database_errors: a duplicate key raises Django's IntegrityError, which the ingest retries.
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row([getattr(obj, column.attname) for column in columns])
 
 
 def bulk_update(model, objs, fields):

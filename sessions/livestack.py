@@ -1,9 +1,10 @@
-"""A throwaway web server + task worker on a scratch database, for the live test and bench/ingest.py.
+"""A throwaway web server + task worker on a scratch database, for the live test and bench/*.py.
 
 `LiveStack` creates its OWN database (a scratch PostgreSQL database next to DATABASE_URL's when
 that is PostgreSQL, else a temporary SQLite file), migrates it in a subprocess, starts gunicorn
 and `manage.py qcluster` as subprocesses with production settings, and on exit stops exactly
-those processes (their process groups) and drops the database.
+those processes (their process groups) and drops the database. With `scratch=False` it serves
+DATABASE_URL's database itself and leaves it in place (bench/api.py: a generated data set).
 """
 
 import json
@@ -42,6 +43,8 @@ class LiveStack:
         worker_nice=0,
         name="live",
         setup=(),
+        scratch=True,
+        clusters=1,
     ):
         self.base_url_setting = (
             database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
@@ -57,7 +60,11 @@ class LiveStack:
         self.secret_key = secrets.token_urlsafe(32)  # shared by web and worker: tasks are signed
         self.processes = []
         self.postgres = self.base_url_setting.startswith(("postgres://", "postgresql://"))
-        if self.postgres:
+        self.scratch, self.clusters = scratch, clusters  # clusters: `qcluster` processes, 0 for none
+        if not scratch:
+            self.database_url, self.name = self.base_url_setting, urlsplit(self.base_url_setting).path[1:]
+            self._admin_url = None
+        elif self.postgres:
             parts = urlsplit(self.base_url_setting)
             self.database_url = urlunsplit(parts._replace(path=f"/{self.name}"))
             self._admin_url = urlunsplit(parts._replace(path="/postgres"))
@@ -78,7 +85,7 @@ class LiveStack:
         self.stop()
 
     def start(self):
-        if self.postgres:
+        if self.postgres and self.scratch:
             self._admin_sql(f'CREATE DATABASE "{self.name}"')
         self.manage("migrate", "--noinput")
         for command in self.setup:
@@ -102,7 +109,8 @@ class LiveStack:
             ],
         )
         nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
-        self._spawn("worker", [*nice, sys.executable, "manage.py", "qcluster"])
+        for name in self.worker_names:
+            self._spawn(name, [*nice, sys.executable, "manage.py", "qcluster"])
         self.wait_until_ready()
 
     def stop(self):
@@ -119,7 +127,7 @@ class LiveStack:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
         self.processes = []
-        if self.postgres:
+        if self.postgres and self.scratch:
             try:
                 self._admin_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             except Exception as exc:  # never hide the test's own failure behind a cleanup error
@@ -198,12 +206,18 @@ class LiveStack:
         except ValueError:  # a server error page
             return status, body.decode(errors="replace")
 
+    @property
+    def worker_names(self):
+        """Names (and log files) of the qcluster processes: worker, worker2, …"""
+        return [f"worker{number + 1 if number else ''}" for number in range(self.clusters)]
+
     def log(self, name):
         path = self.tmp / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
     def logs(self, tail=3000):
-        return "\n".join(f"--- {name} ---\n{self.log(name)[-tail:]}" for name in ("web", "worker"))
+        names = ["web", *self.worker_names]
+        return "\n".join(f"--- {name} ---\n{self.log(name)[-tail:]}" for name in names)
 
     def _spawn(self, name, command):
         log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 (closed with the process's group)
@@ -224,6 +238,26 @@ class LiveStack:
             if process.poll() is not None:
                 raise RuntimeError(f"{process.name} exited with {process.returncode}\n{self.logs()}")
 
+    def cpu_seconds(self, name="web"):
+        """CPU (user + system) seconds spent so far by the live processes of one of our process
+        groups ("web": gunicorn and its workers; "worker": the qcluster), read from Linux /proc."""
+        [process] = [process for process in self.processes if process.name == name]
+        return _cpu_seconds(lambda fields: int(fields[2]) == process.pid)  # the process group
+
+    def database_cpu_seconds(self):
+        """CPU seconds spent so far by the PostgreSQL backends now connected to our database."""
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            pids = {
+                row[0]
+                for row in connection.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            }
+        return _cpu_seconds(lambda fields: False, pids=pids)
+
     def drop_connections(self):
         """Terminate every server connection to the scratch database, as a restart would."""
         self._admin_sql(
@@ -236,3 +270,20 @@ class LiveStack:
 
         with psycopg.connect(self._admin_url, autocommit=True) as connection:
             connection.execute(statement)
+
+
+def _cpu_seconds(matches, pids=()):
+    """User + system CPU seconds of the processes in `pids` and of those whose /proc stat fields
+    (after the command name: state, ppid, pgrp, …) `matches`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(entry.name) in pids or matches(fields):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks

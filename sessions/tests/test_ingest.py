@@ -207,3 +207,38 @@ def test_a_newer_time_on_an_identical_state_is_stored(now):
         update={"status": "no_show", "completed_time": None, "updated_at": now - timedelta(seconds=90)}
     )
     assert ingest_sessions([between], now=now).stale == 1
+
+
+def test_new_rows_are_inserted_with_every_field_and_the_model_defaults(now):
+    new = [
+        item("no_show", days_ago=3, no_show_by=None),
+        item("rescheduled", days_ago=4, duration_minutes=None),
+    ]
+    ingest_sessions(new, now=now)
+
+    no_show = Session.objects.get(pk=new[0].session_id)
+    assert (no_show.status, no_show.no_show_by, no_show.duration_minutes) == ("no_show", "tutor", 60)
+    assert no_show.created_at == now <= no_show.updated_at  # auto_now: the clock, as bulk_create sets it
+    rescheduled = Reschedule.objects.get(session_id=new[1].session_id)
+    assert (rescheduled.initiator, rescheduled.reason_code, rescheduled.hours_before_session) == (
+        "tutor",
+        "emergency",  # derived from "Family emergency"
+        Decimal("6.00"),
+    )
+
+
+def test_inserting_a_stored_session_again_is_an_integrity_error(now):
+    """What makes a lost race retryable: COPY's duplicate key surfaces as Django's IntegrityError."""
+    ingest_sessions([payload := item()], now=now)
+    session = Session.objects.get(pk=payload.session_id)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ingest.bulk_insert(Session, [session])
+
+
+def test_a_batch_logs_one_line_with_every_session_id(now, caplog):
+    batch = [item(days_ago=days) for days in (1, 2, 3)]
+    with caplog.at_level("INFO", logger="sessions.ingest"):
+        ingest_sessions(batch, now=now)
+    [line] = [record.getMessage() for record in caplog.records if record.name == "sessions.ingest"]
+    ids = ",".join(str(payload.session_id) for payload in batch)
+    assert line == f"sessions accepted count=3 created=3 updated=0 unchanged=0 stale=0 session_ids={ids}"

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -144,3 +145,35 @@ def test_concurrent_conflicting_posts_over_http_leave_one_posted_state():
 
     assert_each_session_in_one_posted_state(rounds, stored)
     assert [status for status, _ in answers] == [202] * THREADS * LIVE_ROUNDS, answers
+
+
+def test_two_clusters_sharing_one_queue_score_every_session():
+    """Two `qcluster` processes take tasks from one queue while 8 connections post a burst for 20
+    tutors: every tutor's score ends up counting exactly its sessions (nothing lost, no stale
+    score left behind by a race between the clusters)."""
+    tutors = [uuid.uuid4() for _ in range(20)]
+    plan = [
+        (tutors[number % 20], "rescheduled" if number % 4 == 0 else "completed", 1 + number % 500)
+        for number in range(200)
+    ]
+    expected = {tutor_id: [0, 0] for tutor_id in tutors}  # sessions, tutor reschedules
+    for tutor_id, status, _ in plan:
+        expected[tutor_id][0] += 1
+        expected[tutor_id][1] += status == "rescheduled"
+
+    with LiveStack(clusters=2, q_workers=1) as stack:
+        key = stack.create_api_key("live-test")
+
+        def post(item):
+            tutor_id, status, hours_ago = item
+            return stack.request("POST", "/api/sessions", payload(tutor_id, status, hours_ago), key=key)[0]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert set(pool.map(post, plan)) == {202}
+
+        for tutor_id, (sessions, reschedules) in expected.items():
+            window = wait_until_scored(stack, key, tutor_id, sessions=sessions)["score"]["windows"]["30d"]
+            assert window["tutor_reschedules"] == reschedules
+        tasks = {name: stack.log(name).count("process_sessions:") for name in stack.worker_names}
+        assert sum(tasks.values()) > 0, stack.logs()
+        print(f"scoring tasks per cluster: {tasks}")
