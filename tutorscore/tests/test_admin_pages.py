@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.test import RequestFactory
@@ -73,6 +74,15 @@ def one_of_each(make_tutor, make_session, superuser):
             success=success,
         )
     OrmQ.objects.create(key="tutorscore", payload="x", lock=None)
+    login = {
+        "username": "ada",
+        "ip_address": "203.0.113.7",
+        "user_agent": "test",
+        "path_info": "/accounts/login/",
+    }
+    AccessAttempt.objects.create(**login, get_data="", post_data="", failures_since_start=2)
+    AccessFailureLog.objects.create(**login, locked_out=False)
+    AccessLog.objects.create(**login)
 
 
 def url(model, view, *args):
