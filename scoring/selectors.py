@@ -286,8 +286,9 @@ def emails_about(tutor, *, limit=10):
     return list(manager.only(*fields).order_by("-created_at")[:limit])
 
 
-def staff_users():
-    return list(get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username"))
+def alert_assignees():
+    """Who an alert can be assigned to: active staff (a queryset, for the assign form too)."""
+    return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
 
 
 # --- Alert queue ------------------------------------------------------------------------------

@@ -15,3 +15,8 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("", include("scoring.urls")),  # dashboard
 ]
+
+handler400 = "tutorscore.errors.bad_request"
+handler403 = "tutorscore.errors.permission_denied"
+handler404 = "tutorscore.errors.page_not_found"
+handler500 = "tutorscore.errors.server_error"
