@@ -114,6 +114,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=1
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_CALLABLE = "tutorscore.throttling.login_username"
 CSRF_FAILURE_VIEW = "tutorscore.errors.csrf_failure"  # JSON under /api/
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"

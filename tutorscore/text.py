@@ -40,8 +40,10 @@ class FreeTextField(forms.CharField):
 
 
 def safe_next_url(request, fallback: str) -> str:
-    """POST `next` when it is a clean URL on this site, else `fallback`."""
+    """POST `next` when it is a clean path on this site, else `fallback`."""
     target = request.POST.get("next", "")
+    if not target.startswith("/"):
+        return fallback  # redirect() would take a bare word for a URL pattern name
     if any(_is_control(character) or character in ALLOWED_CONTROLS for character in target):
         return fallback  # a header value cannot hold them (and nobody's link does)
     if url_has_allowed_host_and_scheme(
