@@ -17,7 +17,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from scoring.models import Alert
-from scoring.views import staff_required  # the dashboard's: anonymous → login, non-staff → 403
+from scoring.views import permission_required, staff_required  # anonymous → login, else 403
 from sessions.models import Session, Tutor
 from tutorscore.text import safe_next_url
 
@@ -78,7 +78,7 @@ def email_log(request):
     return response
 
 
-@staff_required
+@permission_required("reports.resend_email", "resend mail")
 @require_POST
 def resend(request, report_id):
     """Requeue a failed mail; the django-q2 task sends it (never the view)."""

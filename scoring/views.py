@@ -52,6 +52,25 @@ def staff_required(view):
     return wrapper
 
 
+def permission_required(permission: str, what: str):
+    """staff_required, then the role's `permission` (see README "Roles"), else a 403 saying what."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            require_permission(request, permission, what)
+            return view(request, *args, **kwargs)
+
+        return staff_required(wrapper)
+
+    return decorator
+
+
+def require_permission(request, permission: str, what: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(f"Your role does not allow you to {what}. Ask an administrator for it.")
+
+
 def _wants_fragment(request):
     # A history restore (back button with an empty htmx cache) needs the whole page.
     return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
@@ -167,6 +186,7 @@ def tutor_list(request):
         active={"active": True, "inactive": False}.get(state["status"]),
     )
     if request.GET.get("format") == "csv":
+        require_permission(request, "scoring.export_tutors", "export the tutor list")
         return _tutor_csv(queryset, state["window"])
 
     page = Paginator(queryset, TUTORS_PER_PAGE).get_page(request.GET.get("page"))
@@ -316,7 +336,7 @@ def alert_list(request):
 DONE = {"acknowledge": "acknowledged", "assign": "assigned", "note": "note added", "resolve": "resolved"}
 
 
-@staff_required
+@permission_required("scoring.act_on_alert", "act on alerts")
 @require_POST
 def alert_action(request, alert_id, action):
     """acknowledge / assign / note / resolve: the updated alert card for htmx, a redirect otherwise."""
