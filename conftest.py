@@ -44,12 +44,10 @@ def make_session(db):
 def staff_user(db, django_user_model):
     """Staff with the Admin role, so may do everything the dashboard offers (the roles' own tests
     build users of each role)."""
-    from django.contrib.auth.models import Group
-
     user = django_user_model.objects.create_user(
         "coach", "coach@example.com", "correct-horse-battery", is_staff=True
     )
-    user.groups.add(Group.objects.get(name="Admin"))
+    user.groups.add(testing.role("Admin"))
     return user
 
 

@@ -4,11 +4,11 @@ scoring settings and API keys; superusers (the demo user) do everything. Each ro
 import io
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from reports.models import EmailReport
 from scoring.models import AlertEvent
+from tutorscore import testing
 from tutorscore.testing import make_alert
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def user_with(django_user_model):
             role.replace(" ", "-"), password="x", is_staff=True, is_superuser=role == "superuser"
         )
         if role in ("Viewer", "Coach", "Admin"):
-            user.groups.add(Group.objects.get(name=role))
+            user.groups.add(testing.role(role))
         return user
 
     return user_with
@@ -161,7 +161,7 @@ def test_the_demo_user_keeps_everything(client, alert):
 
 def test_the_roles_hold_their_permissions():
     def codenames(name):
-        return set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+        return set(testing.role(name).permissions.values_list("codename", flat=True))
 
     viewer, coach, admin = codenames("Viewer"), codenames("Coach"), codenames("Admin")
     assert all(codename.startswith("view_") for codename in viewer)
