@@ -42,9 +42,13 @@ def make_session(db):
 
 @pytest.fixture
 def staff_user(db, django_user_model):
-    return django_user_model.objects.create_user(
+    """Staff with the Admin role, so may do everything the dashboard offers (the roles' own tests
+    build users of each role)."""
+    user = django_user_model.objects.create_user(
         "coach", "coach@example.com", "correct-horse-battery", is_staff=True
     )
+    user.groups.add(testing.role("Admin"))
+    return user
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ class EmailReportAdmin(admin.ModelAdmin):
         return False
 
     def has_resend_permission(self, request):
-        return self.has_view_permission(request)
+        return request.user.has_perm("reports.resend_email")
 
     @admin.action(description="Resend selected failed mails", permissions=["resend"])
     def resend_failed(self, request, queryset):

@@ -6,4 +6,4 @@ class ReportsConfig(AppConfig):
     verbose_name = "Email reports"
 
     def ready(self):
-        from . import receivers, webhooks  # noqa: F401  (connect the signal receivers)
+        from . import checks, receivers, webhooks  # noqa: F401  (register the checks, connect the receivers)

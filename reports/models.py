@@ -54,6 +54,7 @@ class EmailReport(models.Model):
     class Meta:
         db_table = "email_reports"
         ordering = ["-created_at"]
+        permissions = [("resend_email", "Can resend a mail")]
         indexes = [
             models.Index(fields=["status", "-created_at"], name="email_status_created_idx"),
             models.Index(fields=["kind", "-created_at"], name="email_kind_created_idx"),

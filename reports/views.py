@@ -2,6 +2,8 @@
 
 import uuid
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -11,12 +13,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from scoring.models import Alert
-from scoring.views import staff_required  # the dashboard's: anonymous → login, non-staff → 403
+from scoring.views import permission_required, staff_required  # anonymous → login, else 403
 from sessions.models import Session, Tutor
+from tutorscore.text import safe_next_url
 
 from . import mail
 from .models import EmailReport
@@ -75,7 +78,7 @@ def email_log(request):
     return response
 
 
-@staff_required
+@permission_required("reports.resend_email", "resend mail")
 @require_POST
 def resend(request, report_id):
     """Requeue a failed mail; the django-q2 task sends it (never the view)."""
@@ -83,9 +86,7 @@ def resend(request, report_id):
     requeued = mail.resend([report.pk])
     if requeued:
         transaction.on_commit(lambda: enqueue("reports.tasks.deliver_reports", [str(report.pk)]))
-    next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
-        next_url = reverse("reports:email_log")
+    next_url = safe_next_url(request, reverse("reports:email_log"))
     if request.htmx:  # swap just this row
         report.refresh_from_db()
         return render(request, "reports/_email_row.html", {"report": report, "next_url": next_url})
@@ -115,6 +116,7 @@ def _preview_context(kind, *, now):
 
 
 @staff_required
+@csp_update({"style-src": [UNSAFE_INLINE]})  # the mail's own inline styles, in its srcdoc iframe
 def preview(request, kind):
     if kind not in EmailReport.Kind.values:
         raise Http404("No such kind of mail.")

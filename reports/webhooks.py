@@ -1,4 +1,4 @@
-"""Anymail tracking webhooks (mounted at /anymail/<esp>/tracking/, basic-auth secured by
+"""Anymail tracking webhooks (mounted and gated in reports/webhook_urls.py, basic-auth secured by
 ANYMAIL WEBHOOK_SECRET) → EmailReport delivered / bounced."""
 
 from anymail.signals import tracking

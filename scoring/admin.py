@@ -212,11 +212,14 @@ class AlertAdmin(ReadOnlyAdmin):
                 done += 1
         self.message_user(request, f"{verb} {done} alert(s).", messages.SUCCESS)
 
-    @admin.action(description="Acknowledge selected alerts")
+    def has_act_on_alert_permission(self, request):
+        return request.user.has_perm("scoring.act_on_alert")
+
+    @admin.action(description="Acknowledge selected alerts", permissions=["act_on_alert"])
     def acknowledge(self, request, queryset):
         self._apply(request, queryset, alerts.acknowledge, "Acknowledged")
 
-    @admin.action(description="Resolve selected alerts")
+    @admin.action(description="Resolve selected alerts", permissions=["act_on_alert"])
     def resolve(self, request, queryset):
         self._apply(request, queryset, alerts.resolve, "Resolved")
 

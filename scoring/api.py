@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sessions.api import api_endpoint, error_response
 from sessions.models import Reschedule, Session, Tutor
-from sessions.schemas import error_details
+from sessions.schemas import Text, error_details
 
 from .engine import COUNTED_STATUSES, percentage
 from .models import Alert, TutorScore, evidence_why, score_state
@@ -42,7 +42,7 @@ class TutorListQuery(BaseModel):
 
     risk_level: Literal["low", "medium", "high", "inactive"] | None = None
     is_active: bool | None = None
-    search: Annotated[str, Field(max_length=200)] | None = None
+    search: Annotated[Text, Field(max_length=200)] | None = None  # no NUL: PostgreSQL refuses it
     sort: SortParam = "-risk_score"
     page: Annotated[int, Field(ge=1)] = 1
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 50
@@ -189,6 +189,9 @@ def tutor_list(request):
 
     count = tutors.count()
     offset = (query.page - 1) * query.page_size
+    if query.page > 1 and offset >= count:  # also keeps a huge page number out of the SQL OFFSET
+        last = max(1, -(-count // query.page_size))
+        return error_response(404, "not_found", f"No page {query.page}: the last page is {last}.")
     page = tutors.values(*SUMMARY_FIELDS)[offset : offset + query.page_size]
     # One reverse() for the page, not one per tutor.
     template = request.build_absolute_uri(reverse("scoring_api:tutor_detail", args=[PLACEHOLDER_ID]))

@@ -218,6 +218,7 @@ class TutorScore(models.Model):
 
     class Meta:
         db_table = "tutor_scores"
+        permissions = [("export_tutors", "Can export the tutor list with scores (CSV)")]
         # Only the orders the dashboard and admin sort by: every recompute rewrites every row,
         # and each index costs a write per row (last_calculated_at is read, never searched).
         indexes = [
@@ -330,6 +331,7 @@ class Alert(models.Model):
     class Meta:
         db_table = "alerts"
         ordering = ["-opened_at"]
+        permissions = [("act_on_alert", "Can act on alerts (acknowledge, assign, note, resolve, snooze)")]
         indexes = [
             models.Index(fields=["status", "-opened_at"], name="alerts_status_opened_idx"),
             models.Index(fields=["tutor", "-opened_at"], name="alerts_tutor_idx"),

@@ -290,8 +290,21 @@ def emails_about(tutor, *, limit=10):
     return list(manager.only(*fields).order_by("-created_at")[:limit])
 
 
-def staff_users():
-    return list(get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username"))
+def alert_assignees():
+    """Who an alert can be assigned to: active staff who may act on alerts, through a role, their
+    own permissions or as superusers (a queryset, for the assign form too)."""
+    can_act = {"codename": "act_on_alert", "content_type__app_label": "scoring"}
+    return (
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(**{f"groups__permissions__{key}": value for key, value in can_act.items()})
+            | Q(**{f"user_permissions__{key}": value for key, value in can_act.items()})
+        )
+        .distinct()
+        .order_by("username")
+    )
 
 
 # --- Alert queue ------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -17,14 +16,16 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from sessions.models import Tutor
+from tutorscore.text import safe_next_url, without_control_characters
 
 from . import alerts, charts, selectors
 from .evidence import flag_table
+from .forms import ACTION_FORMS
 from .models import Alert, ScoringSettings
 
 TUTORS_PER_PAGE = 25
@@ -50,6 +51,25 @@ def staff_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def permission_required(permission: str, what: str):
+    """staff_required, then the role's `permission` (see README "Roles"), else a 403 saying what."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            require_permission(request, permission, what)
+            return view(request, *args, **kwargs)
+
+        return staff_required(wrapper)
+
+    return decorator
+
+
+def require_permission(request, permission: str, what: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied(f"Your role does not allow you to {what}. Ask an administrator for it.")
 
 
 def _wants_fragment(request):
@@ -132,7 +152,7 @@ def _list_state(query):
     order = query.get("order", "")
     status = query.get("status", "")
     return {
-        "q": query.get("q", "").strip()[:100],
+        "q": without_control_characters(query.get("q", "")).strip()[:100],
         "risk": risk if risk in dict(RISK_FILTERS) else "",
         "status": status if status in dict(STATUS_FILTERS) else "",
         "window": int(window) if window in ("7", "30", "90") else 30,
@@ -168,6 +188,7 @@ def tutor_list(request):
         active={"active": True, "inactive": False}.get(state["status"]),
     )
     if request.GET.get("format") == "csv":
+        require_permission(request, "scoring.export_tutors", "export the tutor list")
         return _tutor_csv(queryset, state["window"])
 
     page = Paginator(queryset, TUTORS_PER_PAGE).get_page(request.GET.get("page"))
@@ -294,7 +315,7 @@ def tutor_detail(request, tutor_id):
         "reschedules": selectors.recent_reschedules(tutor),
         "sessions": sessions_page,
         "alerts": selectors.tutor_alerts(tutor),
-        "staff": selectors.staff_users(),
+        "staff": list(selectors.alert_assignees()),
         "emails": selectors.emails_about(tutor),
     }
     return _render(request, "scoring/tutor_detail.html", "scoring/tutor_detail.html", context)
@@ -343,53 +364,34 @@ def alert_list(request):
         "page": page,
         "sort": sort,
         "sorts": selectors.ALERT_SORTS,
-        "staff": selectors.staff_users(),
+        "staff": list(selectors.alert_assignees()),
         "poll_seconds": _poll_seconds(),
     }
     return _render(request, "scoring/alert_list.html", "scoring/_alert_queue.html", context)
 
 
-def _safe_next(request, fallback):
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 DONE = {"acknowledge": "acknowledged", "assign": "assigned", "note": "note added", "resolve": "resolved"}
 
 
-@staff_required
+@permission_required("scoring.act_on_alert", "act on alerts")
 @require_POST
 def alert_action(request, alert_id, action):
     """acknowledge / assign / note / resolve: the updated alert card for htmx, a redirect otherwise."""
     alert = get_object_or_404(Alert.objects.select_related("tutor"), pk=alert_id)
+    form = ACTION_FORMS[action](request.POST, alert=alert)
     errors = []
     try:
+        if not form.is_valid():
+            raise ValidationError(form.error_messages())
+        data = form.cleaned_data
         if action == "acknowledge":
             alerts.acknowledge(alert, user=request.user)
         elif action == "assign":
-            chosen = request.POST.get("assignee", "")
-            assignee = None
-            if chosen:
-                staff = get_user_model().objects.filter(is_staff=True, is_active=True)
-                assignee = staff.filter(pk=chosen).first() if chosen.isdigit() else None
-                if assignee is None:
-                    raise ValidationError("Choose a staff member to assign.")
-            elif alert.assignee_id is None:
-                raise ValidationError("Choose a staff member to assign.")
-            alerts.assign(alert, assignee=assignee, user=request.user)  # None: unassign
+            alerts.assign(alert, assignee=data["assignee"], user=request.user)  # None: unassign
         elif action == "note":
-            text = request.POST.get("text", "").strip()
-            if not text:
-                raise ValidationError("Write a note first.")
-            alerts.add_note(alert, text=text, user=request.user)
+            alerts.add_note(alert, text=data["text"], user=request.user)
         elif action == "resolve":
-            alerts.resolve(alert, user=request.user, note=request.POST.get("note", "").strip())
-        else:  # pragma: no cover - the URLconf only routes the four actions
-            raise Http404
+            alerts.resolve(alert, user=request.user, note=data["note"])
     except ValidationError as error:
         errors = error.messages
 
@@ -398,7 +400,7 @@ def alert_action(request, alert_id, action):
             messages.error(request, message)
         if not errors:
             messages.success(request, f"{alert}: {DONE[action]}.")
-        return redirect(_safe_next(request, alert.get_absolute_url()))
+        return redirect(safe_next_url(request, alert.get_absolute_url()))
 
     fresh = selectors.alerts_with_events(Alert.objects.filter(pk=alert.pk)).get()
     show_tutor = request.POST.get("show_tutor") == "1"  # the card sits in the queue, not a tutor's page
@@ -408,12 +410,12 @@ def alert_action(request, alert_id, action):
         {
             "alert": fresh,
             "errors": errors,
-            "staff": selectors.staff_users(),
+            "staff": list(selectors.alert_assignees()),
             "show_tutor": show_tutor,
             "queue_count": Alert.objects.filter(status__in=selectors.UNRESOLVED).count()
             if show_tutor
             else None,
-            "next": _safe_next(request, fresh.get_absolute_url()),
+            "next": safe_next_url(request, fresh.get_absolute_url()),
         },
     )
     if not errors:

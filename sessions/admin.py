@@ -217,7 +217,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
                 "be shown again.",
             )
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke(self, request, queryset):
         revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)

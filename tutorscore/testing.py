@@ -174,3 +174,16 @@ def make_alert(tutor, *, kind="reschedule_rate", status="open", opened_at=None, 
 def day(days_ago: float, fmt: str = "%Y-%m-%d") -> str:
     """NOW minus `days_ago` days, formatted: expected dates follow NOW wherever the suite runs."""
     return f"{NOW - timedelta(days=days_ago):{fmt}}"
+
+
+def role(name):
+    """The group of the role `name` (README "Roles"). Its migration creates it, but a test with a
+    live server flushes the database afterwards, so it is made again when missing."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from reports.roles import create_roles
+
+    if not Group.objects.filter(name=name).exists():
+        create_roles(apps)
+    return Group.objects.get(name=name)

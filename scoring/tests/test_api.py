@@ -113,9 +113,32 @@ def test_list_paginates(get, tutors):
     assert second["previous"] == "http://testserver/api/tutors?page_size=3&sort=name&page=1"
 
 
+@pytest.mark.parametrize("page", [3, 9223372036854775807, 10**30])
+def test_a_page_past_the_last_is_404(get, tutors, page):
+    response = get("/api/tutors", page_size=3, page=page)
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "not_found",
+        "message": f"No page {page}: the last page is 2.",
+        "details": {},
+    }
+
+
+def test_the_first_page_of_nothing_is_empty_not_404(get, db):
+    assert get("/api/tutors", search="nobody").json()["results"] == []
+
+
 @pytest.mark.parametrize(
     "params",
-    [{"page_size": 201}, {"page": 0}, {"page": "x"}, {"sort": "email"}, {"risk_level": "extreme"}],
+    [
+        {"page_size": 201},
+        {"page": 0},
+        {"page": "x"},
+        {"sort": "email"},
+        {"risk_level": "extreme"},
+        {"search": "ha\x00"},  # PostgreSQL refuses NUL in a query
+        {"search": "x" * 201},
+    ],
 )
 def test_list_rejects_bad_parameters(get, tutors, params):
     response = get("/api/tutors", **params)

@@ -522,6 +522,36 @@ def test_invalid_actions_show_errors_in_the_card(staff_client, make_tutor):
     assert AlertEvent.objects.filter(alert__in=[alert, open_alert]).count() == 2  # only the "opened" ones
 
 
+@pytest.mark.parametrize(
+    ("action", "data", "message"),
+    [
+        ("note", {"text": "called\x00"}, "Null characters are not allowed."),
+        ("note", {"text": "rang \x07 twice"}, "Remove the control characters from this text."),
+        ("note", {"text": "\u202egnp.exe"}, "Remove the control characters from this text."),
+        ("note", {"text": "x" * 1_000_000}, "Keep the note under 2000 characters."),
+        ("resolve", {"note": "x" * 2001}, "Keep the note under 2000 characters."),
+        ("resolve", {"note": "done\x00"}, "Null characters are not allowed."),
+        ("assign", {"assignee": "²"}, "Choose a staff member to assign."),
+        ("assign", {"assignee": "9223372036854775808"}, "Choose a staff member to assign."),
+        ("assign", {"assignee": "1.5"}, "Choose a staff member to assign."),
+    ],
+)
+def test_bad_action_input_is_a_form_error_and_stores_nothing(staff_client, make_tutor, action, data, message):
+    alert = make_alert(make_tutor())
+    html = body(staff_client.post(reverse(f"scoring:alert_{action}", args=[alert.pk]), data, **HTMX))
+    assert 'role="alert"' in html and message in html
+    alert.refresh_from_db()
+    assert alert.status == "open"
+    assert list(alert.events.values_list("action", flat=True)) == ["opened"]
+
+
+def test_a_note_keeps_odd_but_valid_text(staff_client, make_tutor):
+    alert = make_alert(make_tutor())
+    text = "Rang 🙂 — مرحبا, line one\nline two"
+    staff_client.post(reverse("scoring:alert_note", args=[alert.pk]), {"text": f"  {text}  "}, **HTMX)
+    assert alert.events.last().text == text
+
+
 def test_actions_without_javascript_redirect_back_with_a_message(staff_client, make_tutor):
     alert = make_alert(make_tutor("Plain Form"))
     response = staff_client.post(
@@ -537,6 +567,12 @@ def test_actions_without_javascript_redirect_back_with_a_message(staff_client, m
     )
     assert response["Location"] == other.get_absolute_url()
     assert Alert.objects.get(pk=alert.pk).events.last().text == "Fixed"
+    # A bare word is not a URL name to reverse, and a header cannot carry a line break.
+    for next_url in ("admin:index", "/alerts/\r\nSet-Cookie: x=1"):
+        response = staff_client.post(
+            reverse("scoring:alert_note", args=[other.pk]), {"next": next_url, "text": "n"}
+        )
+        assert response["Location"] == other.get_absolute_url()
 
 
 def test_actions_only_accept_post(staff_client, make_tutor):

@@ -4,6 +4,8 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -17,18 +19,36 @@ def run_manage(*args, **env):
     )
 
 
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 64 + "-production-like-secret-key-for-the-deploy-check",
+    "ALLOWED_HOSTS": "tutorscore.example.com",
+    "DATABASE_URL": "sqlite:////tmp/tutorscore-deploy-check.sqlite3",
+    "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
+    "POSTMARK_SERVER_TOKEN": "server-token",
+}
+
+
 def test_production_settings_pass_check_deploy():
-    result = run_manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DEBUG="false",
-        SECRET_KEY="x" * 64 + "-production-like-secret-key-for-the-deploy-check",
-        ALLOWED_HOSTS="tutorscore.example.com",
-        DATABASE_URL="sqlite:////tmp/tutorscore-deploy-check.sqlite3",
-    )
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("backend", ["", "django.core.mail.backends.locmem.EmailBackend"])
+def test_check_deploy_refuses_a_development_mail_backend(backend):
+    # "" leaves the default: the console backend.
+    environment = {key: value for key, value in PRODUCTION.items() if key != "EMAIL_BACKEND"}
+    if backend:
+        environment["EMAIL_BACKEND"] = backend
+    result = run_manage("check", "--deploy", "--fail-level", "ERROR", **environment)
+    assert result.returncode != 0
+    assert "reports.E001" in result.stderr
+    assert "Set EMAIL_BACKEND to a provider's backend" in result.stderr
+
+
+def test_a_development_mail_backend_is_fine_with_debug():
+    result = run_manage("check", "--deploy", "--fail-level", "ERROR", DEBUG="true")
+    assert "reports.E001" not in result.stderr
 
 
 def test_missing_secret_key_is_one_clear_line_not_a_traceback():

@@ -35,8 +35,15 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A page that fails its test if the browser refused anything under the Content-Security-Policy."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.set_default_timeout(10_000)
     page = context.new_page()
+    refused = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     yield page
     context.close()
+    assert not refused, refused
