@@ -5,10 +5,11 @@ from datetime import UTC, datetime, time
 from django.core import mail as django_mail
 from django_q.models import Schedule
 
-from reports import mail
+from reports import mail, outbox
 from reports.models import EmailReport
 from scoring.signals import alert_opened, session_scored
 from sessions.models import Session
+from tutorscore.testing import NOW
 
 
 def test_a_scored_session_of_a_flagged_tutor_is_mailed_after_commit(
@@ -66,7 +67,10 @@ def test_an_unavailable_queue_is_logged_not_raised(
     monkeypatch.setattr("django_q.tasks.async_task", broken)
     with django_capture_on_commit_callbacks(execute=True):
         session_scored.send(sender=Session, session=flagged_session, score=flagged_session.tutor.score)
-    assert "could not enqueue reports.tasks.send_session_report" in caplog.text
+    assert "could not enqueue reports.tasks.flush_outbox" in caplog.text
+    # The rows were written with the score: the every-minute outbox run sends them.
+    assert set(EmailReport.objects.values_list("status", flat=True)) == {"pending"}
+    assert outbox.flush(now=NOW) == 2
 
 
 def test_changing_the_digest_time_moves_the_digest_schedule(scoring_settings, monkeypatch):

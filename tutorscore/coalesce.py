@@ -1,0 +1,58 @@
+"""Coalesced enqueueing: while one task of a kind waits in the queue, asking for another is a
+no-op, so the queue stays bounded however fast requests arrive (issue 15).
+
+Used for tasks that do "everything outstanding" rather than one item (scoring rescores every
+stale tutor, the mail outbox sends every due row): the waiting task covers whatever a skipped
+request would have enqueued, provided the task clears its marker (`release_coalesced`) BEFORE it
+reads what is outstanding. The marker is a key in the shared cache with a TTL
+(TASK_COALESCE_SECONDS), so a task lost by the broker blocks new ones for that long at most;
+the periodic sweeps cover that gap. With TASK_COALESCE_SECONDS = 0 (the default without a shared
+Redis cache, since a worker could not clear a web process's own cache) every call enqueues.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+
+def _marker(key: str) -> str:
+    return f"coalesce:{key}"
+
+
+def enqueue_coalesced(func: str, *args, key: str | None = None, **options) -> bool:
+    """async_task(func, *args, **options) unless one for `key` (default: func) is already waiting.
+
+    Returns True when a task was enqueued. A broker error is raised (after clearing the marker)
+    so that the caller logs it its own way; a cache error only costs the coalescing.
+    """
+    from django_q.tasks import async_task
+
+    ttl = settings.TASK_COALESCE_SECONDS
+    marker = _marker(key or func)
+    if ttl > 0:
+        try:
+            if not cache.add(marker, 1, timeout=ttl):
+                return False
+        except Exception:
+            logger.warning("coalescing cache unavailable; enqueueing %s anyway", func, exc_info=True)
+            ttl = 0
+    try:
+        async_task(func, *args, **options)
+    except Exception:
+        if ttl > 0:
+            release_coalesced(key or func)
+        raise
+    return True
+
+
+def release_coalesced(key: str) -> None:
+    """Called by the task as it starts: requests from now on enqueue a new task."""
+    if settings.TASK_COALESCE_SECONDS <= 0:
+        return
+    try:
+        cache.delete(_marker(key))
+    except Exception:  # the marker expires by itself
+        logger.warning("coalescing cache unavailable; marker %s left to expire", key, exc_info=True)
