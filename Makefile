@@ -14,7 +14,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
-## Run the demo: SQLite, demo data, web + worker on http://127.0.0.1:8000
+## Run the demo: SQLite, demo data, web + scoring worker + mail worker on http://127.0.0.1:8000
 # (the Procfile says `gunicorn` and `python`, so honcho runs with the venv first on PATH)
 demo: venv
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
@@ -22,7 +22,7 @@ demo: venv
 	$(DEMO_ENV) $(BIN)/python manage.py create_demo_user
 	$(DEMO_ENV) $(BIN)/python manage.py generate_data --tutors 100 --sessions 3000 --days 90 --seed 42 --clear --history-days 30
 	@echo "Demo on http://127.0.0.1:8000/ - log in as admin / $${DEMO_PASSWORD:-tutorscore-demo} (Ctrl-C stops)"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(DEMO_ENV) $(BIN)/honcho start web worker
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(DEMO_ENV) $(BIN)/honcho start web worker worker-mail
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: venv chromium

@@ -1,9 +1,9 @@
-"""A throwaway web server + task worker on a scratch database, for the live test and bench/ingest.py.
+"""A throwaway web server + task workers on a scratch database, for the live tests and bench/.
 
 `LiveStack` creates its OWN database (a scratch PostgreSQL database next to DATABASE_URL's when
 that is PostgreSQL, else a temporary SQLite file), migrates it in a subprocess, starts gunicorn
-and `manage.py qcluster` as subprocesses with production settings, and on exit stops exactly
-those processes (their process groups) and drops the database.
+and the two `manage.py qcluster` (scoring, mail) as subprocesses with production settings, and
+on exit stops exactly those processes (their process groups) and drops the database.
 """
 
 import json
@@ -42,6 +42,7 @@ class LiveStack:
         worker_nice=0,
         name="live",
         setup=(),
+        email_backend="django.core.mail.backends.locmem.EmailBackend",
     ):
         self.base_url_setting = (
             database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
@@ -49,6 +50,7 @@ class LiveStack:
         self.web_workers, self.web_threads, self.q_workers = web_workers, web_threads, q_workers
         self.worker_nice = worker_nice
         self.setup = setup  # manage.py commands (argument tuples) run after migrate, before start
+        self.email_backend = email_backend  # e.g. a test backend whose provider hangs
         self.redis_url = redis_url  # None: django-q2's ORM broker
         self.name = f"tutorscore_{name}_{os.getpid()}_{secrets.token_hex(3)}"
         self.port = free_port()
@@ -103,6 +105,7 @@ class LiveStack:
         )
         nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
         self._spawn("worker", [*nice, sys.executable, "manage.py", "qcluster"])
+        self._spawn("worker-mail", [sys.executable, "manage.py", "qcluster"], Q_CLUSTER_NAME="mail")
         self.wait_until_ready()
 
     def stop(self):
@@ -157,11 +160,11 @@ class LiveStack:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             Q_SYNC="false",
             Q_WORKERS=str(self.q_workers),
-            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+            EMAIL_BACKEND=self.email_backend,
             PYTHONUNBUFFERED="1",
         )
         if self.redis_url:
-            env.update(REDIS_URL=self.redis_url, Q_CLUSTER_NAME=self.name)  # own queue on a shared Redis
+            env.update(REDIS_URL=self.redis_url, Q_SITE_NAME=self.name)  # own queues on a shared Redis
         return env
 
     def manage(self, *args, timeout=300):
@@ -203,14 +206,15 @@ class LiveStack:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def logs(self, tail=3000):
-        return "\n".join(f"--- {name} ---\n{self.log(name)[-tail:]}" for name in ("web", "worker"))
+        names = ("web", "worker", "worker-mail")
+        return "\n".join(f"--- {name} ---\n{self.log(name)[-tail:]}" for name in names)
 
-    def _spawn(self, name, command):
+    def _spawn(self, name, command, **env):
         log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 (closed with the process's group)
         process = subprocess.Popen(
             command,
             cwd=BASE_DIR,
-            env=self.env,
+            env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stop() ends it and its children
