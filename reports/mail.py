@@ -301,25 +301,60 @@ def queue_reports(kind, event_key, recipients, *, subject, now, session=None, tu
     )
 
 
+def queue_session_reports(sessions, *, scores, now=None, scoring_settings=None):
+    """Queue the per-session report of each session (already judged wanted) for every recipient,
+    skipping the events that have rows: one query, then one INSERT for the new ones. Returns how
+    many rows were created."""
+    now = now or timezone.now()
+    recipients = (scoring_settings or ScoringSettings.load()).recipients
+    by_key = {session_event_key(session): session for session in sessions}
+    queued = set(
+        EmailReport.objects.filter(kind=Kind.SESSION_REPORT, event_key__in=list(by_key)).values_list(
+            "event_key", flat=True
+        )
+    )
+    rows = []
+    for key, session in by_key.items():
+        if key in queued:
+            continue
+        context = {
+            "session": session,
+            "tutor": session.tutor,
+            "scored": score_context(scores[session.tutor_id]),
+        }
+        subject = render_subject(Kind.SESSION_REPORT, context)
+        rows += [
+            EmailReport(
+                kind=Kind.SESSION_REPORT,
+                event_key=key,
+                recipient_email=recipient,
+                subject=subject,
+                session=session,
+                tutor=session.tutor,
+                created_at=now,
+            )
+            for recipient in recipients
+        ]
+    EmailReport.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
 def queue_session_report(session, *, score=None, now=None, scoring_settings=None):
     """Queue the per-session report for every recipient when the mode asks for it, judged on
-    `score` (default: the tutor's stored score)."""
-    now = now or timezone.now()
+    `score` (default: the tutor's stored score); returns the ids of its rows still to send."""
     scoring_settings = scoring_settings or ScoringSettings.load()
     score = score or _score_of(session.tutor)
     if session.status not in REPORTED_SESSION_STATUSES:
         return []
     if not wants_session_report(score, scoring_settings=scoring_settings):
         return []
-    context = {"session": session, "tutor": session.tutor, "scored": score_context(score)}
-    return queue_reports(
-        Kind.SESSION_REPORT,
-        session_event_key(session),
-        scoring_settings.recipients,
-        subject=render_subject(Kind.SESSION_REPORT, context),
-        now=now,
-        session=session,
-        tutor=session.tutor,
+    queue_session_reports(
+        [session], scores={session.tutor_id: score}, now=now, scoring_settings=scoring_settings
+    )
+    return list(
+        EmailReport.objects.filter(
+            kind=Kind.SESSION_REPORT, event_key=session_event_key(session), status=Status.PENDING
+        ).values_list("pk", flat=True)
     )
 
 

@@ -2,7 +2,7 @@
 
 Where the rows come from:
 - per-session reports: written in the scoring transaction itself (reports/receivers.py, on
-  `session_scored`, which scoring/tasks.py sends for every session a new score covers — also
+  `sessions_scored`, which scoring/tasks.py sends for the sessions a new score covers — also
   when the stale sweep rescores a tutor whose processing task was lost);
 - alert mails: from the Alert table, by `batch_alerts` below (an alert with no mail is the
   durable "to do");

@@ -16,7 +16,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from scoring.models import ScoringSettings
-from scoring.signals import alert_opened, session_scored
+from scoring.signals import alert_opened, sessions_scored
 
 from . import mail, tasks
 
@@ -38,30 +38,35 @@ _settings_cache = {"loaded_at": None, "settings": None}
 
 
 def current_settings():
-    """ScoringSettings, re-read at most every few seconds: session_scored fires once per session of
-    a batch (thousands in a burst), and a settings save clears it at once in this process."""
+    """ScoringSettings, re-read at most every few seconds: sessions_scored fires after every
+    scoring pass (many a second in a burst), and a settings save clears it at once here."""
     loaded_at = _settings_cache["loaded_at"]
     if loaded_at is None or time.monotonic() - loaded_at > SETTINGS_TTL_SECONDS:
         _settings_cache.update(settings=ScoringSettings.load(), loaded_at=time.monotonic())
     return _settings_cache["settings"]
 
 
-@receiver(session_scored, dispatch_uid="reports.session_report")
-def on_session_scored(sender, session, score, **kwargs):
-    # Decided here, on the score that covers the session, and written in the same transaction as
-    # that score: the report cannot be lost between the two (reports/outbox.py).
-    if session.status not in mail.REPORTED_SESSION_STATUSES:
-        return
+@receiver(sessions_scored, dispatch_uid="reports.session_report")
+def on_sessions_scored(sender, sessions, scores, **kwargs):
+    # Decided here, on the scores that cover the sessions, and written in the same transaction as
+    # those scores: a report cannot be lost between the two (reports/outbox.py).
     scoring_settings = current_settings()
-    if not mail.wants_session_report(score, scoring_settings=scoring_settings):
+    wanted = [
+        session
+        for session in sessions
+        if session.status in mail.REPORTED_SESSION_STATUSES
+        and mail.wants_session_report(scores.get(session.tutor_id), scoring_settings=scoring_settings)
+    ]
+    if not wanted:
         return
     try:
         with transaction.atomic():  # a savepoint: a failure here must not abort the scoring
-            mail.queue_session_report(session, score=score, scoring_settings=scoring_settings)
+            queued = mail.queue_session_reports(wanted, scores=scores, scoring_settings=scoring_settings)
     except Exception:
-        logger.exception("could not queue the report of session %s", session.pk)
+        logger.exception("could not queue the reports of %d sessions", len(wanted))
         return
-    transaction.on_commit(tasks.request_flush)
+    if queued:
+        transaction.on_commit(tasks.request_flush)
 
 
 @receiver(alert_opened, dispatch_uid="reports.alert_mail")

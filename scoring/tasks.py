@@ -19,7 +19,7 @@ from tutorscore.coalesce import release_coalesced
 
 from . import engine, history
 from .models import TutorScore
-from .signals import session_scored
+from .signals import sessions_scored
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def recently_stale_tutor_ids(*, now=None):
 # the sessions changed up to this long before the previous calculation count as news again: an
 # ingest request never takes this long. Announcing one twice is harmless (the mail side keeps one
 # report per session, status and recipient), only a little work.
-ANNOUNCE_OVERLAP = timedelta(seconds=30)
+ANNOUNCE_OVERLAP = timedelta(seconds=10)
 
 
 def newly_covered_sessions(previous_calculations, tutor_ids):
@@ -104,7 +104,7 @@ def newly_covered_sessions(previous_calculations, tutor_ids):
 
 
 def rescore_and_announce(stale, *, sessions=(), everyone=False, now=None, newer_only=False):
-    """Rescore the `stale` tutors (`everyone`: every tutor), and send `session_scored` for
+    """Rescore the `stale` tutors (`everyone`: every tutor), and send `sessions_scored` for
     `sessions` and for every session a new score covers for the first time, in the same
     transaction: what a receiver writes (the mail outbox) commits with the score or not at all,
     so a task lost before or after this point loses no mail. Returns how many tutors were scored."""
@@ -127,11 +127,12 @@ def rescore_and_announce(stale, *, sessions=(), everyone=False, now=None, newer_
 
 
 def announce(sessions, scores):
-    """Send `session_scored` once per session with its tutor's fresh score ({tutor_id: score})."""
+    """Send `sessions_scored` once for these sessions, with their tutors' fresh scores."""
+    sessions = [session for session in sessions if session.tutor_id in scores]  # deleted tutors: none
+    if not sessions:
+        return
     for session in sessions:
-        score = scores.get(session.tutor_id)
-        if score is None:  # the tutor was deleted meanwhile
-            continue
+        score = scores[session.tutor_id]
         score.tutor = session.tutor
         # With the ingest and mail lines, this follows one session from the API to its mails.
         logger.info(
@@ -141,11 +142,11 @@ def announce(sessions, scores):
             score.risk_level,
             score.risk_score,
         )
-        for receiver, result in session_scored.send_robust(sender=Session, session=session, score=score):
-            if isinstance(result, Exception):
-                logger.error(
-                    "session_scored receiver %r failed for session %s: %r", receiver, session.pk, result
-                )
+    for receiver, result in sessions_scored.send_robust(sender=Session, sessions=sessions, scores=scores):
+        if isinstance(result, Exception):
+            logger.error(
+                "sessions_scored receiver %r failed for %d sessions: %r", receiver, len(sessions), result
+            )
 
 
 def _is_stale(tutor, score):
@@ -155,7 +156,7 @@ def _is_stale(tutor, score):
 
 def process_sessions(session_ids, *, attempt=1):
     """After ingest: rescore the stale tutors of these sessions, together with every other tutor
-    that went stale recently (coalesced, set-based), then send `session_scored` for these sessions
+    that went stale recently (coalesced, set-based), then send `sessions_scored` for these sessions
     and every session the new scores cover for the first time. Running it twice rescores nothing
     the second time. Under a burst the tasks behind the first one find their tutors fresh: two
     queries, then the signals."""

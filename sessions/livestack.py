@@ -43,6 +43,8 @@ class LiveStack:
         name="live",
         setup=(),
         email_backend="django.core.mail.backends.locmem.EmailBackend",
+        environment=None,
+        scratch=True,
     ):
         self.base_url_setting = (
             database_url if database_url is not None else os.environ.get("DATABASE_URL", "")
@@ -51,6 +53,7 @@ class LiveStack:
         self.worker_nice = worker_nice
         self.setup = setup  # manage.py commands (argument tuples) run after migrate, before start
         self.email_backend = email_backend  # e.g. a test backend whose provider hangs
+        self.environment = environment or {}  # more settings for every process (EMAIL_TIMEOUT=...)
         self.redis_url = redis_url  # None: django-q2's ORM broker
         self.name = f"tutorscore_{name}_{os.getpid()}_{secrets.token_hex(3)}"
         self.port = free_port()
@@ -59,10 +62,14 @@ class LiveStack:
         self.secret_key = secrets.token_urlsafe(32)  # shared by web and worker: tasks are signed
         self.processes = []
         self.postgres = self.base_url_setting.startswith(("postgres://", "postgresql://"))
+        self.scratch = scratch  # False: run on database_url itself (migrated, never dropped)
         if self.postgres:
             parts = urlsplit(self.base_url_setting)
-            self.database_url = urlunsplit(parts._replace(path=f"/{self.name}"))
             self._admin_url = urlunsplit(parts._replace(path="/postgres"))
+        if not scratch:
+            self.database_url = self.base_url_setting
+        elif self.postgres:
+            self.database_url = urlunsplit(parts._replace(path=f"/{self.name}"))
         else:
             self.database_url = f"sqlite:///{self.tmp / 'db.sqlite3'}"
 
@@ -80,7 +87,7 @@ class LiveStack:
         self.stop()
 
     def start(self):
-        if self.postgres:
+        if self.postgres and self.scratch:
             self._admin_sql(f'CREATE DATABASE "{self.name}"')
         self.manage("migrate", "--noinput")
         for command in self.setup:
@@ -122,7 +129,7 @@ class LiveStack:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
         self.processes = []
-        if self.postgres:
+        if self.postgres and self.scratch:
             try:
                 self._admin_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             except Exception as exc:  # never hide the test's own failure behind a cleanup error
@@ -165,6 +172,7 @@ class LiveStack:
         )
         if self.redis_url:
             env.update(REDIS_URL=self.redis_url, Q_SITE_NAME=self.name)  # own queues on a shared Redis
+        env.update(self.environment)
         return env
 
     def manage(self, *args, timeout=300):

@@ -13,7 +13,7 @@ from django_q.tasks import async_task
 
 from scoring import engine, tasks
 from scoring.models import Alert, ScoringSettings, TutorScore, TutorScoreHistory
-from scoring.signals import session_scored
+from scoring.signals import sessions_scored
 from sessions.models import Session, Tutor
 from tutorscore.testing import NOW
 
@@ -22,12 +22,14 @@ from tutorscore.testing import NOW
 def scored_signals():
     received = []
 
-    def receiver(sender, session, score, **kwargs):
-        received.append((session.pk, score.tutor_id, score.total_sessions_7d))
+    def receiver(sender, sessions, scores, **kwargs):
+        received.extend(
+            (session.pk, session.tutor_id, scores[session.tutor_id].total_sessions_7d) for session in sessions
+        )
 
-    session_scored.connect(receiver)
+    sessions_scored.connect(receiver)
     yield received
-    session_scored.disconnect(receiver)
+    sessions_scored.disconnect(receiver)
 
 
 def test_process_sessions_rescores_each_stale_tutor_once_and_signals_each_session(
