@@ -8,14 +8,26 @@ reads what is outstanding. The marker is a key in the shared cache with a TTL
 (TASK_COALESCE_SECONDS), so a task lost by the broker blocks new ones for that long at most;
 the periodic sweeps cover that gap. With TASK_COALESCE_SECONDS = 0 (the default without a shared
 Redis cache, since a worker could not clear a web process's own cache) every call enqueues.
+
+A Redis broker that failed is not asked again by this process for BROKER_RETRY_SECONDS: while
+Redis hangs, each request would otherwise wait out its socket timeouts; the callers fall back to
+the periodic sweeps anyway. (The ORM broker is the database: a request fails without it.)
 """
 
 import logging
+from time import monotonic
 
 from django.conf import settings
 from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
+
+BROKER_RETRY_SECONDS = 10
+_broker = {"unavailable_until": 0.0}
+
+
+class BrokerUnavailable(ConnectionError):
+    """The Redis broker failed moments ago in this process: not tried again yet."""
 
 
 def _marker(key: str) -> str:
@@ -30,6 +42,9 @@ def enqueue_coalesced(func: str, *args, key: str | None = None, **options) -> bo
     """
     from django_q.tasks import async_task
 
+    redis_broker = "redis" in settings.Q_CLUSTER
+    if redis_broker and monotonic() < _broker["unavailable_until"]:
+        raise BrokerUnavailable(f"the broker failed less than {BROKER_RETRY_SECONDS}s ago")
     ttl = settings.TASK_COALESCE_SECONDS
     marker = _marker(key or func)
     if ttl > 0:
@@ -42,6 +57,8 @@ def enqueue_coalesced(func: str, *args, key: str | None = None, **options) -> bo
     try:
         async_task(func, *args, **options)
     except Exception:
+        if redis_broker:
+            _broker["unavailable_until"] = monotonic() + BROKER_RETRY_SECONDS
         if ttl > 0:
             release_coalesced(key or func)
         raise

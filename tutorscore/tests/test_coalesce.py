@@ -81,3 +81,28 @@ def test_a_burst_of_ingests_enqueues_one_processing_task_which_scores_them_all(
     assert TutorScore.objects.count() == 3
     assert post(session_payload(tutor_id=tutors[0])).status_code == 202
     assert len(enqueued) == 2  # it started: the next ingest enqueues again
+
+
+def test_a_failed_redis_broker_is_not_asked_again_for_a_while(enqueued, monkeypatch, settings):
+    from tutorscore import coalesce
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "redis": {"host": "127.0.0.1"}}
+    clock = {"now": 100.0}
+    monkeypatch.setattr(coalesce, "monotonic", lambda: clock["now"])
+    monkeypatch.setitem(coalesce._broker, "unavailable_until", 0.0)
+    attempts = []
+
+    def hung(*args, **kwargs):
+        attempts.append(args)
+        raise TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr("django_q.tasks.async_task", hung)
+    with pytest.raises(TimeoutError):
+        enqueue_coalesced("app.tasks.work")
+    with pytest.raises(coalesce.BrokerUnavailable):  # at once: no second socket timeout
+        enqueue_coalesced("app.tasks.work")
+    assert len(attempts) == 1
+
+    clock["now"] += coalesce.BROKER_RETRY_SECONDS
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)
+    assert enqueue_coalesced("app.tasks.work") is True  # tried again, and it is back
