@@ -4,10 +4,10 @@ no-op, so the queue stays bounded however fast requests arrive (issue 15).
 Used for tasks that do "everything outstanding" rather than one item (scoring rescores every
 stale tutor, the mail outbox sends every due row): the waiting task covers whatever a skipped
 request would have enqueued, provided the task clears its marker (`release_coalesced`) BEFORE it
-reads what is outstanding. The marker is a key in the shared cache with a TTL
-(TASK_COALESCE_SECONDS), so a task lost by the broker blocks new ones for that long at most;
-the periodic sweeps cover that gap. With TASK_COALESCE_SECONDS = 0 (the default without a shared
-Redis cache, since a worker could not clear a web process's own cache) every call enqueues.
+reads what is outstanding. The marker is a key with a TTL (TASK_COALESCE_SECONDS) in the cache
+"coalesce", which every web and worker process shares (Redis with REDIS_URL, else a database
+table), so a task lost by the broker blocks new ones for that long at most; the periodic sweeps
+cover that gap. With TASK_COALESCE_SECONDS = 0 every call enqueues.
 
 A Redis broker that failed is not asked again by this process for BROKER_RETRY_SECONDS: while
 Redis hangs, each request would otherwise wait out its socket timeouts; the callers fall back to
@@ -18,7 +18,7 @@ import logging
 from time import monotonic
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def enqueue_coalesced(func: str, *args, key: str | None = None, **options) -> bo
     marker = _marker(key or func)
     if ttl > 0:
         try:
-            if not cache.add(marker, 1, timeout=ttl):
+            if not caches["coalesce"].add(marker, 1, timeout=ttl):
                 return False
         except Exception:
             logger.warning("coalescing cache unavailable; enqueueing %s anyway", func, exc_info=True)
@@ -70,6 +70,6 @@ def release_coalesced(key: str) -> None:
     if settings.TASK_COALESCE_SECONDS <= 0:
         return
     try:
-        cache.delete(_marker(key))
+        caches["coalesce"].delete(_marker(key))
     except Exception:  # the marker expires by itself
         logger.warning("coalescing cache unavailable; marker %s left to expire", key, exc_info=True)

@@ -156,7 +156,7 @@ if env("REDIS_URL", default=""):
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
     }
     # Shared by every web and worker process (the dashboard's weekly trend, the task coalescing
-    # markers); else one per process.
+    # markers).
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -165,14 +165,20 @@ if env("REDIS_URL", default=""):
             "OPTIONS": REDIS_OPTIONS,
         }
     }
+    CACHES["coalesce"] = CACHES["default"]
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["broker_class"] = "tutorscore.broker.NotifyingORM"  # LISTEN/NOTIFY on PostgreSQL
-# While one processing task is waiting in the queue, further ingests do not enqueue another: the
-# waiting task rescores every tutor that went stale meanwhile. The marker lives in the shared
-# cache (only with REDIS_URL: a per-process cache could not be cleared by the worker) and expires
-# after this many seconds, in case its task was lost. 0 turns coalescing off.
-TASK_COALESCE_SECONDS = env.int("TASK_COALESCE_SECONDS", default=30 if env("REDIS_URL", default="") else 0)
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},  # one per process
+        # The coalescing markers must be shared by web and worker processes: in the database
+        # (table created by a reports migration).
+        "coalesce": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "task_coalescing"},
+    }
+# While one processing (or outbox) task is waiting in the queue, further requests do not
+# enqueue another: the waiting task covers them. The marker (cache "coalesce": Redis, or the
+# database) expires after this many seconds in case its task was lost. 0 turns coalescing off.
+TASK_COALESCE_SECONDS = env.int("TASK_COALESCE_SECONDS", default=30)
 
 # --- Mail (django-anymail). Console in development; set EMAIL_BACKEND + ANYMAIL_* in prod. ---
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -1,4 +1,5 @@
-"""Coalesced enqueueing: one waiting task per key, released by the task as it starts."""
+"""Coalesced enqueueing: one waiting task per key, released by the task as it starts. The marker
+cache is the one the settings choose: here the database table (Redis with REDIS_URL)."""
 
 import pytest
 
@@ -6,14 +7,14 @@ from tutorscore.coalesce import enqueue_coalesced, release_coalesced
 
 
 @pytest.fixture
-def enqueued(monkeypatch, settings):
+def enqueued(db, monkeypatch, settings):
     settings.TASK_COALESCE_SECONDS = 30
     calls = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kwargs: calls.append((func, args)))
     yield calls
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    caches["coalesce"].clear()
 
 
 def test_one_task_waits_at_a_time_until_it_starts(enqueued):
@@ -38,13 +39,13 @@ def test_a_failed_enqueue_clears_the_marker_and_raises(enqueued, monkeypatch):
 
 
 def test_a_cache_that_is_down_only_costs_the_coalescing(enqueued, monkeypatch):
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     def down(*args, **kwargs):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr(cache, "add", down)
-    monkeypatch.setattr(cache, "delete", down)
+    monkeypatch.setattr(caches["coalesce"], "add", down)
+    monkeypatch.setattr(caches["coalesce"], "delete", down)
     assert [enqueue_coalesced("app.tasks.work") for _ in range(2)] == [True, True]
     release_coalesced("app.tasks.work")  # logged, not raised
 
