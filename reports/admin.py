@@ -37,7 +37,7 @@ class EmailReportAdmin(admin.ModelAdmin):
 
     @admin.display(description="alerts listed")
     def listed_alerts(self, obj):
-        alerts = obj.alerts.select_related("tutor").order_by("opened_at")
+        alerts = obj.alerts.select_related("tutor").order_by("opened_at", "tutor__name")
         return "; ".join(f"{alert.tutor.name}: {alert.get_kind_display().lower()}" for alert in alerts) or "—"
 
     def has_add_permission(self, request):

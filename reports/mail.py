@@ -61,12 +61,22 @@ def tutor_url(tutor_id):
     return absolute_url(reverse("scoring:tutor_detail", args=[tutor_id]))
 
 
+def _mail_context(kind, context):
+    return {"site_url": settings.SITE_URL, "kind": kind, **context}
+
+
+def render_subject(kind, context):
+    """Only the subject line, one line whatever the template's whitespace (the log shows it
+    before the mail is built and sent)."""
+    subject = render_to_string(f"reports/email/{kind}.subject.txt", _mail_context(kind, context))
+    return " ".join(subject.split())[:255]
+
+
 def render_mail(kind, context):
     """Subject, text and HTML parts of one kind of mail, from templates/reports/email/<kind>.*."""
-    context = {"site_url": settings.SITE_URL, "kind": kind, **context}
-    subject = render_to_string(f"reports/email/{kind}.subject.txt", context)
+    context = _mail_context(kind, context)
     return RenderedMail(
-        subject=" ".join(subject.split())[:255],  # one line, whatever the template's whitespace
+        subject=render_subject(kind, context),
         text=render_to_string(f"reports/email/{kind}.txt", context).strip() + "\n",
         html=render_to_string(f"reports/email/{kind}.html", context),
     )
@@ -267,12 +277,6 @@ def wants_session_report(score, *, scoring_settings):
     if mode == ScoringSettings.ReportMode.ALL:
         return True
     return bool(score and score.is_high_risk)
-
-
-def render_subject(kind, context):
-    """Only the subject line (the log shows it before the mail is built and sent)."""
-    context = {"site_url": settings.SITE_URL, "kind": kind, **context}
-    return " ".join(render_to_string(f"reports/email/{kind}.subject.txt", context).split())[:255]
 
 
 def queue_reports(kind, event_key, recipients, *, subject, now, session=None, tutor=None, alert=None):

@@ -8,6 +8,7 @@ Nothing is lost beyond that either: the 5-minute sweep rescores every stale tuto
 import logging
 import uuid
 from datetime import timedelta
+from itertools import chain, islice
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -86,21 +87,25 @@ def recently_stale_tutor_ids(*, now=None):
 ANNOUNCE_OVERLAP = timedelta(seconds=10)
 
 
+ANNOUNCE_CHUNK = 2000  # sessions per signal: after an outage or a bulk load there can be many
+
+
 def newly_covered_sessions(previous_calculations, tutor_ids):
     """Sessions of these tutors that changed since (about) the score each had before rescoring:
-    all of them for a tutor never scored. `previous_calculations` is {tutor_id: last_calculated_at}."""
+    all of them for a tutor never scored. `previous_calculations` is {tutor_id: last_calculated_at}.
+    Yields them, read in chunks."""
     never_scored = [tutor_id for tutor_id in tutor_ids if tutor_id not in previous_calculations]
     scored = [tutor_id for tutor_id in tutor_ids if tutor_id in previous_calculations]
     sessions = Session.objects.select_related("tutor", "reschedule").order_by("scheduled_time")
-    found = list(sessions.filter(tutor_id__in=never_scored)) if never_scored else []
+    if never_scored:
+        yield from sessions.filter(tutor_id__in=never_scored).iterator(chunk_size=ANNOUNCE_CHUNK)
     if scored:
         since = min(previous_calculations[tutor_id] for tutor_id in scored) - ANNOUNCE_OVERLAP
-        found += [
-            session
-            for session in sessions.filter(tutor_id__in=scored, updated_at__gte=since)
-            if session.updated_at >= previous_calculations[session.tutor_id] - ANNOUNCE_OVERLAP
-        ]
-    return found
+        for session in sessions.filter(tutor_id__in=scored, updated_at__gte=since).iterator(
+            chunk_size=ANNOUNCE_CHUNK
+        ):
+            if session.updated_at >= previous_calculations[session.tutor_id] - ANNOUNCE_OVERLAP:
+                yield session
 
 
 def rescore_and_announce(stale, *, sessions=(), everyone=False, now=None, newer_only=False):
@@ -117,12 +122,14 @@ def rescore_and_announce(stale, *, sessions=(), everyone=False, now=None, newer_
             scored = engine.recompute_all(now=now, newer_only=newer_only)
         else:  # only the stale ones: a fresh score is already right
             scored = engine.recompute_all(now=now, tutor_ids=list(stale), newer_only=newer_only)
-        by_id = {session.pk: session for session in sessions}
-        by_id.update((session.pk, session) for session in newly_covered_sessions(previous, stale))
-        announce(
-            by_id.values(),
-            TutorScore.objects.in_bulk({s.tutor_id for s in by_id.values()}, field_name="tutor_id"),
-        )
+        given = {session.pk for session in sessions}
+        covered = (session for session in newly_covered_sessions(previous, stale) if session.pk not in given)
+        pending = chain(sessions, covered)
+        while chunk := list(islice(pending, ANNOUNCE_CHUNK)):
+            scores = TutorScore.objects.in_bulk(
+                {session.tutor_id for session in chunk}, field_name="tutor_id"
+            )
+            announce(chunk, scores)
     return scored
 
 
