@@ -310,3 +310,40 @@ def test_stale_sweep_after_a_bulk_load_recomputes_everyone(make_tutor, make_sess
     monkeypatch.setattr(tasks, "STALE_FULL_RECOMPUTE", 0)  # one stale tutor is "most of them"
     assert tasks.stale_tutor_ids() == [unscored.pk]
     assert tasks.rescore_stale() == 2
+
+
+def test_the_stale_sweep_announces_every_newly_covered_session_in_bounded_chunks(
+    make_tutor, make_session, monkeypatch
+):
+    """A lost processing task: the sweep announces what it never did, a few sessions a signal."""
+    monkeypatch.setattr(tasks, "ANNOUNCE_CHUNK", 2)
+    tutor = make_tutor()
+    sessions = [make_session(tutor, days_ago=days) for days in (1, 2, 3, 4, 5)]
+    signals = []
+
+    def receiver(sender, sessions, scores, **kwargs):
+        signals.append(sorted(session.pk for session in sessions))
+
+    sessions_scored.connect(receiver)
+    try:
+        assert tasks.rescore_stale() == 1
+        assert tasks.rescore_stale() == 0  # nothing stale, nothing announced again
+    finally:
+        sessions_scored.disconnect(receiver)
+    assert [len(chunk) for chunk in signals] == [2, 2, 1]
+    assert sorted(pk for chunk in signals for pk in chunk) == sorted(session.pk for session in sessions)
+
+
+def test_a_session_changed_long_before_the_previous_score_is_not_announced_again(
+    make_tutor, make_session, scored_signals
+):
+    tutor = make_tutor()
+    old = make_session(tutor, days_ago=3)
+    tasks.rescore_stale()
+    Session.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    TutorScore.objects.update(last_calculated_at=timezone.now() - timedelta(minutes=30))
+    new = make_session(tutor, days_ago=1)
+    scored_signals.clear()
+
+    tasks.rescore_stale()
+    assert [session_id for session_id, _, _ in scored_signals] == [new.pk]
