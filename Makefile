@@ -15,7 +15,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
-## Run the demo: SQLite, demo data, web + worker on http://127.0.0.1:$(PORT) (`make demo PORT=9000`)
+## Run the demo: SQLite, demo data, web + scoring worker + mail worker on http://127.0.0.1:$(PORT) (`make demo PORT=9000`)
 # The demo data is loaded into an empty database only: a second `make demo` keeps what was done.
 # `make demo-reset` deletes every tutor, session, alert and mail and loads the demo data afresh.
 # The Procfile says `gunicorn` and `python`, so honcho runs with the venv first on PATH. Ctrl-C
@@ -25,7 +25,7 @@ demo demo-reset: venv
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py setup_schedules
 	$(DEMO_ENV) $(BIN)/python manage.py setup_demo $(if $(filter demo-reset,$@),--reset)
-	@trap '' INT; PATH="$(CURDIR)/$(BIN):$$PATH" $(DEMO_ENV) $(BIN)/honcho start web worker; \
+	@trap '' INT; PATH="$(CURDIR)/$(BIN):$$PATH" $(DEMO_ENV) $(BIN)/honcho start web worker worker-mail; \
 		status=$$?; [ $$status -eq 130 ] && echo "Demo stopped." || exit $$status
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)

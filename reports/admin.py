@@ -21,11 +21,24 @@ class EmailReportAdmin(admin.ModelAdmin):
         "sent_at",
     ]
     list_filter = ["kind", "status", "created_at"]
-    search_fields = ["recipient_email", "subject", "event_key", "provider_message_id", "tutor__name"]
+    # A batch alert mail is found through any tutor it lists.
+    search_fields = [
+        "recipient_email",
+        "subject",
+        "event_key",
+        "provider_message_id",
+        "tutor__name",
+        "alerts__tutor__name",
+    ]
     list_select_related = ["tutor"]
     date_hierarchy = "created_at"
     actions = ["resend_failed"]
-    readonly_fields = [field.name for field in EmailReport._meta.fields]
+    readonly_fields = [field.name for field in EmailReport._meta.fields] + ["listed_alerts"]
+
+    @admin.display(description="alerts listed")
+    def listed_alerts(self, obj):
+        alerts = obj.alerts.select_related("tutor").order_by("opened_at", "tutor__name")
+        return "; ".join(f"{alert.tutor.name}: {alert.get_kind_display().lower()}" for alert in alerts) or "—"
 
     def has_add_permission(self, request):
         return False

@@ -3,12 +3,13 @@
 Every message to every recipient is one EmailReport row, created idempotently on the unique
 (kind, event_key, recipient_email) key, then claimed by one worker with a conditional UPDATE
 before it talks to the provider — so a retried task or a re-processed session never mails the
-same recipient twice for the same event.
+same recipient twice for the same event. The rows are the outbox: reports/outbox.py sends them.
 """
 
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
@@ -22,7 +23,7 @@ from scoring.engine import percentage
 from scoring.models import Alert, ScoringSettings, TutorScore
 from sessions.models import Reschedule, Session
 
-from .models import EmailReport
+from .models import EmailReport, sending_lease
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ RETRY_BASE_SECONDS = 60  # 1 min, 4 min, 16 min, 64 min between the five attempt
 DIGEST_SCHEDULE_NAME = "reports.daily_digest"
 DIGEST_TOP_TUTORS = 10
 DIGEST_ALERT_ROWS = 20
+ALERT_MAIL_ROWS = 50  # a summary after a full recompute lists this many, then "and N more"
 # Sessions that have not happened yet are not worth a report (SPEC §5: they count nowhere).
 REPORTED_SESSION_STATUSES = [Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW]
 # Anymail per-recipient statuses that mean the provider refused the message outright.
@@ -59,12 +61,22 @@ def tutor_url(tutor_id):
     return absolute_url(reverse("scoring:tutor_detail", args=[tutor_id]))
 
 
+def _mail_context(kind, context):
+    return {"site_url": settings.SITE_URL, "kind": kind, **context}
+
+
+def render_subject(kind, context):
+    """Only the subject line, one line whatever the template's whitespace (the log shows it
+    before the mail is built and sent)."""
+    subject = render_to_string(f"reports/email/{kind}.subject.txt", _mail_context(kind, context))
+    return " ".join(subject.split())[:255]
+
+
 def render_mail(kind, context):
     """Subject, text and HTML parts of one kind of mail, from templates/reports/email/<kind>.*."""
-    context = {"site_url": settings.SITE_URL, "kind": kind, **context}
-    subject = render_to_string(f"reports/email/{kind}.subject.txt", context)
+    context = _mail_context(kind, context)
     return RenderedMail(
-        subject=" ".join(subject.split())[:255],  # one line, whatever the template's whitespace
+        subject=render_subject(kind, context),
         text=render_to_string(f"reports/email/{kind}.txt", context).strip() + "\n",
         html=render_to_string(f"reports/email/{kind}.html", context),
     )
@@ -126,14 +138,25 @@ def session_report_context(session):
     }
 
 
-def alert_context(alert):
-    tutor = alert.tutor
+def alert_context(alerts):
+    """One alert mail about every alert of a batch: the first in full (the tutor's figures), the
+    others one line each, at most ALERT_MAIL_ROWS of them."""
+    alerts = sorted(alerts, key=lambda alert: (alert.opened_at, alert.tutor.name, alert.kind))
+    first = alerts[0]
     return {
-        "alert": alert,
-        "tutor": tutor,
-        "scored": score_context(_score_of(tutor)),
-        "tutor_url": tutor_url(tutor.pk),
-        "alert_url": absolute_url(alert.get_absolute_url()),
+        "alert": first,
+        "tutor": first.tutor,
+        "scored": score_context(_score_of(first.tutor)),
+        "tutor_url": tutor_url(first.tutor_id),
+        "alert_url": absolute_url(first.get_absolute_url()),
+        "alerts": [
+            {"alert": alert, "tutor": alert.tutor, "url": absolute_url(alert.get_absolute_url())}
+            for alert in alerts[:ALERT_MAIL_ROWS]
+        ],
+        "alerts_count": len(alerts),
+        "alerts_more": max(len(alerts) - ALERT_MAIL_ROWS, 0),
+        "tutors_count": len({alert.tutor_id for alert in alerts}),
+        "alerts_url": absolute_url(reverse("scoring:alert_list")),
     }
 
 
@@ -218,9 +241,14 @@ def render_report(report):
             raise LookupError("The session of this report no longer exists.")
         return render_mail(report.kind, session_report_context(report.session))
     if report.kind == Kind.ALERT:
-        if report.alert is None:
-            raise LookupError("The alert of this mail no longer exists.")
-        return render_mail(report.kind, alert_context(report.alert))
+        alerts = list(report.alerts.select_related("tutor__score")) or [
+            alert
+            for alert in [report.alert]
+            if alert is not None  # rows from before batching
+        ]
+        if not alerts:
+            raise LookupError("The alerts of this mail no longer exist.")
+        return render_mail(report.kind, alert_context(alerts))
     # A digest always shows the figures as of when it was queued, however late a retry runs.
     return render_mail(report.kind, digest_context(now=report.created_at))
 
@@ -232,8 +260,9 @@ def session_event_key(session):
     return f"session:{session.pk}:{session.status}"
 
 
-def alert_event_key(alert):
-    return f"alert:{alert.pk}"
+def alert_batch_event_key(alerts):
+    """One batch of alerts: named after its first alert, which no other batch can hold."""
+    return f"alerts:{min(str(alert.pk) for alert in alerts)}"
 
 
 def digest_event_key(now):
@@ -276,41 +305,60 @@ def queue_reports(kind, event_key, recipients, *, subject, now, session=None, tu
     )
 
 
-def queue_session_report(session, *, now=None, scoring_settings=None):
-    """Queue the per-session report for every recipient when the mode asks for it."""
-    now = now or timezone.now()
-    scoring_settings = scoring_settings or ScoringSettings.load()
-    if session.status not in REPORTED_SESSION_STATUSES:
-        return []
-    if not wants_session_report(_score_of(session.tutor), scoring_settings=scoring_settings):
-        return []
-    rendered = render_mail(Kind.SESSION_REPORT, session_report_context(session))
-    return queue_reports(
-        Kind.SESSION_REPORT,
-        session_event_key(session),
-        scoring_settings.recipients,
-        subject=rendered.subject,
-        now=now,
-        session=session,
-        tutor=session.tutor,
-    )
-
-
-def queue_alert_mail(alert, *, now=None, scoring_settings=None):
-    """Queue the mail about a newly opened alert for every recipient."""
+def queue_session_reports(sessions, *, scores, now=None, scoring_settings=None):
+    """Queue the per-session report of each session (already judged wanted) for every recipient,
+    skipping the events that have rows: one query, then one INSERT for the new ones. Returns how
+    many rows were created."""
     now = now or timezone.now()
     recipients = (scoring_settings or ScoringSettings.load()).recipients
-    if not recipients:
+    by_key = {session_event_key(session): session for session in sessions}
+    queued = set(
+        EmailReport.objects.filter(kind=Kind.SESSION_REPORT, event_key__in=list(by_key)).values_list(
+            "event_key", flat=True
+        )
+    )
+    rows = []
+    for key, session in by_key.items():
+        if key in queued:
+            continue
+        context = {
+            "session": session,
+            "tutor": session.tutor,
+            "scored": score_context(scores[session.tutor_id]),
+        }
+        subject = render_subject(Kind.SESSION_REPORT, context)
+        rows += [
+            EmailReport(
+                kind=Kind.SESSION_REPORT,
+                event_key=key,
+                recipient_email=recipient,
+                subject=subject,
+                session=session,
+                tutor=session.tutor,
+                created_at=now,
+            )
+            for recipient in recipients
+        ]
+    EmailReport.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def queue_session_report(session, *, score=None, now=None, scoring_settings=None):
+    """Queue the per-session report for every recipient when the mode asks for it, judged on
+    `score` (default: the tutor's stored score); returns the ids of its rows still to send."""
+    scoring_settings = scoring_settings or ScoringSettings.load()
+    score = score or _score_of(session.tutor)
+    if session.status not in REPORTED_SESSION_STATUSES:
         return []
-    rendered = render_mail(Kind.ALERT, alert_context(alert))
-    return queue_reports(
-        Kind.ALERT,
-        alert_event_key(alert),
-        recipients,
-        subject=rendered.subject,
-        now=now,
-        tutor=alert.tutor,
-        alert=alert,
+    if not wants_session_report(score, scoring_settings=scoring_settings):
+        return []
+    queue_session_reports(
+        [session], scores={session.tutor_id: score}, now=now, scoring_settings=scoring_settings
+    )
+    return list(
+        EmailReport.objects.filter(
+            kind=Kind.SESSION_REPORT, event_key=session_event_key(session), status=Status.PENDING
+        ).values_list("pk", flat=True)
     )
 
 
@@ -331,7 +379,7 @@ def claim(report_id, *, now):
     """Atomically take a pending/failed row for sending; False when another worker has it or it went."""
     return bool(
         EmailReport.objects.filter(pk=report_id, status__in=[Status.PENDING, Status.FAILED]).update(
-            status=Status.SENDING, attempts=F("attempts") + 1, claimed_at=now
+            status=Status.SENDING, attempts=F("attempts") + 1, claimed_at=now, next_attempt_at=None
         )
     )
 
@@ -371,28 +419,14 @@ def retry_delay(attempts):
     return timedelta(seconds=RETRY_BASE_SECONDS * 4 ** (attempts - 1))
 
 
-def schedule_retry(report, *, now):
-    """A ONCE django-q schedule that runs reports.tasks.retry_report after the backoff."""
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=f"reports.retry.{report.pk}",
-        defaults={
-            "func": "reports.tasks.retry_report",
-            "args": repr(str(report.pk)),
-            "schedule_type": Schedule.ONCE,
-            "repeats": -1,  # deleted once it has run
-            "next_run": now + retry_delay(report.attempts),
-        },
-    )
-
-
 def _fail(report, error, *, now, retry):
-    report.status, report.error_message = Status.FAILED, error[:2000]
-    EmailReport.objects.filter(pk=report.pk).update(status=Status.FAILED, error_message=report.error_message)
     will_retry = retry and report.attempts < MAX_ATTEMPTS
-    if will_retry:
-        schedule_retry(report, now=now)
+    report.status, report.error_message = Status.FAILED, error[:2000]
+    # The outbox tries it again after the backoff; null: given up (resend by hand).
+    report.next_attempt_at = now + retry_delay(report.attempts) if will_retry else None
+    EmailReport.objects.filter(pk=report.pk).update(
+        status=Status.FAILED, error_message=report.error_message, next_attempt_at=report.next_attempt_at
+    )
     logger.warning(
         "email %s kind=%s event=%s to=%s failed (attempt %s%s): %s",
         report.pk,
@@ -405,8 +439,12 @@ def _fail(report, error, *, now, retry):
     )
 
 
-def deliver_reports(report_ids, *, now=None):
-    """Send each row that is still pending or failed, at most once at a time; returns how many went."""
+def deliver_reports(report_ids, *, now=None, deadline=None):
+    """Send each row that is still pending or failed, at most once at a time; returns how many went.
+
+    `deadline` (a time.monotonic() value): stop claiming rows after it, leaving them pending for
+    the next outbox run, so one run never outlasts its task timeout behind a slow provider.
+    """
     now = now or timezone.now()
     reports = (
         EmailReport.objects.filter(pk__in=list(report_ids), status__in=[Status.PENDING, Status.FAILED])
@@ -417,6 +455,9 @@ def deliver_reports(report_ids, *, now=None):
     connection = None
     sent = 0
     for report in reports:
+        if deadline is not None and monotonic() > deadline:
+            logger.info("outbox: send budget used up, %s and later left for the next run", report.pk)
+            break
         if not claim(report.pk, now=now):
             continue
         report.attempts += 1
@@ -471,9 +512,7 @@ def resend(report_ids, *, now=None):
     """Put failed rows (and rows a dead worker left in `sending`) back in the queue; the caller
     enqueues delivery. Returns the ids requeued."""
     now = now or timezone.now()
-    resendable = Q(status=Status.FAILED) | Q(
-        status=Status.SENDING, claimed_at__lt=now - EmailReport.SENDING_LEASE
-    )
+    resendable = Q(status=Status.FAILED) | Q(status=Status.SENDING, claimed_at__lt=now - sending_lease())
     rows = EmailReport.objects.filter(resendable, pk__in=list(report_ids))
     ids = list(rows.values_list("pk", flat=True))
     EmailReport.objects.filter(resendable, pk__in=ids).update(status=Status.PENDING)

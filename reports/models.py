@@ -1,12 +1,25 @@
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from scoring.models import Alert
 from sessions.models import Session, Tutor
+
+
+def sending_lease() -> timedelta:
+    """How long a claimed row may stay in `sending`: one provider call is bounded by EMAIL_TIMEOUT,
+    so a row older than that plus a margin was left by a worker that died mid-send."""
+    return timedelta(seconds=settings.EMAIL_TIMEOUT + 60)
+
+
+class EmailReportQuerySet(models.QuerySet):
+    def about_tutor(self, tutor):
+        """Mails about this tutor: its own, and the alert mails that list one of its alerts."""
+        return self.filter(Q(tutor=tutor) | Q(alerts__tutor=tutor)).distinct()
 
 
 class EmailReport(models.Model):
@@ -39,6 +52,9 @@ class EmailReport(models.Model):
     alert = models.ForeignKey(
         Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="email_reports"
     )
+    # An alert mail lists every alert opened within MAIL_ALERT_BATCH_SECONDS (one mail per
+    # recipient); `tutor` and `alert` are set too when the batch holds a single tutor / alert.
+    alerts = models.ManyToManyField(Alert, blank=True, related_name="batch_mails")
     recipient_email = models.EmailField()
     subject = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=9, choices=Status.choices, default=Status.PENDING)
@@ -49,7 +65,11 @@ class EmailReport(models.Model):
     # When a worker last claimed the row to send it: a row stuck in `sending` long after that was
     # abandoned by a worker that died mid-send (it may or may not have gone out).
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the outbox tries a failed row again (backoff); null once it gives up.
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = EmailReportQuerySet.as_manager()
 
     class Meta:
         db_table = "email_reports"
@@ -76,16 +96,13 @@ class EmailReport(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} to {self.recipient_email}"
 
-    # Far longer than one send can take (django-q2's task timeout is 2 minutes).
-    SENDING_LEASE = timedelta(minutes=15)
-
     @property
     def is_stuck(self):
         """Claimed for sending so long ago that the worker must have died (fate unknown)."""
         return (
             self.status == self.Status.SENDING
             and self.claimed_at is not None
-            and self.claimed_at < timezone.now() - self.SENDING_LEASE
+            and self.claimed_at < timezone.now() - sending_lease()
         )
 
     @property

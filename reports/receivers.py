@@ -1,32 +1,34 @@
-"""Listen to the scoring app: a scored session or an opened alert enqueues a mail task.
+"""Listen to the scoring app: a scored session writes its report rows into the outbox, in the
+scoring transaction; a scored session or an opened alert then asks the mail cluster for an outbox
+run, after commit. Connected in ReportsConfig.ready().
 
-Connected in ReportsConfig.ready(). The mail is built and sent in a django-q2 task, after the
-data is committed; a failed enqueue is logged and never breaks the scoring that sent the signal.
+Nothing here talks to the provider or waits on it. A failure is logged and never breaks the
+scoring that sent the signal; the outbox schedule sends whatever a lost request would have.
 """
 
 import logging
 import time
-from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from scoring.models import ScoringSettings
-from scoring.signals import alert_opened, session_scored
+from scoring.signals import alert_opened, sessions_scored
 
-from . import mail
+from . import mail, tasks
 
 logger = logging.getLogger(__name__)
 
 
 def enqueue(func, *args):
-    """async_task by dotted path; an unavailable broker is logged, never raised."""
+    """async_task on the mail queue by dotted path; an unavailable broker is logged, never raised."""
     from django_q.tasks import async_task
 
     try:
-        async_task(func, *args)
+        async_task(func, *args, cluster=settings.MAIL_QUEUE)
     except Exception:
         logger.exception("could not enqueue %s%r", func, args)
 
@@ -36,30 +38,42 @@ _settings_cache = {"loaded_at": None, "settings": None}
 
 
 def current_settings():
-    """ScoringSettings, re-read at most every few seconds: session_scored fires once per session of
-    a batch (thousands in a burst), and a settings save clears it at once in this process."""
+    """ScoringSettings, re-read at most every few seconds: sessions_scored fires after every
+    scoring pass (many a second in a burst), and a settings save clears it at once here."""
     loaded_at = _settings_cache["loaded_at"]
     if loaded_at is None or time.monotonic() - loaded_at > SETTINGS_TTL_SECONDS:
         _settings_cache.update(settings=ScoringSettings.load(), loaded_at=time.monotonic())
     return _settings_cache["settings"]
 
 
-@receiver(session_scored, dispatch_uid="reports.session_report")
-def on_session_scored(sender, session, score, **kwargs):
-    # Checked here too (and again in the task, on fresh data): in `flagged` mode most sessions
-    # need no mail, and a burst of sessions should not become a burst of no-op tasks.
-    if session.status not in mail.REPORTED_SESSION_STATUSES:
+@receiver(sessions_scored, dispatch_uid="reports.session_report")
+def on_sessions_scored(sender, sessions, scores, **kwargs):
+    # Decided here, on the scores that cover the sessions, and written in the same transaction as
+    # those scores: a report cannot be lost between the two (reports/outbox.py).
+    scoring_settings = current_settings()
+    wanted = [
+        session
+        for session in sessions
+        if session.status in mail.REPORTED_SESSION_STATUSES
+        and mail.wants_session_report(scores.get(session.tutor_id), scoring_settings=scoring_settings)
+    ]
+    if not wanted:
         return
-    if not mail.wants_session_report(score, scoring_settings=current_settings()):
+    try:
+        with transaction.atomic():  # a savepoint: a failure here must not abort the scoring
+            queued = mail.queue_session_reports(wanted, scores=scores, scoring_settings=scoring_settings)
+    except Exception:
+        logger.exception("could not queue the reports of %d sessions", len(wanted))
         return
-    transaction.on_commit(partial(enqueue, "reports.tasks.send_session_report", str(session.pk)))
+    if queued:
+        transaction.on_commit(tasks.request_flush)
 
 
 @receiver(alert_opened, dispatch_uid="reports.alert_mail")
 def on_alert_opened(sender, alert, **kwargs):
-    if not current_settings().recipients:  # a first full recompute can open thousands at once
-        return
-    transaction.on_commit(partial(enqueue, "reports.tasks.send_alert_mail", str(alert.pk)))
+    # The alert row is the outbox's to-do: the run batches it with the others of its window.
+    if current_settings().recipients:
+        tasks.request_flush()
 
 
 @receiver(post_save, sender=ScoringSettings, dispatch_uid="reports.digest_time")

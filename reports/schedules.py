@@ -1,15 +1,17 @@
 """The reports app's django-q2 schedules, upserted by name by `manage.py setup_schedules`.
 
-The daily digest runs at ScoringSettings.digest_time (UTC); when the settings change, a post_save
-receiver (reports/receivers.py) moves the schedule's next run.
+Both run on the mail queue (its own cluster). The outbox runs every minute; the daily digest at
+ScoringSettings.digest_time (UTC), moved by a post_save receiver (reports/receivers.py) when the
+settings change.
 """
 
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.utils import timezone
 from django_q.models import Schedule
 
-from . import mail
+from . import mail, outbox
 
 
 def schedules(*, now=None):
@@ -18,12 +20,21 @@ def schedules(*, now=None):
     now = now or timezone.now()
     return [
         {
+            "name": outbox.SCHEDULE_NAME,
+            "func": outbox.FLUSH_TASK,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+            "cluster": settings.MAIL_QUEUE,
+        },
+        {
             "name": mail.DIGEST_SCHEDULE_NAME,
             "func": "reports.tasks.send_daily_digest",
             "schedule_type": Schedule.DAILY,
             "repeats": -1,
             "next_run": mail.next_digest_run(ScoringSettings.load().digest_time, now=now),
-        }
+            "cluster": settings.MAIL_QUEUE,
+        },
     ]
 
 

@@ -1,39 +1,35 @@
-"""django-q2 tasks: thin wrappers that look rows up fresh by id and call reports.mail.
+"""django-q2 tasks of the reports app, all on the mail queue (settings.MAIL_QUEUE), served by its
+own cluster (the Procfile's worker-mail): a slow provider never holds a scoring worker.
 
-Enqueued by dotted path (receivers, views, schedules). Each is safe to run twice: rows are
-created on their unique key and claimed before sending.
+Thin wrappers around reports.outbox / reports.mail; each is safe to run twice (rows are created
+on their unique key and claimed before sending).
 """
 
 import logging
 
+from django.conf import settings
 from django.utils import timezone
 
-from scoring.models import Alert
-from sessions.models import Session
+from tutorscore.coalesce import enqueue_coalesced, release_coalesced
 
-from . import mail
+from . import mail, outbox
 
 logger = logging.getLogger(__name__)
 
 
-def send_session_report(session_id):
-    """Queue and send the per-session report of one scored session (if the mode asks for it)."""
-    session = Session.objects.select_related("tutor__score", "reschedule").filter(pk=session_id).first()
-    if session is None:
-        logger.info("session %s is gone; no report", session_id)
-        return 0
-    now = timezone.now()
-    return mail.deliver_reports(mail.queue_session_report(session, now=now), now=now)
+def flush_outbox():
+    """Every minute, and after scoring: reclaim, batch alerts, send what is due."""
+    release_coalesced(outbox.FLUSH_TASK)  # a kick from now on enqueues a new run
+    return outbox.flush(now=timezone.now())
 
 
-def send_alert_mail(alert_id):
-    """Queue and send the mail about a newly opened alert."""
-    alert = Alert.objects.select_related("tutor__score").filter(pk=alert_id).first()
-    if alert is None:
-        logger.info("alert %s is gone; no mail", alert_id)
-        return 0
-    now = timezone.now()
-    return mail.deliver_reports(mail.queue_alert_mail(alert, now=now), now=now)
+def request_flush():
+    """Ask the mail cluster for an outbox run soon (coalesced); a broker error is logged: the
+    every-minute schedule runs it anyway."""
+    try:
+        enqueue_coalesced(outbox.FLUSH_TASK, cluster=settings.MAIL_QUEUE, save=False)
+    except Exception:
+        logger.exception("could not enqueue %s; the outbox schedule will send the mail", outbox.FLUSH_TASK)
 
 
 def send_daily_digest():
@@ -45,8 +41,3 @@ def send_daily_digest():
 def deliver_reports(report_ids):
     """Send rows that were requeued (resend from the log or the admin)."""
     return mail.deliver_reports(report_ids)
-
-
-def retry_report(report_id):
-    """Run by a ONCE schedule after the backoff: try a failed row again."""
-    return mail.deliver_reports([report_id])

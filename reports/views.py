@@ -26,6 +26,7 @@ from .models import EmailReport
 from .receivers import enqueue
 
 PAGE_SIZE = 50
+PREVIEW_ALERTS = 3
 
 
 def _choice(value, choices):
@@ -50,8 +51,8 @@ def email_log(request):
         reports = reports.filter(kind=kind)
     if status:
         reports = reports.filter(status=status)
-    if tutor:
-        reports = reports.filter(tutor=tutor)
+    if tutor:  # its own mails, and the alert mails that list one of its alerts
+        reports = reports.filter(pk__in=EmailReport.objects.about_tutor(tutor).values("pk"))
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -107,9 +108,9 @@ def _preview_context(kind, *, now):
             .first()
         )
         return session and mail.session_report_context(session)
-    if kind == EmailReport.Kind.ALERT:
-        alert = Alert.objects.select_related("tutor__score").order_by("-opened_at").first()
-        return alert and mail.alert_context(alert)
+    if kind == EmailReport.Kind.ALERT:  # a batch: the latest few alerts
+        alerts = list(Alert.objects.select_related("tutor__score").order_by("-opened_at")[:PREVIEW_ALERTS])
+        return alerts and mail.alert_context(alerts)
     if not Session.objects.exists():
         return None
     return mail.digest_context(now=now)

@@ -282,12 +282,14 @@ def tutor_alerts(tutor):
 
 
 def emails_about(tutor, *, limit=10):
-    """Mails sent about this tutor, through the reverse relation the reports app declares."""
+    """Mails sent about this tutor (its own, and alert mails listing one of its alerts), through
+    the reverse relation the reports app declares."""
     manager = getattr(tutor, "email_reports", None)
     if manager is None:  # the reports app is not installed
         return []
     fields = ("created_at", "kind", "recipient_email", "subject", "status", "error_message")
-    return list(manager.only(*fields).order_by("-created_at")[:limit])
+    mails = manager.model.objects.about_tutor(tutor)
+    return list(mails.only(*fields).order_by("-created_at")[:limit])
 
 
 def alert_assignees():

@@ -8,22 +8,26 @@ Nothing is lost beyond that either: the 5-minute sweep rescores every stale tuto
 import logging
 import uuid
 from datetime import timedelta
+from itertools import chain, islice
 
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.models import Schedule
 
 from sessions.models import Session, Tutor
+from tutorscore.coalesce import release_coalesced
 
 from . import engine, history
 from .models import TutorScore
-from .signals import session_scored
+from .signals import sessions_scored
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 RETRY_BASE_DELAY = timedelta(seconds=30)  # 30 s, 1 min, 2 min, 4 min
 STALE_FULL_RECOMPUTE = 5000
+PROCESS_TASK = "scoring.tasks.process_sessions"
 
 
 def retry_delay(attempt):
@@ -75,35 +79,67 @@ def recently_stale_tutor_ids(*, now=None):
     )
 
 
-def _is_stale(tutor, score):
-    # The STALE rule, in Python, for tutors and scores already loaded.
-    return score is None or tutor.sessions_version > score.sessions_version
+# A change is stamped (updated_at) when its ingest starts and commits a moment later; a scoring
+# that started in between did not see it, yet its last_calculated_at is later than the stamp. So
+# the sessions changed up to this long before the previous calculation count as news again: an
+# ingest request never takes this long. Announcing one twice is harmless (the mail side keeps one
+# report per session, status and recipient), only a little work.
+ANNOUNCE_OVERLAP = timedelta(seconds=10)
 
 
-def process_sessions(session_ids, *, attempt=1):
-    """After ingest: rescore the stale tutors of these sessions, together with every other tutor
-    that went stale recently (coalesced, set-based), then send `session_scored` once per session.
-    Running it twice rescores nothing the second time. Under a burst the tasks behind the first
-    one find their tutors already fresh: two queries, then the signals."""
-    session_ids = [str(session_id) for session_id in session_ids]
-    try:
-        sessions = list(Session.objects.filter(pk__in=session_ids).select_related("tutor__score"))
-        tutors = {session.tutor_id: session.tutor for session in sessions}
-        # A tutor never scored has no `score`: the reverse accessor raises an AttributeError.
-        scores = {tutor_id: getattr(tutor, "score", None) for tutor_id, tutor in tutors.items()}
-        stale = {tutor_id for tutor_id, tutor in tutors.items() if _is_stale(tutor, scores[tutor_id])}
-        stale = sorted(stale.union(recently_stale_tutor_ids()) if tutors else stale)
-        if stale:
-            engine.recompute_all(tutor_ids=stale, newer_only=True)
-            scores = {score.tutor_id: score for score in TutorScore.objects.filter(tutor_id__in=list(tutors))}
-    except Exception:
-        schedule_retry("scoring.tasks.process_sessions", [session_ids], attempt=attempt)
-        raise
-    logger.info("process_sessions: %d sessions, %d tutors rescored", len(sessions), len(stale))
+ANNOUNCE_CHUNK = 2000  # sessions per signal: after an outage or a bulk load there can be many
+
+
+def newly_covered_sessions(previous_calculations, tutor_ids):
+    """Sessions of these tutors that changed since (about) the score each had before rescoring:
+    all of them for a tutor never scored. `previous_calculations` is {tutor_id: last_calculated_at}.
+    Yields them, read in chunks."""
+    never_scored = [tutor_id for tutor_id in tutor_ids if tutor_id not in previous_calculations]
+    scored = [tutor_id for tutor_id in tutor_ids if tutor_id in previous_calculations]
+    sessions = Session.objects.select_related("tutor", "reschedule").order_by("scheduled_time")
+    if never_scored:
+        yield from sessions.filter(tutor_id__in=never_scored).iterator(chunk_size=ANNOUNCE_CHUNK)
+    if scored:
+        since = min(previous_calculations[tutor_id] for tutor_id in scored) - ANNOUNCE_OVERLAP
+        for session in sessions.filter(tutor_id__in=scored, updated_at__gte=since).iterator(
+            chunk_size=ANNOUNCE_CHUNK
+        ):
+            if session.updated_at >= previous_calculations[session.tutor_id] - ANNOUNCE_OVERLAP:
+                yield session
+
+
+def rescore_and_announce(stale, *, sessions=(), everyone=False, now=None, newer_only=False):
+    """Rescore the `stale` tutors (`everyone`: every tutor), and send `sessions_scored` for
+    `sessions` and for every session a new score covers for the first time, in the same
+    transaction: what a receiver writes (the mail outbox) commits with the score or not at all,
+    so a task lost before or after this point loses no mail. Returns how many tutors were scored."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        previous = dict(
+            TutorScore.objects.filter(tutor_id__in=list(stale)).values_list("tutor_id", "last_calculated_at")
+        )
+        if everyone:
+            scored = engine.recompute_all(now=now, newer_only=newer_only)
+        else:  # only the stale ones: a fresh score is already right
+            scored = engine.recompute_all(now=now, tutor_ids=list(stale), newer_only=newer_only)
+        given = {session.pk for session in sessions}
+        covered = (session for session in newly_covered_sessions(previous, stale) if session.pk not in given)
+        pending = chain(sessions, covered)
+        while chunk := list(islice(pending, ANNOUNCE_CHUNK)):
+            scores = TutorScore.objects.in_bulk(
+                {session.tutor_id for session in chunk}, field_name="tutor_id"
+            )
+            announce(chunk, scores)
+    return scored
+
+
+def announce(sessions, scores):
+    """Send `sessions_scored` once for these sessions, with their tutors' fresh scores."""
+    sessions = [session for session in sessions if session.tutor_id in scores]  # deleted tutors: none
+    if not sessions:
+        return
     for session in sessions:
-        score = scores.get(session.tutor_id)
-        if score is None:  # the tutor was deleted meanwhile
-            continue
+        score = scores[session.tutor_id]
         score.tutor = session.tutor
         # With the ingest and mail lines, this follows one session from the API to its mails.
         logger.info(
@@ -113,20 +149,56 @@ def process_sessions(session_ids, *, attempt=1):
             score.risk_level,
             score.risk_score,
         )
-        for receiver, result in session_scored.send_robust(sender=Session, session=session, score=score):
-            if isinstance(result, Exception):
-                logger.error(
-                    "session_scored receiver %r failed for session %s: %r", receiver, session.pk, result
-                )
-    return len(stale)
+    for receiver, result in sessions_scored.send_robust(sender=Session, sessions=sessions, scores=scores):
+        if isinstance(result, Exception):
+            logger.error(
+                "sessions_scored receiver %r failed for %d sessions: %r", receiver, len(sessions), result
+            )
+
+
+def _is_stale(tutor, score):
+    # The STALE rule, in Python, for tutors and scores already loaded.
+    return score is None or tutor.sessions_version > score.sessions_version
+
+
+def process_sessions(session_ids, *, attempt=1):
+    """After ingest: rescore the stale tutors of these sessions, together with every other tutor
+    that went stale recently (coalesced, set-based), then send `sessions_scored` for these sessions
+    and every session the new scores cover for the first time. Running it twice rescores nothing
+    the second time. Under a burst the tasks behind the first one find their tutors fresh: two
+    queries, then the signals."""
+    release_coalesced(PROCESS_TASK)  # from here on, a new ingest enqueues a new task
+    session_ids = [str(session_id) for session_id in session_ids]
+    try:
+        sessions = list(
+            Session.objects.filter(pk__in=session_ids).select_related("tutor__score", "reschedule")
+        )
+        tutors = {session.tutor_id: session.tutor for session in sessions}
+        # A tutor never scored has no `score`: the reverse accessor raises an AttributeError.
+        scores = {tutor_id: getattr(tutor, "score", None) for tutor_id, tutor in tutors.items()}
+        stale = {tutor_id for tutor_id, tutor in tutors.items() if _is_stale(tutor, scores[tutor_id])}
+        # Always, even for no session: a coalesced task stands for the ingests that did not enqueue.
+        stale = sorted(stale.union(recently_stale_tutor_ids()))
+        if stale:
+            rescored = rescore_and_announce(stale, sessions=sessions, newer_only=True)
+        else:
+            rescored = 0
+            announce(sessions, {tutor_id: score for tutor_id, score in scores.items() if score})
+    except Exception:
+        schedule_retry(PROCESS_TASK, [session_ids], attempt=attempt)
+        raise
+    logger.info("process_sessions: %d sessions, %d tutors rescored", len(sessions), rescored)
+    return rescored
 
 
 def rescore_stale(*, attempt=1):
-    """The 5-minute sweep: rescore every tutor whose sessions changed since its score."""
+    """The 5-minute sweep: rescore every tutor whose sessions changed since its score, and
+    announce the sessions a lost processing task never announced."""
     try:
         stale = stale_tutor_ids()
         # After a bulk load most tutors are stale: one full recompute is cheaper than a long id list.
-        scored = engine.recompute_all(tutor_ids=None if len(stale) > STALE_FULL_RECOMPUTE else stale)
+        everyone = len(stale) > STALE_FULL_RECOMPUTE
+        scored = rescore_and_announce(stale, everyone=everyone) if stale else 0
     except Exception:
         schedule_retry("scoring.tasks.rescore_stale", [], attempt=attempt)
         raise
@@ -138,7 +210,7 @@ def rescore_stale(*, attempt=1):
 def recompute_all_task(*, attempt=1):
     """Hourly (and after a settings change): rescore every tutor, since windows slide with time."""
     try:
-        return engine.recompute_all()
+        return rescore_and_announce(stale_tutor_ids(), everyone=True)
     except Exception:
         schedule_retry("scoring.tasks.recompute_all_task", [], attempt=attempt)
         raise
@@ -148,7 +220,7 @@ def snapshot_history(*, attempt=1):
     """Nightly: refresh every score, then write today's history snapshot."""
     try:
         now = timezone.now()
-        engine.recompute_all(now=now)
+        rescore_and_announce(stale_tutor_ids(), everyone=True, now=now)
         return history.snapshot_scores(now=now)
     except Exception:
         schedule_retry("scoring.tasks.snapshot_history", [], attempt=attempt)

@@ -1,4 +1,4 @@
-"""The platform's JSON API: session ingest (SPEC §7) and /healthz.
+"""The platform's JSON API: session ingest (SPEC §7).
 
 Every answer is JSON. Errors are `{"error": code, "message": text, "details": {field: [messages]}}`
 with 400 (malformed JSON), 401 (API key), 404, 405, 413 (body too large) or 422 (validation).
@@ -6,11 +6,10 @@ with 400 (malformed JSON), 401 (API key), 404, 405, 413 (body too large) or 422 
 
 import functools
 import logging
-import time
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DataError, IntegrityError, connection
+from django.db import DataError, IntegrityError
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -152,53 +151,3 @@ def sessions_bulk_endpoint(request):
         },
         status=202,
     )
-
-
-def healthz(request):
-    """GET /healthz: database and task queue, no key, no private data; 200 or 503."""
-    if request.method not in ("GET", "HEAD"):
-        response = error_response(405, "method_not_allowed", "Use GET on this endpoint.")
-        response["Allow"] = "GET, HEAD"
-        return response
-    checks = {"database": _check_database(), "task_queue": _check_task_queue()}
-    healthy = all(check["status"] == "ok" for check in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
-    )
-
-
-def _check_database():
-    started = time.perf_counter()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:
-        logger.error("healthz: database unavailable: %s", exc)
-        return {"status": "error", "error": type(exc).__name__}
-    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
-
-
-def _check_task_queue():
-    """Broker reachable, tasks waiting, and when a worker last finished a task (its heartbeat:
-    the stale sweep runs every few minutes, so a live cluster finishes tasks regularly)."""
-    from django_q.brokers import get_broker
-    from django_q.models import Task
-
-    try:
-        broker = get_broker()
-        broker.ping()
-        queued = broker.queue_size()
-        last_finished = Task.objects.order_by("-stopped").values_list("stopped", flat=True).first()
-    except Exception as exc:
-        logger.error("healthz: task queue unavailable: %s", exc)
-        return {"status": "error", "error": type(exc).__name__}
-    return {
-        "status": "ok",
-        "broker": "redis" if "redis" in settings.Q_CLUSTER else "orm",
-        "queued_tasks": queued,
-        "last_task_finished_at": last_finished.isoformat() if last_finished else None,
-        "seconds_since_last_task": round((timezone.now() - last_finished).total_seconds())
-        if last_finished
-        else None,
-    }

@@ -375,13 +375,16 @@ def enqueue_processing(session_ids):
     The tutors are already flagged (sessions_changed_at), so the periodic stale sweep scores
     them even when this enqueue is lost.
     """
-    from django_q.tasks import async_task
+    from tutorscore.coalesce import enqueue_coalesced
 
     try:
         # save=False: a successful run's result is not stored. Storing it made django-q2 lock and
         # read its whole result table (save_limit rows) per task, the largest cost of a burst.
         # Failures are still stored; the stale sweep's runs still show the worker is alive.
-        async_task(PROCESS_TASK, session_ids, task_name=f"process {len(session_ids)} sessions", save=False)
+        # Coalesced: while a processing task waits, it will score these sessions too.
+        enqueue_coalesced(
+            PROCESS_TASK, session_ids, task_name=f"process {len(session_ids)} sessions", save=False
+        )
     except Exception:
         logger.exception(
             "enqueue failed task=%s sessions=%d first_session_id=%s; the stale sweep will score them",

@@ -1,10 +1,11 @@
-"""A throwaway web server + task worker on a scratch database, for the live test and bench/*.py.
+"""A throwaway web server + task workers on a scratch database, for the live tests and bench/.
 
 `LiveStack` creates its OWN database (a scratch PostgreSQL database next to DATABASE_URL's when
-that is PostgreSQL, else a temporary SQLite file), migrates it in a subprocess, starts gunicorn
-and `manage.py qcluster` as subprocesses with production settings, and on exit stops exactly
-those processes (their process groups) and drops the database. With `scratch=False` it serves
-DATABASE_URL's database itself and leaves it in place (bench/api.py: a generated data set).
+that is PostgreSQL, else a temporary SQLite file), migrates it in a subprocess, starts gunicorn,
+the scoring `qcluster` (or several) and the mail `qcluster` as subprocesses with production
+settings, and on exit stops exactly those processes (their process groups) and drops the
+database. With `scratch=False` it serves DATABASE_URL's database itself and leaves it in place
+(bench/api.py: a generated data set).
 """
 
 import json
@@ -43,6 +44,8 @@ class LiveStack:
         worker_nice=0,
         name="live",
         setup=(),
+        email_backend="django.core.mail.backends.locmem.EmailBackend",
+        environment=None,
         scratch=True,
         clusters=1,
     ):
@@ -52,6 +55,8 @@ class LiveStack:
         self.web_workers, self.web_threads, self.q_workers = web_workers, web_threads, q_workers
         self.worker_nice = worker_nice
         self.setup = setup  # manage.py commands (argument tuples) run after migrate, before start
+        self.email_backend = email_backend  # e.g. a test backend whose provider hangs
+        self.environment = environment or {}  # more settings for every process (EMAIL_TIMEOUT=...)
         self.redis_url = redis_url  # None: django-q2's ORM broker
         self.name = f"tutorscore_{name}_{os.getpid()}_{secrets.token_hex(3)}"
         self.port = free_port()
@@ -60,14 +65,14 @@ class LiveStack:
         self.secret_key = secrets.token_urlsafe(32)  # shared by web and worker: tasks are signed
         self.processes = []
         self.postgres = self.base_url_setting.startswith(("postgres://", "postgresql://"))
-        self.scratch, self.clusters = scratch, clusters  # clusters: `qcluster` processes, 0 for none
+        self.scratch, self.clusters = scratch, clusters  # clusters: scoring `qcluster`s, 0 for none
+        if self.postgres:
+            parts = urlsplit(self.base_url_setting)
+            self._admin_url = urlunsplit(parts._replace(path="/postgres"))
         if not scratch:
             self.database_url, self.name = self.base_url_setting, urlsplit(self.base_url_setting).path[1:]
-            self._admin_url = None
         elif self.postgres:
-            parts = urlsplit(self.base_url_setting)
             self.database_url = urlunsplit(parts._replace(path=f"/{self.name}"))
-            self._admin_url = urlunsplit(parts._replace(path="/postgres"))
         else:
             self.database_url = f"sqlite:///{self.tmp / 'db.sqlite3'}"
 
@@ -110,7 +115,8 @@ class LiveStack:
         )
         nice = ["nice", "-n", str(self.worker_nice)] if self.worker_nice else []
         for name in self.worker_names:
-            self._spawn(name, [*nice, sys.executable, "manage.py", "qcluster"])
+            self._spawn(name, [*nice, sys.executable, "-m", "tutorscore.worker"])
+        self._spawn("worker-mail", [sys.executable, "-m", "tutorscore.worker"], Q_CLUSTER_NAME="mail")
         self.wait_until_ready()
 
     def stop(self):
@@ -165,11 +171,12 @@ class LiveStack:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             Q_SYNC="false",
             Q_WORKERS=str(self.q_workers),
-            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+            EMAIL_BACKEND=self.email_backend,
             PYTHONUNBUFFERED="1",
         )
         if self.redis_url:
-            env.update(REDIS_URL=self.redis_url, Q_CLUSTER_NAME=self.name)  # own queue on a shared Redis
+            env.update(REDIS_URL=self.redis_url, Q_SITE_NAME=self.name)  # own queues on a shared Redis
+        env.update(self.environment)
         return env
 
     def manage(self, *args, timeout=300):
@@ -216,15 +223,15 @@ class LiveStack:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def logs(self, tail=3000):
-        names = ["web", *self.worker_names]
+        names = ["web", *self.worker_names, "worker-mail"]
         return "\n".join(f"--- {name} ---\n{self.log(name)[-tail:]}" for name in names)
 
-    def _spawn(self, name, command):
+    def _spawn(self, name, command, **env):
         log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 (closed with the process's group)
         process = subprocess.Popen(
             command,
             cwd=BASE_DIR,
-            env=self.env,
+            env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stop() ends it and its children

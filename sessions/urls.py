@@ -7,5 +7,4 @@ app_name = "tutoring"
 urlpatterns = [
     path("api/sessions", api.sessions_endpoint, name="api_sessions"),
     path("api/sessions/bulk", api.sessions_bulk_endpoint, name="api_sessions_bulk"),
-    path("healthz", api.healthz, name="healthz"),
 ]

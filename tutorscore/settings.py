@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tutorscore.backpressure.ServiceUnavailableMiddleware",  # database/broker down: 503 + Retry-After
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files answer here, before the rest
     "csp.middleware.CSPMiddleware",
@@ -90,6 +91,11 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 # A reused connection is checked (one round trip) before its first query in a request or task, so
 # a database restart or failover costs a reconnect, not a 500 or a failed scoring task.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Every external call is bounded (issue 15): an unreachable database fails a request in seconds
+# (answered 503 with Retry-After by tutorscore.backpressure), never after the OS's minutes.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web and worker processes read while the other writes. IMMEDIATE transactions
     # take the write lock up front, so concurrent writers wait (timeout) instead of failing at once
@@ -146,8 +152,14 @@ STORAGES = {
 }
 
 # --- Background tasks (django-q2). ORM broker by default; Redis when REDIS_URL is set. ---
+# Two queues: scoring (the default cluster, `manage.py qcluster`) and mail (its own cluster,
+# `Q_CLUSTER_NAME=mail manage.py qcluster`, the Procfile's worker-mail), so a slow or hung mail
+# provider never holds a worker that a score is waiting for.
+MAIL_QUEUE = "mail"
+MAIL_WORKERS = env.int("MAIL_WORKERS", default=1)
 Q_CLUSTER = {
-    "name": env("Q_CLUSTER_NAME", default="tutorscore"),  # the queue's name on a shared Redis
+    # The site's name on a shared Redis (django-q2 reads Q_CLUSTER_NAME itself to pick a queue).
+    "name": env("Q_SITE_NAME", default="tutorscore"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=120),  # must stay below retry
     "retry": env.int("Q_RETRY", default=180),
@@ -157,20 +169,45 @@ Q_CLUSTER = {
     "ack_failures": True,
     "sync": env.bool("Q_SYNC", default=False),
     "poll": 0.2,
+    "ALT_CLUSTERS": {MAIL_QUEUE: {"workers": MAIL_WORKERS}},
 }
+# Seconds a Redis call may take (broker and cache): a hung Redis fails a request fast (503)
+# instead of blocking it for the OS's TCP timeout.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
+REDIS_OPTIONS = {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT}
 if env("REDIS_URL", default=""):
-    Q_CLUSTER["redis"] = env("REDIS_URL")
-    # Shared by every web and worker process (the dashboard's weekly trend); else one per process.
+    import redis
+
+    # django-q2 blocks up to 1 s on BLPOP: its socket timeout must be longer than that.
+    Q_CLUSTER["redis"] = {
+        **redis.connection.parse_url(env("REDIS_URL")),
+        "socket_timeout": max(REDIS_SOCKET_TIMEOUT, 1.5),
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    }
+    # Shared by every web and worker process (the dashboard's weekly trend, the task coalescing
+    # markers).
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": env("REDIS_URL"),
             "KEY_PREFIX": Q_CLUSTER["name"],
+            "OPTIONS": REDIS_OPTIONS,
         }
     }
+    CACHES["coalesce"] = CACHES["default"]
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["broker_class"] = "tutorscore.broker.NotifyingORM"  # LISTEN/NOTIFY on PostgreSQL
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},  # one per process
+        # The coalescing markers must be shared by web and worker processes: in the database
+        # (table created by a reports migration).
+        "coalesce": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "task_coalescing"},
+    }
+# While one processing (or outbox) task is waiting in the queue, further requests do not
+# enqueue another: the waiting task covers them. The marker (cache "coalesce": Redis, or the
+# database) expires after this many seconds in case its task was lost. 0 turns coalescing off.
+TASK_COALESCE_SECONDS = env.int("TASK_COALESCE_SECONDS", default=30)
 
 # --- Mail (django-anymail). Set EMAIL_BACKEND + ANYMAIL_* in prod. In development (DEBUG) each
 # mail is one console line and a row of the email log, not pages of HTML burying the demo's output.
@@ -180,29 +217,57 @@ EMAIL_BACKEND = env(
     if DEBUG
     else "django.core.mail.backends.console.EmailBackend",
 )
+# One provider call may take at most this long (SMTP and every anymail HTTP backend), so a hung
+# provider fails the attempt (retried with backoff) instead of holding a mail worker.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="TutorScore <tutorscore@localhost>")
 ANYMAIL = {
-    key: value
-    for key, value in {
-        "SENDGRID_API_KEY": env("SENDGRID_API_KEY", default=""),
-        "AMAZON_SES_CLIENT_PARAMS": {"region_name": env("AWS_REGION", default="")}
-        if env("AWS_REGION", default="")
-        else "",
-        "AMAZON_SES_CONFIGURATION_SET_NAME": env("AMAZON_SES_CONFIGURATION_SET_NAME", default=""),
-        "MAILGUN_API_KEY": env("MAILGUN_API_KEY", default=""),
-        "MAILGUN_SENDER_DOMAIN": env("MAILGUN_SENDER_DOMAIN", default=""),
-        "MAILGUN_API_URL": env("MAILGUN_API_URL", default=""),  # EU: https://api.eu.mailgun.net/v3
-        "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
-        "POSTMARK_SERVER_TOKEN": env("POSTMARK_SERVER_TOKEN", default=""),
-        "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default=""),
-    }.items()
-    if value
+    "REQUESTS_TIMEOUT": (min(EMAIL_TIMEOUT, 5), EMAIL_TIMEOUT),  # (connect, read) seconds
+    **{
+        key: value
+        for key, value in {
+            "SENDGRID_API_KEY": env("SENDGRID_API_KEY", default=""),
+            "AMAZON_SES_CLIENT_PARAMS": {
+                "region_name": env("AWS_REGION", default=""),
+                # anymail turns this dict into botocore's Config; no retries of its own (ours back off)
+                "config": {
+                    "connect_timeout": min(EMAIL_TIMEOUT, 5),
+                    "read_timeout": EMAIL_TIMEOUT,
+                    "retries": {"max_attempts": 1},
+                },
+            }
+            if env("AWS_REGION", default="")
+            else "",
+            "AMAZON_SES_CONFIGURATION_SET_NAME": env("AMAZON_SES_CONFIGURATION_SET_NAME", default=""),
+            "MAILGUN_API_KEY": env("MAILGUN_API_KEY", default=""),
+            "MAILGUN_SENDER_DOMAIN": env("MAILGUN_SENDER_DOMAIN", default=""),
+            "MAILGUN_API_URL": env("MAILGUN_API_URL", default=""),  # EU: https://api.eu.mailgun.net/v3
+            "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+            "POSTMARK_SERVER_TOKEN": env("POSTMARK_SERVER_TOKEN", default=""),
+            "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default=""),
+        }.items()
+        if value
+    },
 }
+
+# The outbox (reports/outbox.py): alerts opened within this many seconds go out as one mail per
+# recipient; each outbox run sends for at most MAIL_SEND_BUDGET_SECONDS, leaving the rest to the
+# next run (every minute, and after each scoring pass).
+MAIL_ALERT_BATCH_SECONDS = env.int("MAIL_ALERT_BATCH_SECONDS", default=120)
+MAIL_SEND_BUDGET_SECONDS = env.int("MAIL_SEND_BUDGET_SECONDS", default=60)
 
 # --- Dashboard ---
 DASHBOARD_POLL_SECONDS = env.int("DASHBOARD_POLL_SECONDS", default=30)  # table refresh interval
 # The platform-wide weekly trend scans every session of 12 weeks: share it for this long.
 DASHBOARD_TREND_CACHE_SECONDS = env.int("DASHBOARD_TREND_CACHE_SECONDS", default=300)
+
+# --- Back-pressure and health ---
+# Retry-After (seconds) of the 503 answered while the database or the broker is unavailable.
+UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("UNAVAILABLE_RETRY_AFTER_SECONDS", default=10)
+# /healthz calls the scheduler late (degraded) when a schedule is this overdue, and the outbox
+# when its oldest waiting mail is this old.
+HEALTH_SCHEDULE_GRACE_SECONDS = env.int("HEALTH_SCHEDULE_GRACE_SECONDS", default=300)
+HEALTH_OUTBOX_MAX_AGE_SECONDS = env.int("HEALTH_OUTBOX_MAX_AGE_SECONDS", default=600)
 
 # --- API ---
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)

@@ -9,6 +9,8 @@ os.environ.setdefault("SECURE_COOKIES", "false")
 from tutorscore.settings import *  # noqa: E402,F403
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
+# One task per request, as the tests that count enqueued tasks expect; test_coalesce.py turns it on.
+TASK_COALESCE_SECONDS = 0
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 STORAGES = {

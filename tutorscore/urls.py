@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from . import health
+
 admin.site.site_header = "TutorScore operations"
 admin.site.site_title = "TutorScore admin"
 
@@ -11,7 +13,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("anymail/", include("reports.webhook_urls")),  # provider tracking webhooks, closed by default
     path("api/", include("scoring.api_urls")),  # read endpoints (scores)
-    path("", include("sessions.urls")),  # ingest API, /healthz
+    path("healthz", health.healthz, name="healthz"),
+    path("", include("sessions.urls")),  # ingest API
     path("reports/", include("reports.urls")),
     path("", include("scoring.urls")),  # dashboard
 ]

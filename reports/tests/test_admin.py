@@ -63,3 +63,20 @@ def test_resend_action_sends_failed_mails_once(
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == ("sent", 6)
     assert len(django_mail.outbox) == 1
+
+
+def test_a_batch_alert_mail_is_found_by_any_tutor_it_lists_and_shows_them(
+    admin_client_, scoring_settings, make_tutor, make_alert
+):
+    from reports import outbox
+
+    make_alert(make_tutor("Ada Tutor"))
+    make_alert(make_tutor("Bo Tutor"), kind="no_show_rate")
+    outbox.batch_alerts(now=NOW)
+
+    response = admin_client_.get("/admin/reports/emailreport/", {"q": "Bo Tutor"})
+    assert response.status_code == 200
+    assert response.content.decode().count("[Alerts] 2 new alerts for 2 tutors") == 2  # one per recipient
+    row = EmailReport.objects.get(recipient_email="lead@example.com")
+    detail = admin_client_.get(f"/admin/reports/emailreport/{row.pk}/change/").content.decode()
+    assert "Ada Tutor: reschedule rate; Bo Tutor: no-show rate" in detail

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail as django_mail
 
-from reports import mail
+from reports import mail, outbox
 from reports.models import EmailReport
 from scoring.models import ScoringSettings
 from tutorscore.testing import NOW, day
@@ -183,7 +183,7 @@ def test_alert_mail_names_the_alert_and_links_to_it(scoring_settings, make_tutor
     make_score(tutor)
     alert = make_alert(tutor, kind="reschedule_rate")
 
-    ids = mail.queue_alert_mail(alert, now=NOW)
+    ids = outbox.batch_alerts(now=NOW)
     assert mail.deliver_reports(ids, now=NOW) == 2
 
     message = django_mail.outbox[0]
@@ -201,11 +201,34 @@ def test_alert_mail_names_the_alert_and_links_to_it(scoring_settings, make_tutor
     row = EmailReport.objects.get(recipient_email="lead@example.com")
     assert (row.kind, row.event_key, row.alert, row.tutor, row.status) == (
         "alert",
-        f"alert:{alert.pk}",
+        f"alerts:{alert.pk}",
         alert,
         tutor,
         "sent",
     )
+    assert list(row.alerts.all()) == [alert]
+
+
+def test_a_batch_of_alerts_is_one_mail_listing_them_all(scoring_settings, make_tutor, make_score, make_alert):
+    ada, bo = make_tutor("Ada Tutor"), make_tutor("Bo Tutor")
+    make_score(ada)
+    first = make_alert(ada, kind="reschedule_rate")
+    second = make_alert(bo, kind="no_show_rate", message="Missed 3 of 10 sessions in the last 30 days")
+
+    assert mail.deliver_reports(outbox.batch_alerts(now=NOW), now=NOW) == 2
+
+    assert [m.to for m in django_mail.outbox] == [["lead@example.com"], ["ops@example.com"]]
+    message = django_mail.outbox[0]
+    html = assert_clean(message)
+    assert message.subject == "[Alerts] 2 new alerts for 2 tutors"
+    for part in (message.body, html):
+        assert f"http://testserver/tutors/{ada.pk}/#alert-{first.pk}" in part
+        assert f"http://testserver/tutors/{bo.pk}/#alert-{second.pk}" in part
+        assert "Missed 3 of 10 sessions in the last 30 days" in part
+        assert "http://testserver/alerts/" in part
+    row = EmailReport.objects.get(recipient_email="lead@example.com")
+    assert (row.tutor, row.alert) == (None, None)  # two tutors, two alerts: listed, not pointed at
+    assert set(row.alerts.all()) == {first, second}
 
 
 def test_alert_mail_is_sent_whatever_the_session_report_mode(
@@ -213,8 +236,8 @@ def test_alert_mail_is_sent_whatever_the_session_report_mode(
 ):
     scoring_settings.session_report_mode = "off"
     scoring_settings.save()
-    alert = make_alert(make_tutor())
-    assert len(mail.queue_alert_mail(alert, now=NOW)) == 2
+    make_alert(make_tutor())
+    assert len(outbox.batch_alerts(now=NOW)) == 2
 
 
 # --- digest

@@ -5,17 +5,23 @@ from datetime import UTC, datetime, time
 from django.core import mail as django_mail
 from django_q.models import Schedule
 
-from reports import mail
+from reports import mail, outbox
 from reports.models import EmailReport
-from scoring.signals import alert_opened, session_scored
+from scoring.signals import alert_opened, sessions_scored
 from sessions.models import Session
+from tutorscore.testing import NOW
+
+
+def scored(session, score):
+    """What a scoring pass sends for one session."""
+    sessions_scored.send(sender=Session, sessions=[session], scores={session.tutor_id: score})
 
 
 def test_a_scored_session_of_a_flagged_tutor_is_mailed_after_commit(
     scoring_settings, flagged_session, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        session_scored.send(sender=Session, session=flagged_session, score=flagged_session.tutor.score)
+        scored(flagged_session, flagged_session.tutor.score)
     assert django_mail.outbox == []  # nothing is enqueued before the transaction commits
     assert len(callbacks) == 1
 
@@ -29,7 +35,7 @@ def test_the_same_session_scored_twice_is_mailed_once(
 ):
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
-            session_scored.send(sender=Session, session=flagged_session, score=flagged_session.tutor.score)
+            scored(flagged_session, flagged_session.tutor.score)
     assert len(django_mail.outbox) == 2
 
 
@@ -39,7 +45,7 @@ def test_no_task_is_enqueued_when_the_mode_does_not_want_a_report(
     tutor = make_tutor()
     score = make_score(tutor, **low_risk)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        session_scored.send(sender=Session, session=make_session(tutor), score=score)
+        scored(make_session(tutor), score)
     assert callbacks == []
     assert django_mail.outbox == []
 
@@ -65,8 +71,11 @@ def test_an_unavailable_queue_is_logged_not_raised(
 
     monkeypatch.setattr("django_q.tasks.async_task", broken)
     with django_capture_on_commit_callbacks(execute=True):
-        session_scored.send(sender=Session, session=flagged_session, score=flagged_session.tutor.score)
-    assert "could not enqueue reports.tasks.send_session_report" in caplog.text
+        scored(flagged_session, flagged_session.tutor.score)
+    assert "could not enqueue reports.tasks.flush_outbox" in caplog.text
+    # The rows were written with the score: the every-minute outbox run sends them.
+    assert set(EmailReport.objects.values_list("status", flat=True)) == {"pending"}
+    assert outbox.flush(now=NOW) == 2
 
 
 def test_changing_the_digest_time_moves_the_digest_schedule(scoring_settings, monkeypatch):
@@ -108,7 +117,7 @@ def test_a_burst_of_scored_sessions_reads_the_settings_once(
     sessions = [make_session(tutor, days_ago=day) for day in range(1, 11)]
     with django_assert_max_num_queries(1):
         for session in sessions:
-            session_scored.send(sender=Session, session=session, score=score)
+            scored(session, score)
 
 
 def test_a_settings_change_applies_to_the_next_scored_session_at_once(
@@ -118,13 +127,13 @@ def test_a_settings_change_applies_to_the_next_scored_session_at_once(
     score = make_score(tutor, **low_risk)
     session = make_session(tutor, days_ago=1)
     with django_capture_on_commit_callbacks() as callbacks:
-        session_scored.send(sender=Session, session=session, score=score)
+        scored(session, score)
     assert callbacks == []  # flagged mode, low-risk tutor
 
     scoring_settings.session_report_mode = "all"
     scoring_settings.save()
     with django_capture_on_commit_callbacks() as callbacks:
-        session_scored.send(sender=Session, session=session, score=score)
+        scored(session, score)
     assert len(callbacks) == 1
 
 

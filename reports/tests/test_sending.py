@@ -1,15 +1,13 @@
-"""Sending: failures are recorded and retried with backoff, and nothing is ever sent twice."""
+"""Sending: failures are recorded and retried with backoff by the outbox, and nothing is ever
+sent twice."""
 
-import ast
 from datetime import timedelta
 
 import pytest
 from anymail.message import AnymailRecipientStatus
 from django.core import mail as django_mail
-from django.utils.module_loading import import_string
-from django_q.models import Schedule
 
-from reports import mail, tasks
+from reports import mail, outbox, tasks
 from reports.models import EmailReport
 from reports.tests.backends import FlakyBackend
 from tutorscore.testing import NOW
@@ -29,11 +27,6 @@ def flaky(settings):
     FlakyBackend.failures_left = 0
 
 
-def run_schedule(schedule):
-    """What the django-q scheduler does with a due schedule (tasks run inline in tests)."""
-    return import_string(schedule.func)(*ast.literal_eval(f"({schedule.args},)"))
-
-
 def test_a_failure_is_recorded_retried_with_backoff_and_sent_once(one_recipient, flagged_session, flaky):
     flaky.failures_left = 1
     ids = mail.queue_session_report(flagged_session, now=NOW)
@@ -44,18 +37,18 @@ def test_a_failure_is_recorded_retried_with_backoff_and_sent_once(one_recipient,
     assert report.error_message == "ConnectionError: provider unavailable (503)"
     assert report.sent_at is None
     assert django_mail.outbox == []
-    retry = Schedule.objects.get(name=f"reports.retry.{report.pk}")
-    assert (retry.func, retry.schedule_type, retry.repeats) == ("reports.tasks.retry_report", "O", -1)
-    assert retry.next_run == NOW + timedelta(minutes=1)
+    assert report.next_attempt_at == NOW + timedelta(minutes=1)
 
-    assert run_schedule(retry) == 1
+    assert outbox.flush(now=NOW + timedelta(seconds=59)) == 0  # not due yet
+    assert outbox.flush(now=NOW + timedelta(minutes=1)) == 1
     report.refresh_from_db()
     assert (report.status, report.attempts, report.error_message) == ("sent", 2, "")
+    assert report.next_attempt_at is None
     assert len(django_mail.outbox) == 1
 
-    # The schedule firing again, or the session being processed again, sends nothing more.
-    assert run_schedule(retry) == 0
-    assert tasks.send_session_report(str(flagged_session.pk)) == 0
+    # The outbox running again, or the session being queued again, sends nothing more.
+    assert outbox.flush(now=NOW + timedelta(minutes=2)) == 0
+    assert mail.queue_session_report(flagged_session, now=NOW) == []
     assert len(django_mail.outbox) == 1
     assert EmailReport.objects.get().attempts == 2
 
@@ -64,16 +57,18 @@ def test_backoff_grows_and_attempts_are_bounded(one_recipient, flagged_session, 
     flaky.failures_left = 99
     [report_id] = mail.queue_session_report(flagged_session, now=NOW)
 
-    delays = []
+    delays, now = [], NOW
     for _ in range(mail.MAX_ATTEMPTS):
-        mail.deliver_reports([report_id], now=NOW)
-        schedule = Schedule.objects.filter(name=f"reports.retry.{report_id}").first()
-        delays.append(schedule and schedule.next_run - NOW)
-        Schedule.objects.all().delete()
+        outbox.flush(now=now)
+        next_attempt_at = EmailReport.objects.get().next_attempt_at
+        delays.append(next_attempt_at and next_attempt_at - now)
+        now = next_attempt_at or now
 
     assert delays == [timedelta(minutes=minutes) for minutes in (1, 4, 16, 64)] + [None]
     report = EmailReport.objects.get()
     assert (report.status, report.attempts) == ("failed", 5)
+    assert outbox.flush(now=now + timedelta(days=1)) == 0  # given up: only a person resends it
+    assert EmailReport.objects.get().attempts == 5
 
 
 def test_resend_requeues_a_failed_mail_and_sends_it_once(one_recipient, flagged_session, flaky):
@@ -89,8 +84,10 @@ def test_resend_requeues_a_failed_mail_and_sends_it_once(one_recipient, flagged_
 
 
 def test_reprocessing_a_session_never_mails_a_recipient_twice(scoring_settings, flagged_session):
-    assert tasks.send_session_report(str(flagged_session.pk)) == 2
-    assert tasks.send_session_report(str(flagged_session.pk)) == 0
+    assert len(mail.queue_session_report(flagged_session, now=NOW)) == 2
+    assert outbox.flush(now=NOW) == 2
+    assert mail.queue_session_report(flagged_session, now=NOW) == []
+    assert outbox.flush(now=NOW) == 0
     mail.deliver_reports(EmailReport.objects.values_list("pk", flat=True))
 
     assert len(django_mail.outbox) == 2
@@ -105,16 +102,20 @@ def test_a_claimed_row_is_skipped_by_a_second_worker(one_recipient, flagged_sess
     assert mail.deliver_reports([report_id], now=NOW) == 0  # worker B
     assert django_mail.outbox == []
     assert EmailReport.objects.get().status == "sending"
-    assert mail.resend([report_id], now=NOW + timedelta(minutes=14)) == []  # worker A may still be at it
+    # Worker A may still be at it until its send times out (EMAIL_TIMEOUT) plus a margin.
+    assert mail.resend([report_id], now=NOW + timedelta(seconds=69)) == []
+    assert outbox.flush(now=NOW + timedelta(seconds=69)) == 0
 
 
 def test_a_row_a_dead_worker_left_in_sending_can_be_resent_once(one_recipient, flagged_session):
     [report_id] = mail.queue_session_report(flagged_session, now=NOW)
     mail.claim(report_id, now=NOW)  # ... and the worker dies before it records the outcome
-    assert mail.resend([report_id], now=NOW + timedelta(minutes=5)) == []  # fate unknown until the lease ends
+    assert (
+        mail.resend([report_id], now=NOW + timedelta(seconds=60)) == []
+    )  # fate unknown until the lease ends
 
-    assert mail.resend([report_id], now=NOW + timedelta(minutes=16)) == [report_id]
-    assert mail.deliver_reports([report_id], now=NOW + timedelta(minutes=16)) == 1
+    assert mail.resend([report_id], now=NOW + timedelta(minutes=2)) == [report_id]
+    assert mail.deliver_reports([report_id], now=NOW + timedelta(minutes=2)) == 1
     report = EmailReport.objects.get()
     assert (report.status, report.attempts) == ("sent", 2)
     assert len(django_mail.outbox) == 1
@@ -151,7 +152,7 @@ def test_a_refused_recipient_fails_without_retrying(one_recipient, flagged_sessi
     report = EmailReport.objects.get()
     assert report.status == "failed"
     assert report.error_message.startswith("Refused by the provider")
-    assert not Schedule.objects.exists()
+    assert report.next_attempt_at is None  # never tried again by itself
 
 
 def test_a_report_whose_session_is_gone_fails_without_retrying(one_recipient, flagged_session):
@@ -161,12 +162,11 @@ def test_a_report_whose_session_is_gone_fails_without_retrying(one_recipient, fl
     assert mail.deliver_reports([report_id], now=NOW) == 0
     report = EmailReport.objects.get()
     assert (report.status, report.error_message) == ("failed", "The session of this report no longer exists.")
-    assert not Schedule.objects.exists()
+    assert report.next_attempt_at is None  # never tried again by itself
 
 
 def test_tasks_ignore_rows_that_are_gone(db):
-    assert tasks.send_session_report("00000000-0000-0000-0000-000000000009") == 0
-    assert tasks.send_alert_mail("00000000-0000-0000-0000-000000000009") == 0
+    assert tasks.deliver_reports(["00000000-0000-0000-0000-000000000009"]) == 0
 
 
 def test_a_message_that_cannot_be_built_fails_visibly(one_recipient, flagged_session, monkeypatch):
@@ -182,4 +182,4 @@ def test_a_message_that_cannot_be_built_fails_visibly(one_recipient, flagged_ses
         "failed",
         "Could not build the message: ValueError: template bug",
     )
-    assert Schedule.objects.filter(name=f"reports.retry.{report_id}").exists()
+    assert report.next_attempt_at == NOW + timedelta(minutes=1)

@@ -13,7 +13,7 @@ from django_q.tasks import async_task
 
 from scoring import engine, tasks
 from scoring.models import Alert, ScoringSettings, TutorScore, TutorScoreHistory
-from scoring.signals import session_scored
+from scoring.signals import sessions_scored
 from sessions.models import Session, Tutor
 from tutorscore.testing import NOW
 
@@ -22,12 +22,14 @@ from tutorscore.testing import NOW
 def scored_signals():
     received = []
 
-    def receiver(sender, session, score, **kwargs):
-        received.append((session.pk, score.tutor_id, score.total_sessions_7d))
+    def receiver(sender, sessions, scores, **kwargs):
+        received.extend(
+            (session.pk, session.tutor_id, scores[session.tutor_id].total_sessions_7d) for session in sessions
+        )
 
-    session_scored.connect(receiver)
+    sessions_scored.connect(receiver)
     yield received
-    session_scored.disconnect(receiver)
+    sessions_scored.disconnect(receiver)
 
 
 def test_process_sessions_rescores_each_stale_tutor_once_and_signals_each_session(
@@ -36,7 +38,7 @@ def test_process_sessions_rescores_each_stale_tutor_once_and_signals_each_sessio
     ada, bo, cy, dee = make_tutor("Ada"), make_tutor("Bo"), make_tutor("Cy"), make_tutor("Dee")
     ada_sessions = [make_session(ada, days_ago=1), make_session(ada, days_ago=2)]
     bo_session = make_session(bo, days_ago=1)
-    make_session(cy, days_ago=1)  # went stale just now, not part of this batch: coalesced
+    cy_session = make_session(cy, days_ago=1)  # went stale just now, not in this batch: coalesced
     make_session(dee, days_ago=1)
     long_ago = timezone.now() - tasks.COALESCE_WINDOW - timedelta(seconds=1)
     Tutor.objects.filter(pk=dee.pk).update(sessions_changed_at=long_ago)  # the sweep's job
@@ -46,8 +48,14 @@ def test_process_sessions_rescores_each_stale_tutor_once_and_signals_each_sessio
 
     assert rescored == 3
     assert set(TutorScore.objects.values_list("tutor_id", flat=True)) == {ada.pk, bo.pk, cy.pk}
+    # Cy's session too: its new score covers it for the first time (its own task may never come).
     assert sorted(scored_signals) == sorted(
-        [(ada_sessions[0].pk, ada.pk, 2), (ada_sessions[1].pk, ada.pk, 2), (bo_session.pk, bo.pk, 1)]
+        [
+            (ada_sessions[0].pk, ada.pk, 2),
+            (ada_sessions[1].pk, ada.pk, 2),
+            (bo_session.pk, bo.pk, 1),
+            (cy_session.pk, cy.pk, 1),
+        ]
     )
 
 
@@ -74,7 +82,11 @@ def test_a_burst_is_scored_by_the_first_task_and_the_rest_find_nothing_stale(
     with django_assert_num_queries(2):
         assert [tasks.process_sessions([str(session.pk)]) for session in sessions[1:2]] == [0]
     assert [tasks.process_sessions([str(session.pk)]) for session in sessions[2:]] == [0, 0]
-    assert sorted(scored_signals) == sorted((session.pk, session.tutor_id, 1) for session in sessions)
+    # The first task announced all four; each later one its own session again (harmless).
+    assert sorted(scored_signals) == sorted(
+        [(session.pk, session.tutor_id, 1) for session in sessions]
+        + [(session.pk, session.tutor_id, 1) for session in sessions[1:]]
+    )
 
 
 def test_own_tutors_are_rescored_even_when_their_change_is_old(make_tutor, make_session):
@@ -228,7 +240,9 @@ def test_retries_are_bounded(db):
     assert not Schedule.objects.exists()
 
 
-def test_sweep_and_hourly_tasks_schedule_retries_too(db, monkeypatch):
+def test_sweep_and_hourly_tasks_schedule_retries_too(make_tutor, make_session, monkeypatch):
+    make_session(make_tutor(), days_ago=1)  # a stale tutor: the sweep has work
+
     def broken(**kwargs):
         raise RuntimeError("boom")
 
@@ -296,3 +310,40 @@ def test_stale_sweep_after_a_bulk_load_recomputes_everyone(make_tutor, make_sess
     monkeypatch.setattr(tasks, "STALE_FULL_RECOMPUTE", 0)  # one stale tutor is "most of them"
     assert tasks.stale_tutor_ids() == [unscored.pk]
     assert tasks.rescore_stale() == 2
+
+
+def test_the_stale_sweep_announces_every_newly_covered_session_in_bounded_chunks(
+    make_tutor, make_session, monkeypatch
+):
+    """A lost processing task: the sweep announces what it never did, a few sessions a signal."""
+    monkeypatch.setattr(tasks, "ANNOUNCE_CHUNK", 2)
+    tutor = make_tutor()
+    sessions = [make_session(tutor, days_ago=days) for days in (1, 2, 3, 4, 5)]
+    signals = []
+
+    def receiver(sender, sessions, scores, **kwargs):
+        signals.append(sorted(session.pk for session in sessions))
+
+    sessions_scored.connect(receiver)
+    try:
+        assert tasks.rescore_stale() == 1
+        assert tasks.rescore_stale() == 0  # nothing stale, nothing announced again
+    finally:
+        sessions_scored.disconnect(receiver)
+    assert [len(chunk) for chunk in signals] == [2, 2, 1]
+    assert sorted(pk for chunk in signals for pk in chunk) == sorted(session.pk for session in sessions)
+
+
+def test_a_session_changed_long_before_the_previous_score_is_not_announced_again(
+    make_tutor, make_session, scored_signals
+):
+    tutor = make_tutor()
+    old = make_session(tutor, days_ago=3)
+    tasks.rescore_stale()
+    Session.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    TutorScore.objects.update(last_calculated_at=timezone.now() - timedelta(minutes=30))
+    new = make_session(tutor, days_ago=1)
+    scored_signals.clear()
+
+    tasks.rescore_stale()
+    assert [session_id for session_id, _, _ in scored_signals] == [new.pk]

@@ -1,6 +1,5 @@
 """POST /api/sessions, POST /api/sessions/bulk and /healthz over Django's test client."""
 
-import json
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -715,34 +714,6 @@ def test_bulk_query_count_does_not_grow_with_the_batch(api, size, django_assert_
     assert response.json()["created"] == size - size // 2
     assert response.json()["updated"] == size // 2
     assert Session.objects.count() == size
-
-
-# --- healthz ----------------------------------------------------------------------------------
-
-
-def test_healthz_needs_no_key_and_reports_db_and_queue(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "ok"
-    assert body["checks"]["database"]["status"] == "ok"
-    assert body["checks"]["task_queue"]["status"] == "ok"
-    assert body["checks"]["task_queue"]["queued_tasks"] == 0
-    assert "email" not in json.dumps(body)
-
-
-def test_healthz_is_503_when_the_queue_is_unreachable(client, monkeypatch):
-    def broken(*args, **kwargs):
-        raise ConnectionError("no broker")
-
-    monkeypatch.setattr("django_q.brokers.get_broker", broken)
-    response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["checks"]["task_queue"] == {"status": "error", "error": "ConnectionError"}
-
-
-def test_healthz_rejects_post(client):
-    assert_error(client.post("/healthz"), 405, "method_not_allowed")
 
 
 def test_database_refusal_is_422_not_500(api, monkeypatch):

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -107,3 +108,32 @@ def test_with_redis_every_process_shares_one_cache():
     result = run_manage("shell", "-c", read, **environment)
 
     assert result.stdout.strip().splitlines()[-1] == "from process one", result.stderr
+
+
+def test_every_external_call_is_bounded():
+    # A hung Redis or an unreachable database fails a request in seconds (answered 503), and a
+    # hung mail provider fails one attempt: no call waits for the operating system's timeouts.
+    show = (
+        "from django.conf import settings as s; import json; print(json.dumps(["
+        "s.Q_CLUSTER['redis']['socket_timeout'], s.Q_CLUSTER['redis']['socket_connect_timeout'], "
+        "s.CACHES['default']['OPTIONS'], s.DATABASES['default']['OPTIONS']['connect_timeout'], "
+        "s.EMAIL_TIMEOUT, s.ANYMAIL['REQUESTS_TIMEOUT'], s.TASK_COALESCE_SECONDS]))"
+    )
+    result = run_manage(
+        "shell",
+        "-c",
+        show,
+        DEBUG="true",
+        REDIS_URL="redis://127.0.0.1:6379/5",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/tutorscore_never_connected",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [
+        2.0,
+        2.0,
+        {"socket_timeout": 2.0, "socket_connect_timeout": 2.0},
+        5,
+        10,
+        [5, 10],
+        30,
+    ]
