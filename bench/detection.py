@@ -18,12 +18,13 @@ the flag (days and sessions). Truth comes from the manifest's segments at each `
 
 import argparse
 import bisect
+import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,21 +196,26 @@ def old_rule(facts, settings):
     }
 
 
-def new_rule(facts, settings):
-    """The product's flags (scoring.engine): evidence per window, nothing for inactive tutors."""
+def new_rule(facts, settings, was_flagged):
+    """The product's flags (scoring.engine): evidence per window, a raised flag held while the
+    evidence still favours the bad rate, nothing for inactive tutors."""
     if not engine.is_active(facts):
         return dict.fromkeys(KINDS, False)
-    return {kind: verdict.flagged for kind, verdict in engine.weigh_facts(facts, settings=settings).items()}
+    verdicts = engine.weigh_facts(facts, settings=settings, was_flagged=was_flagged)
+    return {kind: verdict.flagged for kind, verdict in verdicts.items()}
 
 
 def replay(tutors, nows, settings):
-    """{rule: {tutor_id: [flags at each now]}} for both rules."""
+    """{rule: {tutor_id: [flags at each now]}} for both rules, each `now` after the one before
+    (the product's rule reads the flags the previous scoring stored)."""
     flags = {"new": {}, "old": {}}
     for tutor_id, data in tutors.items():
         new, old = [], []
+        previous = dict.fromkeys(KINDS, False)
         for now in nows:
             facts = data.facts(now)
-            new.append(new_rule(facts, settings))
+            previous = new_rule(facts, settings, previous)
+            new.append(previous)
             old.append(old_rule(facts, settings))
         flags["new"][tutor_id], flags["old"][tutor_id] = new, old
     return flags
@@ -239,11 +245,15 @@ def percent(part, whole):
     return "—" if not whole else f"{100 * part / whole:.1f}%"
 
 
-def quantile(values, share):
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+def quantile(values, share, censored=0):
+    """The `share` quantile of `values` and `censored` more that are larger than any of them
+    (inf when it falls among those)."""
+    ordered = sorted(values) + [math.inf] * censored
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else math.inf
+
+
+def days_text(value):
+    return "later than the replay shows" if value == math.inf else f"{value:.1f} d"
 
 
 def figures(kind, flags, truth, nows, history_start):
@@ -355,19 +365,19 @@ def print_kind(kind, new, old):
         text = "—" if value is None else f"{value:.1f}"
         print(f"    alert episodes per 100 healthy tutors per 30 days ({name} rule){'':<19} {text:>7}")
     days, sessions, missed = new["delay"]
-    if days:
+    jumps = len(days) + missed
+    if jumps:  # a jump not flagged by the end of the replay counts as later than any that was
+        median, p90 = quantile(days, 0.5, missed), quantile(days, 0.9, missed)
         print(
-            f"    delay after a jump to ≥ {100 * measure.jump_to:.0f}% "
-            f"(≥ 1 session/day, {len(days) + missed} jumps): "
-            f"median {statistics.median(days):.1f} d / {statistics.median(sessions):.0f} sessions, "
-            f"p90 {quantile(days, 0.9):.1f} d / {quantile(sessions, 0.9):.0f} sessions; "
-            f"not flagged by the end: {missed}"
+            f"    delay after a jump to ≥ {100 * measure.jump_to:.0f}% (≥ 1 session/day, {jumps} jumps, "
+            f"{missed} not flagged by the end): median {days_text(median)}"
+            f" ({quantile(sessions, 0.5, missed):.0f} sessions), p90 {days_text(p90)}"
         )
     else:
-        print(f"    delay after a jump: no measurable jump at this scale ({missed} not flagged by the end)")
+        print("    delay after a jump: no jump at this scale")
 
 
-def run(scale, *, replay_days, step_hours, seed):
+def run(scale, *, replay_days, step_hours, seed, keep=False, reuse=False):
     tutors_count, sessions_count, days = SCALES[scale]
     history_days = days + replay_days  # full 90-day windows from the first replayed `now`
     sessions_count = sessions_count * history_days // days
@@ -375,20 +385,21 @@ def run(scale, *, replay_days, step_hours, seed):
         f"\n=== {scale}: {tutors_count:,} tutors, {sessions_count:,} sessions "
         f"over {history_days} days, seed {seed}"
     )
-    connections.close_all()
-    psql(f"DROP DATABASE IF EXISTS {SCRATCH}")
-    psql(f"CREATE DATABASE {SCRATCH}")
-    try:
+    manifest_path = Path(tempfile.gettempdir()) / f"{SCRATCH}-{scale}-{seed}.csv"
+    if not (reuse and manifest_path.exists()):
+        connections.close_all()
+        psql(f"DROP DATABASE IF EXISTS {SCRATCH}")
+        psql(f"CREATE DATABASE {SCRATCH}")
         call_command("migrate", "--noinput", verbosity=0)
         started = time.perf_counter()
-        with tempfile.NamedTemporaryFile("w+", suffix=".csv") as manifest:
+        with open(manifest_path, "w", newline="") as manifest:
             options = Options(
                 tutors=tutors_count, sessions=sessions_count, days=history_days, seed=seed, now=NOW
             )
             generate(options, manifest=manifest, progress=lambda line: None)
-            manifest.flush()
-            truth = by_tutor(read_manifest(manifest.name))
         print(f"  generated in {time.perf_counter() - started:.1f} s")
+    truth = by_tutor(read_manifest(manifest_path))
+    try:
         started = time.perf_counter()
         tutors = load_sessions()
         settings = ScoringSettings.load()
@@ -401,11 +412,20 @@ def run(scale, *, replay_days, step_hours, seed):
             f"in {time.perf_counter() - started:.1f} s"
         )
 
-        computed = {str(s.tutor_id): s for s in engine.compute_scores(now=NOW, settings=settings)}
+        # The engine itself, over the database, at the last `now`, with the flags the replay's
+        # previous scoring held (the engine reads them from the stored scores).
+        previous = {uuid.UUID(tutor_id): series[-2] for tutor_id, series in flags["new"].items()}
+        computed = engine.compute_scores(now=NOW, settings=settings, previous_flags=previous)
+        active = [
+            score
+            for score in computed
+            if score.risk_level != "inactive"
+            or score.reasons != ["Inactive: marked inactive on the platform."]
+        ]
         agree = sum(
             1
-            for tutor_id, score in computed.items()
-            if flags["new"][tutor_id][-1]
+            for score in active
+            if flags["new"][str(score.tutor_id)][-1]
             == {
                 Alert.Kind.RESCHEDULE_RATE: score.reschedule_flag,
                 Alert.Kind.NO_SHOW_RATE: score.no_show_flag,
@@ -413,8 +433,9 @@ def run(scale, *, replay_days, step_hours, seed):
             }
         )
         print(
-            f"  engine.compute_scores agrees with the replay at the last now: "
-            f"{agree:,} of {len(computed):,} tutors"
+            f"  engine.compute_scores agrees with the replay at the last now: {agree:,} of "
+            f"{len(active):,} tutors (the {len(computed) - len(active):,} the platform marked inactive "
+            "are replayed as active)"
         )
         history_start = end - history_days * DAY
         for kind in KINDS:
@@ -424,8 +445,10 @@ def run(scale, *, replay_days, step_hours, seed):
                 figures(kind, flags["old"], truth, nows, history_start),
             )
     finally:
-        connections.close_all()
-        psql(f"DROP DATABASE IF EXISTS {SCRATCH}")
+        if not keep:
+            connections.close_all()
+            psql(f"DROP DATABASE IF EXISTS {SCRATCH}")
+            manifest_path.unlink(missing_ok=True)
 
 
 def main():
@@ -434,9 +457,20 @@ def main():
     parser.add_argument("--replay-days", type=int, default=30)
     parser.add_argument("--step-hours", type=int, default=6)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep", action="store_true", help="Keep the scratch database and manifest.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Reuse a kept scratch database (implies --keep)."
+    )
     args = parser.parse_args()
     for scale in ("demo", "10k") if args.scale == "both" else (args.scale,):
-        run(scale, replay_days=args.replay_days, step_hours=args.step_hours, seed=args.seed)
+        run(
+            scale,
+            replay_days=args.replay_days,
+            step_hours=args.step_hours,
+            seed=args.seed,
+            keep=args.keep or args.reuse,
+            reuse=args.reuse,
+        )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from sessions.models import COUNTED_STATUSES, Reschedule, Session, Tutor
 from sessions.rescheduling import LAST_MINUTE_HOURS
 
 from .alerts import read_flags, sync_alerts
-from .evidence import events_needed, strongest, weigh
+from .evidence import events_needed, ratio_needed, strongest, weigh
 from .models import Alert, RiskLevel, ScoringSettings, TutorScore
 
 WINDOWS = (7, 30, 90)
@@ -350,8 +350,9 @@ def _new_score(**values):
     return TutorScore(*[values.get(name, default) for name, default in _STATIC_DEFAULTS.items()])
 
 
-def build_score(tutor_id, facts, *, settings, now):
-    """An unsaved TutorScore for one tutor's facts: metrics, flags, risk, reasons, recommendations."""
+def build_score(tutor_id, facts, *, settings, now, was_flagged=None):
+    """An unsaved TutorScore for one tutor's facts: metrics, flags, risk, reasons, recommendations.
+    `was_flagged` ({alert kind: bool}): the flags of the stored score, which a flag needs to stay up."""
     minimum = settings.minimum_sessions
     score = _new_score(
         id=uuid.uuid4(),
@@ -383,7 +384,7 @@ def build_score(tutor_id, facts, *, settings, now):
     )
 
     score.flag_evidence_ratio = settings.flag_evidence_ratio
-    verdicts = weigh_facts(facts, settings=settings)
+    verdicts = weigh_facts(facts, settings=settings, was_flagged=was_flagged)
     if not is_active(facts):  # missing data never raises a score: no flag, no alert, not ranked
         score.reschedule_flag = score.no_show_flag = score.first_session_flag = False
         score.is_high_risk = score.is_watching = False
@@ -413,9 +414,19 @@ def is_active(facts):
     return facts.is_active and facts.totals[ACTIVE_WINDOW_DAYS] > 0
 
 
-def weigh_facts(facts, *, settings):
-    """{alert kind: Evidence}: for reschedules the window that says most (scoring/evidence.py)."""
-    common = {"evidence_ratio": settings.flag_evidence_ratio, "minimum": settings.minimum_sessions}
+def weigh_facts(facts, *, settings, was_flagged=None):
+    """{alert kind: Evidence}: for reschedules the window that says most (scoring/evidence.py).
+    `was_flagged` ({alert kind: bool}, the stored score's flags) lets a raised flag stay up while
+    the evidence still favours the bad rate."""
+    was_flagged = was_flagged or {}
+
+    def common(kind):
+        return {
+            "evidence_ratio": settings.flag_evidence_ratio,
+            "minimum": settings.minimum_sessions,
+            "was_flagged": was_flagged.get(kind, False),
+        }
+
     reschedules = strongest(
         [
             weigh(
@@ -423,7 +434,7 @@ def weigh_facts(facts, *, settings):
                 facts.totals[days],
                 window_days=days,
                 threshold_percent=settings.reschedule_rate_threshold,
-                **common,
+                **common(Alert.Kind.RESCHEDULE_RATE),
             )
             for days in WINDOWS
         ]
@@ -433,7 +444,7 @@ def weigh_facts(facts, *, settings):
         facts.totals[30],
         window_days=30,
         threshold_percent=settings.no_show_rate_threshold,
-        **common,
+        **common(Alert.Kind.NO_SHOW_RATE),
     )
     # Retention is weighed on its complement: new students who did not come back.
     first_sessions = weigh(
@@ -441,7 +452,7 @@ def weigh_facts(facts, *, settings):
         facts.first_sessions,
         window_days=90,
         threshold_percent=HUNDRED - settings.first_session_retention_threshold,
-        **common,
+        **common(Alert.Kind.FIRST_SESSION),
     )
     return {
         Alert.Kind.RESCHEDULE_RATE: reschedules,
@@ -528,12 +539,15 @@ def explain_inactive(facts):
 
 def _lead(kind, text, verdict, threshold, noun, settings):
     """The sentence a flag (or a watch) rests on: the figure, then how much evidence it is."""
+    ratio = ratio_needed(settings.flag_evidence_ratio, verdict.window_days)
     needed = (
         None
         if verdict.total < settings.minimum_sessions
-        else events_needed(verdict.total, float(threshold), float(settings.flag_evidence_ratio))
+        else events_needed(verdict.total, float(threshold), ratio)
     )
-    if verdict.total < settings.minimum_sessions:
+    if verdict.held:
+        clause = "flagged earlier, and the evidence still points above the threshold"
+    elif verdict.total < settings.minimum_sessions:
         clause = f"too few {noun} to flag (minimum {settings.minimum_sessions})"
     elif needed is None:
         clause = f"too few {noun} to flag yet"
@@ -646,11 +660,16 @@ def explain(score, facts, verdicts, *, settings):
 # --- the two public paths -----------------------------------------------------------------------
 
 
-def compute_scores(*, now, settings, tutor_ids=None):
-    """Unsaved TutorScore rows for every tutor (or the given ones), from a fixed number of queries."""
+def compute_scores(*, now, settings, tutor_ids=None, previous_flags=None):
+    """Unsaved TutorScore rows for every tutor (or the given ones), from a fixed number of queries.
+    `previous_flags` (read_flags()): the stored flags, read here when not given."""
+    if previous_flags is None:
+        previous_flags = read_flags(tutor_ids)
     facts = read_facts(now=now, tutor_ids=tutor_ids)
     return [
-        build_score(tutor_id, tutor_facts, settings=settings, now=now)
+        build_score(
+            tutor_id, tutor_facts, settings=settings, now=now, was_flagged=previous_flags.get(tutor_id)
+        )
         for tutor_id, tutor_facts in facts.items()
     ]
 
@@ -718,7 +737,7 @@ def _insert_upsert(scores, *, newer_only):
 def _copy_upsert(scores, *, newer_only):
     # Binding 10,000 rows × 35 values as query parameters costs seconds of Python; COPY streams
     # them in a fraction of that. Same columns, same conflict rule as the INSERT path.
-    json_fields = {"reasons", "recommendations"}
+    json_fields = {"reasons", "recommendations", "evidence"}
     column_list = ", ".join(SAVED_COLUMNS)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_upsert")
@@ -756,8 +775,10 @@ def recompute_all(*, now=None, tutor_ids=None, settings=None, newer_only=False):
             return 0
     settings = settings or ScoringSettings.load()
     with transaction.atomic():
-        scores = compute_scores(now=now, settings=settings, tutor_ids=tutor_ids)
         previous_flags = read_flags(tutor_ids)
+        scores = compute_scores(
+            now=now, settings=settings, tutor_ids=tutor_ids, previous_flags=previous_flags
+        )
         scores = save_scores(scores, newer_only=newer_only)
         sync_alerts(scores, now=now, previous_flags=previous_flags)
     return len(scores)

@@ -61,6 +61,7 @@ class Evidence:
     strength: float  # 0–100, 50 where the flag is raised
     flagged: bool
     watching: bool  # observed rate beyond the threshold, not (yet) enough evidence
+    held: bool = False  # flagged earlier, and the evidence still favours the bad rate
 
     @property
     def state(self) -> str:
@@ -78,7 +79,18 @@ class Evidence:
             "total": self.total,
             "evidence_ratio": round(self.ratio, 2) if self.ratio < 1e6 else 1e6,
             "strength": round(self.strength, 1),
+            "held": self.held,
         }
+
+
+# A window is looked at afresh about every `window_days`, so a short one gets more chances a month
+# to cross by chance: it must reach the ratio times the looks it gets per LOOK_PERIOD_DAYS.
+LOOK_PERIOD_DAYS = 30
+
+
+def ratio_needed(evidence_ratio: Decimal | float, window_days: int) -> float:
+    """The evidence ratio a window must reach: the setting, × 30 / days for windows under 30 days."""
+    return float(evidence_ratio) * max(1.0, LOOK_PERIOD_DAYS / window_days)
 
 
 def weigh(
@@ -89,14 +101,20 @@ def weigh(
     threshold_percent: Decimal | float,
     evidence_ratio: Decimal | float,
     minimum: int,
+    was_flagged: bool = False,
 ) -> Evidence:
-    """The evidence of `events` of `total` against a "higher is worse" threshold (percent)."""
-    needed = math.log(float(evidence_ratio))
+    """The evidence of `events` of `total` against a "higher is worse" threshold (percent).
+
+    A flag is raised at the needed ratio; once raised (`was_flagged`) it stays while a window of
+    30 days or more still favours the bad rate (ratio above 1), so it does not flap around the
+    boundary: each flap would be a new alert."""
+    needed = math.log(ratio_needed(evidence_ratio, window_days))
     log_ratio = log_evidence(events, total, float(threshold_percent)) if total else 0.0
     strength = min(MAX_STRENGTH, FLAG_STRENGTH * max(0.0, log_ratio) / needed)
-    flagged = total >= minimum and log_ratio >= needed - 1e-12
-    if not flagged:
-        strength = min(strength, FLAG_STRENGTH - 1)  # above 50 only when the flag is raised
+    raised = log_ratio >= needed - 1e-12
+    held = was_flagged and window_days >= LOOK_PERIOD_DAYS and log_ratio > 0
+    flagged = total >= minimum and (raised or held)
+    strength = max(strength, FLAG_STRENGTH) if flagged else min(strength, FLAG_STRENGTH - 1)
     watching = not flagged and total > 0 and 100 * events > float(threshold_percent) * total
     return Evidence(
         events=events,
@@ -106,22 +124,24 @@ def weigh(
         strength=strength,
         flagged=flagged,
         watching=watching,
+        held=flagged and not raised,
     )
 
 
 def strongest(verdicts: list[Evidence]) -> Evidence:
-    """The verdict that says most: a flag before a watch, then the larger evidence ratio."""
-    return max(verdicts, key=lambda each: (each.flagged, each.watching, each.ratio, each.total))
+    """The verdict that says most: a flag first, then the strongest (its strength weighs the ratio
+    against what its window needs), then a watch."""
+    return max(verdicts, key=lambda each: (each.flagged, each.strength, each.watching, each.total))
 
 
 TABLE_SIZES = (5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 90)
 
 
-def flag_table(threshold_percent, evidence_ratio, minimum, sizes=TABLE_SIZES):
+def flag_table(threshold_percent, evidence_ratio, minimum, sizes=TABLE_SIZES, window_days=30):
     """[{total, needed, share}]: the fewest events of each window size that raise the flag."""
     rows = []
     for total in sizes:
-        needed = events_needed(total, float(threshold_percent), float(evidence_ratio))
+        needed = events_needed(total, float(threshold_percent), ratio_needed(evidence_ratio, window_days))
         if total < minimum:
             needed = None
         rows.append(

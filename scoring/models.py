@@ -99,11 +99,12 @@ class ScoringSettings(models.Model):
         "flag evidence ratio",
         max_digits=7,
         decimal_places=2,
-        default=Decimal("20.00"),
+        default=Decimal("40.00"),
         validators=[MinValueValidator(Decimal("2")), MaxValueValidator(Decimal("10000"))],
         help_text=(
             "How sure a flag must be: the data must be at least this many times likelier if the "
-            "tutor's true rate were twice the threshold than if it were half of it (20 = 20 : 1). "
+            "tutor's true rate were twice the threshold than if it were half of it (40 = 40 : 1; a "
+            "7-day window needs 30/7 times that). "
             "Higher means fewer, surer flags that take more sessions to raise."
         ),
     )
@@ -208,7 +209,7 @@ class TutorScore(models.Model):
     no_show_rate_threshold = models.DecimalField(max_digits=5, decimal_places=2)
     first_session_retention_threshold = models.DecimalField(max_digits=5, decimal_places=2)
     minimum_sessions = models.PositiveIntegerField()
-    flag_evidence_ratio = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("20.00"))
+    flag_evidence_ratio = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("40.00"))
 
     last_calculated_at = models.DateTimeField()
     # The tutor's sessions_version the score was computed from (older than the tutor's: stale).

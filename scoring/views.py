@@ -331,11 +331,18 @@ def how_scores_work(request):
     ratio, minimum = scoring.flag_evidence_ratio, scoring.minimum_sessions
     tables = [
         {
-            "title": f"Reschedules: threshold {scoring.reschedule_rate_threshold:f}%",
+            "title": f"Reschedules, 30- and 90-day windows: threshold {scoring.reschedule_rate_threshold:f}%",
             "note": "Fewest tutor reschedules that raise the flag, by sessions in the window.",
             "unit": "Sessions in the window",
             "events": "Flags at",
             "rows": flag_table(scoring.reschedule_rate_threshold, ratio, minimum),
+        },
+        {
+            "title": "Reschedules, 7-day window",
+            "note": "A week is looked at afresh four times a month, so it needs 30/7 times the ratio.",
+            "unit": "Sessions in 7 days",
+            "events": "Flags at",
+            "rows": flag_table(scoring.reschedule_rate_threshold, ratio, minimum, window_days=7),
         },
         {
             "title": f"No-shows: threshold {scoring.no_show_rate_threshold:f}%",

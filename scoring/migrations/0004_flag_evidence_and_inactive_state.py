@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='scoringsettings',
             name='flag_evidence_ratio',
-            field=models.DecimalField(decimal_places=2, default=Decimal('20.00'), help_text="How sure a flag must be: the data must be at least this many times likelier if the tutor's true rate were twice the threshold than if it were half of it (20 = 20 : 1). Higher means fewer, surer flags that take more sessions to raise.", max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('2')), django.core.validators.MaxValueValidator(Decimal('10000'))], verbose_name='flag evidence ratio'),
+            field=models.DecimalField(decimal_places=2, default=Decimal('40.00'), help_text="How sure a flag must be: the data must be at least this many times likelier if the tutor's true rate were twice the threshold than if it were half of it (40 = 40 : 1; a 7-day window needs 30/7 times that). Higher means fewer, surer flags that take more sessions to raise.", max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('2')), django.core.validators.MaxValueValidator(Decimal('10000'))], verbose_name='flag evidence ratio'),
         ),
         migrations.AddField(
             model_name='tutorscore',
@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='tutorscore',
             name='flag_evidence_ratio',
-            field=models.DecimalField(decimal_places=2, default=Decimal('20.00'), max_digits=7),
+            field=models.DecimalField(decimal_places=2, default=Decimal('40.00'), max_digits=7),
         ),
         migrations.AddField(
             model_name='tutorscore',

@@ -56,7 +56,7 @@ def test_editing_settings_saves_the_row(admin_client):
         "session_report_mode": "flagged",
         "digest_time": "07:30",
     }
-    data["flag_evidence_ratio"] = "20"
+    data["flag_evidence_ratio"] = "40"
     response = admin_client.post(settings_url("change", settings.pk), data)
     assert response.status_code == 200  # first the preview, nothing saved
     assert ScoringSettings.load().reschedule_rate_threshold == Decimal("15.00")
@@ -118,13 +118,13 @@ def test_saving_settings_first_previews_how_many_tutors_it_flags_and_unflags(
         response.content.decode()
     )
 
-    data.update(flag_evidence_ratio="20", reschedule_rate_threshold="40")  # stricter: nobody
+    data.update(flag_evidence_ratio="40", reschedule_rate_threshold="50")  # stricter: nobody
     response = admin_client.post(settings_url("change", settings.pk), data)
     assert "flag 0 more tutor(s) and unflag 1 (1 flagged now, 0 after)" in response.content.decode()
     assert ScoringSettings.load().reschedule_rate_threshold == Decimal("15.00")  # only previewed
 
     data["report_recipients"] = "lead@example.com"
-    data.update(flag_evidence_ratio="20", reschedule_rate_threshold="15")  # mail only: no preview
+    data.update(flag_evidence_ratio="40", reschedule_rate_threshold="15")  # mail only: no preview
     assert admin_client.post(settings_url("change", settings.pk), data).status_code == 302
 
 

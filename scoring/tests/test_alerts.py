@@ -15,11 +15,11 @@ HOUR = timedelta(hours=1)
 
 @pytest.fixture
 def flagged_tutor(make_tutor, make_session):
-    """A tutor whose 7-day reschedule rate is 3 of 6 (50%): enough evidence, the flag is raised."""
+    """A tutor who rescheduled 4 of 6 sessions (66.67%): enough evidence, the flag is raised."""
     tutor = make_tutor()
-    for _ in range(3):
+    for _ in range(2):
         make_session(tutor, days_ago=2)
-    for _ in range(3):
+    for _ in range(4):
         make_session(tutor, days_ago=2, status="rescheduled", reason="double booked")
     return tutor
 
@@ -49,8 +49,8 @@ def test_flag_opens_one_alert_and_sends_the_signal_after_commit(
     assert received == [alert.pk]
     assert (alert.kind, alert.status, alert.opened_at) == ("reschedule_rate", "open", NOW)
     assert alert.message.startswith(
-        "Rescheduled 3 of 6 sessions in the last 7 days (50%, threshold 15%); "
-        "3 of 6 is enough evidence to flag."
+        "Rescheduled 4 of 6 sessions in the last 30 days (66.67%, threshold 15%); "
+        "4 of 6 is enough evidence to flag."
     )
     assert events(alert) == [("opened", None, alert.message)]
 
@@ -59,8 +59,8 @@ def test_alert_auto_resolves_when_the_flag_clears_and_reopens_as_a_new_alert(fla
     engine.score_tutor(flagged_tutor, now=NOW)
     first = Alert.objects.get()
 
-    # Eight more completed sessions: every window holds 3 of 14 = 21.43%, no longer evidence.
-    for _ in range(8):
+    # 20 more completed sessions: 4 of 26 = 15.38%, the evidence no longer favours a bad rate.
+    for _ in range(20):
         make_session(flagged_tutor, days_ago=1)
     engine.score_tutor(flagged_tutor, now=NOW + HOUR)
     first.refresh_from_db()
@@ -68,7 +68,7 @@ def test_alert_auto_resolves_when_the_flag_clears_and_reopens_as_a_new_alert(fla
     assert first.resolved_by_system
     assert events(first)[-1] == ("resolved", None, alerts.CLEARED_TEXT["reschedule_rate"])
 
-    for _ in range(3):
+    for _ in range(4):  # 8 of 30
         make_session(flagged_tutor, days_ago=1, status="rescheduled")
     engine.score_tutor(flagged_tutor, now=NOW + 2 * HOUR)
     second = Alert.objects.exclude(pk=first.pk).get()
@@ -80,7 +80,7 @@ def test_acknowledged_alert_is_also_auto_resolved(flagged_tutor, make_session, s
     engine.score_tutor(flagged_tutor, now=NOW)
     alert = Alert.objects.get()
     alerts.acknowledge(alert, user=staff_user, now=NOW)
-    for _ in range(10):
+    for _ in range(20):
         make_session(flagged_tutor, days_ago=1)
     engine.score_tutor(flagged_tutor, now=NOW + HOUR)
     alert.refresh_from_db()
@@ -148,9 +148,9 @@ def test_user_resolution_closes_the_episode_until_the_flag_clears(flagged_tutor,
     engine.score_tutor(flagged_tutor, now=NOW + HOUR)  # still flagged, same episode: no new alert
     assert Alert.objects.count() == 1
 
-    for _ in range(10):
+    for _ in range(20):
         make_session(flagged_tutor, days_ago=1)
-    engine.score_tutor(flagged_tutor, now=NOW + 2 * HOUR)  # cleared
+    engine.score_tutor(flagged_tutor, now=NOW + 2 * HOUR)  # cleared: 4 of 26 favours a good rate
     for _ in range(6):
         make_session(flagged_tutor, days_ago=1, status="rescheduled")
     engine.score_tutor(flagged_tutor, now=NOW + 3 * HOUR)  # raised again: a new episode

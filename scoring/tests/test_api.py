@@ -186,7 +186,7 @@ def test_detail(get, tutors, now):
         "no_show_rate": 10.0,
         "first_session_retention": 60.0,
         "minimum_sessions": 5,
-        "flag_evidence_ratio": 20.0,
+        "flag_evidence_ratio": 40.0,
     }
     assert [alert["kind"] for alert in body["open_alerts"]] == ["reschedule_rate"]
 
@@ -286,13 +286,14 @@ def test_detail_shows_the_state_and_the_evidence_behind_each_flag(get, make_tuto
     )
     assert score["evidence"]["reschedule_rate"] == {
         "state": "flagged",
-        "window_days": 7,
+        "window_days": 30,  # the 7-day window holds the same 4 of 10, but needs 30/7 × 40 : 1
         "events": 4,
         "total": 10,
         "evidence_ratio": 48.08,
-        "strength": 64.6,
+        "strength": 52.5,
+        "held": False,
     }
     assert score["evidence"]["no_show_rate"]["state"] == "clear"
     assert score["evidence"]["first_session"]["state"] == "no data"
     listed = get("/api/tutors").json()["results"][0]
-    assert (listed["state"], listed["why"]) == ("flagged", "4 of 10 rescheduled, 7 d")
+    assert (listed["state"], listed["why"]) == ("flagged", "4 of 10 rescheduled, 30 d")

@@ -19,9 +19,9 @@ def run(*args):
 
 def test_recompute_scores_prints_progress_and_summary(make_tutor, make_session):
     tutor = make_tutor()
-    for _ in range(3):
+    for _ in range(2):
         make_session(tutor, days_ago=1)
-    for _ in range(3):
+    for _ in range(4):
         make_session(tutor, days_ago=1, status="rescheduled")
 
     output = run("recompute_scores", "--now", NOW.isoformat())

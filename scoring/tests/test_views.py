@@ -682,11 +682,11 @@ def test_how_scores_work_shows_the_flag_table_of_the_current_settings(staff_clie
 
     assert Client().get("/how-scores-work/").status_code == 302  # login first
     page = staff_client.get("/how-scores-work/").content.decode()
-    assert "20 times likelier" in page
-    # docs/scoring.md's table at the default 20 : 1: 3 of 5, 4 of 10, 6 of 20, 7 of 30 reschedules.
-    for cell in ("3 (60%)", "4 (40%)", "6 (30%)", "7 (23%)"):
+    assert "40 times likelier" in page
+    # docs/scoring.md's table at the default 40 : 1: 4 of 5, 4 of 10, 6 of 20, 8 of 30 reschedules.
+    for cell in ("4 (80%)", "4 (40%)", "6 (30%)", "8 (27%)"):
         assert cell in page
 
     ScoringSettings.objects.update(flag_evidence_ratio=100, minimum_sessions=10)
     page = staff_client.get("/how-scores-work/").content.decode()
-    assert "100 times likelier" in page and "3 (60%)" not in page  # 5 sessions: under the minimum
+    assert "100 times likelier" in page and "4 (80%)" not in page  # 5 sessions: under the minimum
