@@ -26,6 +26,7 @@ from itertools import groupby
 from django.db import transaction
 
 from .models import COUNTED_STATUSES, Session, Tutor
+from .sql import fetch, matching
 
 FOLLOW_UP_DAYS = 14
 NOT_FIRST = (False, False)
@@ -92,13 +93,13 @@ def plan_pairs(pairs, incoming=()):
     if not pairs:
         return {}
     incoming = {session.pk: session for session in incoming}
-    rows = (
-        Session.objects.filter(
-            tutor_id__in={tutor_id for tutor_id, _ in pairs},
-            student_id__in={student_id for _, student_id in pairs},
-        )
-        .order_by()
-        .values_list(*PAIR_COLUMNS, *FLAG_FIELDS)
+    fields = [Session._meta.get_field(name) for name in (*PAIR_COLUMNS, *FLAG_FIELDS)]
+    tutors, tutor_params = matching("tutor_id", fields[0], {tutor_id for tutor_id, _ in pairs})
+    students, student_params = matching("student_id", fields[1], {student_id for _, student_id in pairs})
+    rows = fetch(
+        f"SELECT {', '.join(field.column for field in fields)} FROM sessions WHERE {tutors} AND {students}",
+        [*tutor_params, *student_params],
+        fields,
     )
     by_pair = defaultdict(list)
     for row in rows:

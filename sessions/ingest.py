@@ -23,6 +23,7 @@ from .first_sessions import FLAG_FIELDS, plan_pairs, write_changes
 from .models import Reschedule, Session, Tutor
 from .ordering import latest_state
 from .rescheduling import fill_derived_fields
+from .sql import fetch, lock_clause, matching
 
 logger = logging.getLogger(__name__)
 
@@ -112,26 +113,37 @@ def _ingest(items, *, now, prefix):
     result = IngestResult(session_ids=[str(item.session_id) for item in items])
 
     with transaction.atomic():
-        tutor_ids = {item.tutor_id for item in items}
-        existing_tutor_ids = set(
-            Tutor.objects.filter(pk__in=tutor_ids)
-            .select_for_update(no_key=True)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        where, params = matching("id", Tutor._meta.pk, {item.tutor_id for item in items})
+        existing_tutor_ids = {
+            tutor_id
+            for (tutor_id,) in fetch(
+                f"SELECT id FROM tutors WHERE {where} ORDER BY id{lock_clause()}", params, [Tutor._meta.pk]
+            )
+        }
         new_tutors = _new_tutors(enumerate(items), existing_tutor_ids, prefix, now=now)
         if new_tutors:
             # ignore_conflicts: a tutor created by a concurrent request meanwhile is fine as it is.
             Tutor.objects.bulk_create(new_tutors, ignore_conflicts=True)
             result.tutors_created = len(new_tutors)
 
+        stored_ids = list(posted)
         if connection.features.has_select_for_update:  # SQLite: the write lock is already ours
             # A concurrent post of the same session waits here until the other commits. Locking and
             # reading apart: a statement that waited still reads the joined reschedule as it was
             # when it started. (A new session both insert: a unique violation for one, retried.)
-            locked = Session.objects.select_for_update(no_key=True).filter(pk__in=list(posted))
-            list(locked.order_by("pk").values_list("pk", flat=True))
-        existing = Session.objects.select_related("reschedule").order_by().in_bulk(list(posted))
+            where, params = matching("id", Session._meta.pk, stored_ids)
+            stored_ids = [
+                session_id
+                for (session_id,) in fetch(
+                    f"SELECT id FROM sessions WHERE {where} ORDER BY id{lock_clause()}",
+                    params,
+                    [Session._meta.pk],
+                )
+            ]
+        # Only the locked rows can exist: new sessions (the usual post) skip the read.
+        existing = (
+            Session.objects.select_related("reschedule").order_by().in_bulk(stored_ids) if stored_ids else {}
+        )
         sessions_to_create, sessions_to_update = [], []
         reschedules_to_create, reschedules_to_update, reschedules_to_delete = [], [], []
         changed_pairs = set()  # (tutor_id, student_id) of every changed session, before and after
