@@ -10,14 +10,36 @@ come back through the same converters the ORM applies (none on PostgreSQL for th
 from django.db import connection
 
 
+def _array(field) -> str:
+    return f"%s::{field.db_type(connection).split('(')[0]}[]"  # varchar(100)[] would truncate
+
+
 def matching(column: str, field, values) -> tuple[str, list]:
     """(SQL, params) of `column` matched against these values of `field` (never empty)."""
     values = list(values)
     if connection.vendor == "postgresql":
-        array_type = field.db_type(connection).split("(")[0]  # varchar(100)[] would truncate
-        return f"{column} = ANY(%s::{array_type}[])", [values]
+        return f"{column} = ANY({_array(field)})", [values]
     prepared = [field.get_db_prep_value(value, connection) for value in values]
     return f"{column} IN ({', '.join(['%s'] * len(prepared))})", prepared
+
+
+def matching_rows(columns: list[str], fields: list, rows) -> tuple[str, list]:
+    """(SQL, params) of these columns matched, together, against these tuples (never empty): on
+    PostgreSQL one array per column, paired up again by `unnest`."""
+    rows = list(rows)
+    names = ", ".join(columns)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(_array(field) for field in fields)
+        return f"({names}) IN (SELECT * FROM unnest({arrays}))", [
+            list(values) for values in zip(*rows, strict=True)
+        ]
+    params = [
+        field.get_db_prep_value(value, connection)
+        for row in rows
+        for field, value in zip(fields, row, strict=True)
+    ]
+    placeholders = f"({', '.join(['%s'] * len(fields))})"
+    return f"({names}) IN (VALUES {', '.join([placeholders] * len(rows))})", params
 
 
 def lock_clause() -> str:
