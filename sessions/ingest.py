@@ -1,8 +1,9 @@
 """Store sessions pushed by the platform (upsert), then wake the scoring pipeline.
 
 Set-based: a batch costs a fixed number of SQL statements whatever its size (one SELECT each for
-the tutors and the existing sessions, one SELECT of the pairs it touches for their first-session
-flags, bulk INSERT/UPDATE for the rest), and enqueues ONE
+the tutors and the existing sessions, the latter skipped when none exists, one SELECT of the pairs
+it touches for their first-session flags, bulk INSERT/UPDATE for the rest; the hot ones
+hand-written in sessions/sql.py, lists as one array parameter on PostgreSQL), and enqueues ONE
 processing task for the sessions that really changed. Identical repeats write nothing and
 enqueue nothing, so they cannot trigger duplicate mails.
 
