@@ -12,7 +12,8 @@
    backends spent per request (the figure this shared 2-core machine's load does not distort),
    also as a ratio to /healthz's.
 2. In-process (`--in-process N`): N single POSTs through Django's test Client, CPU
-   (`time.process_time`) per POST, by phase with `--profile` (cProfile, top functions).
+   (`time.process_time`) per POST, by phase with `--profile` (cProfile on CPU time, top
+   functions); with `--in-process-bulk N`, then N bulk POSTs of 1,000 new sessions, web CPU per 1,000.
 
 The POSTs add completed sessions for existing tutors (new session and student ids); their queued
 scoring tasks are deleted afterwards (no worker runs here).
@@ -166,7 +167,7 @@ def in_process(args, tutor_ids):
     if args.profile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)
         profiler.enable()
     cpu_started, wall_started = time.process_time(), time.perf_counter()
     for _ in range(args.in_process):
@@ -178,11 +179,25 @@ def in_process(args, tutor_ids):
 
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
-    delete_queued_tasks(DATABASE_URL)
     print(
         f"in-process single POST ({args.in_process} requests): "
         f"CPU {cpu:.2f} ms, wall {wall:.2f} ms per request"
     )
+    if args.in_process_bulk:
+        batches = [
+            json.dumps({"sessions": [session_payload(rng.choice(tutor_ids), rng) for _ in range(1000)]})
+            for _ in range(args.in_process_bulk)
+        ]
+        cpu_started = time.process_time()
+        for body in batches:
+            response = client.post("/api/sessions/bulk", body, content_type="application/json")
+            assert response.status_code == 202, response.content
+        cpu = (time.process_time() - cpu_started) / args.in_process_bulk * 1000
+        print(
+            f"in-process bulk POST ({args.in_process_bulk} × 1,000 new sessions): web CPU {cpu:.0f} ms "
+            f"per 1,000 → {1000 / cpu * 1000:,.0f} sessions/s of one core (the database's CPU not counted)"
+        )
+    delete_queued_tasks(DATABASE_URL)
 
 
 def main():
@@ -192,7 +207,10 @@ def main():
     parser.add_argument(
         "--in-process", type=int, default=500, help="Single POSTs timed in-process (0: skip)."
     )
-    parser.add_argument("--profile", action="store_true", help="cProfile the in-process POSTs.")
+    parser.add_argument(
+        "--in-process-bulk", type=int, default=0, help="Bulk POSTs of 1,000 new sessions timed in-process."
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the in-process POSTs (CPU time).")
     parser.add_argument("--skip-http", action="store_true")
     args = parser.parse_args()
 

@@ -26,6 +26,7 @@ from itertools import groupby
 from django.db import transaction
 
 from .models import COUNTED_STATUSES, Session, Tutor
+from .sql import fetch, matching_rows
 
 FOLLOW_UP_DAYS = 14
 NOT_FIRST = (False, False)
@@ -92,18 +93,16 @@ def plan_pairs(pairs, incoming=()):
     if not pairs:
         return {}
     incoming = {session.pk: session for session in incoming}
-    rows = (
-        Session.objects.filter(
-            tutor_id__in={tutor_id for tutor_id, _ in pairs},
-            student_id__in={student_id for _, student_id in pairs},
-        )
-        .order_by()
-        .values_list(*PAIR_COLUMNS, *FLAG_FIELDS)
+    fields = [Session._meta.get_field(name) for name in (*PAIR_COLUMNS, *FLAG_FIELDS)]
+    # The exact pairs, not a tutor list and a student list: those also matched every other
+    # pair they combine into (12 times the rows for a batch of 1,000).
+    where, params = matching_rows(["tutor_id", "student_id"], fields[:2], pairs)
+    rows = fetch(
+        f"SELECT {', '.join(field.column for field in fields)} FROM sessions WHERE {where}", params, fields
     )
     by_pair = defaultdict(list)
     for row in rows:
-        # The two IN lists also match other pairs; a stored row about to change is replaced.
-        if row[:2] in pairs and row[2] not in incoming:
+        if row[2] not in incoming:  # a stored row about to change is replaced
             by_pair[row[:2]].append(row)
     for session in incoming.values():
         pair = (session.tutor_id, session.student_id)

@@ -1,8 +1,9 @@
 """Store sessions pushed by the platform (upsert), then wake the scoring pipeline.
 
 Set-based: a batch costs a fixed number of SQL statements whatever its size (one SELECT each for
-the tutors and the existing sessions, one SELECT of the pairs it touches for their first-session
-flags, bulk INSERT/UPDATE for the rest), and enqueues ONE
+the tutors and the existing sessions, the latter skipped when none exists, one SELECT of the pairs
+it touches for their first-session flags, bulk INSERT/UPDATE for the rest; the hot ones
+hand-written in sessions/sql.py, lists as one array parameter on PostgreSQL), and enqueues ONE
 processing task for the sessions that really changed. Identical repeats write nothing and
 enqueue nothing, so they cannot trigger duplicate mails.
 
@@ -23,6 +24,7 @@ from .first_sessions import FLAG_FIELDS, plan_pairs, write_changes
 from .models import Reschedule, Session, Tutor
 from .ordering import latest_state
 from .rescheduling import fill_derived_fields
+from .sql import fetch, lock_clause, matching
 
 logger = logging.getLogger(__name__)
 
@@ -112,26 +114,37 @@ def _ingest(items, *, now, prefix):
     result = IngestResult(session_ids=[str(item.session_id) for item in items])
 
     with transaction.atomic():
-        tutor_ids = {item.tutor_id for item in items}
-        existing_tutor_ids = set(
-            Tutor.objects.filter(pk__in=tutor_ids)
-            .select_for_update(no_key=True)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        where, params = matching("id", Tutor._meta.pk, {item.tutor_id for item in items})
+        existing_tutor_ids = {
+            tutor_id
+            for (tutor_id,) in fetch(
+                f"SELECT id FROM tutors WHERE {where} ORDER BY id{lock_clause()}", params, [Tutor._meta.pk]
+            )
+        }
         new_tutors = _new_tutors(enumerate(items), existing_tutor_ids, prefix, now=now)
         if new_tutors:
             # ignore_conflicts: a tutor created by a concurrent request meanwhile is fine as it is.
             Tutor.objects.bulk_create(new_tutors, ignore_conflicts=True)
             result.tutors_created = len(new_tutors)
 
+        stored_ids = list(posted)
         if connection.features.has_select_for_update:  # SQLite: the write lock is already ours
             # A concurrent post of the same session waits here until the other commits. Locking and
             # reading apart: a statement that waited still reads the joined reschedule as it was
             # when it started. (A new session both insert: a unique violation for one, retried.)
-            locked = Session.objects.select_for_update(no_key=True).filter(pk__in=list(posted))
-            list(locked.order_by("pk").values_list("pk", flat=True))
-        existing = Session.objects.select_related("reschedule").order_by().in_bulk(list(posted))
+            where, params = matching("id", Session._meta.pk, stored_ids)
+            stored_ids = [
+                session_id
+                for (session_id,) in fetch(
+                    f"SELECT id FROM sessions WHERE {where} ORDER BY id{lock_clause()}",
+                    params,
+                    [Session._meta.pk],
+                )
+            ]
+        # Only the locked rows can exist: new sessions (the usual post) skip the read.
+        existing = (
+            Session.objects.select_related("reschedule").order_by().in_bulk(stored_ids) if stored_ids else {}
+        )
         sessions_to_create, sessions_to_update = [], []
         reschedules_to_create, reschedules_to_update, reschedules_to_delete = [], [], []
         changed_pairs = set()  # (tutor_id, student_id) of every changed session, before and after
@@ -262,21 +275,28 @@ def _new_tutors(indexed_items, existing_tutor_ids, prefix, *, now):
     return list(new.values())
 
 
+SESSION_ATTNAMES = [field.attname for field in Session._meta.concrete_fields]
+
+
 def _session_from(item, platform_updated_at, *, now):
-    session = Session(
-        id=item.session_id,
-        tutor_id=item.tutor_id,
-        student_id=item.student_id,
-        scheduled_time=item.scheduled_time,
-        completed_time=item.completed_time,
-        status=item.status,
-        duration_minutes=item.duration_minutes,
-        student_rating=item.student_rating,
-        no_show_by=item.no_show_by,
-        platform_updated_at=platform_updated_at,
-        created_at=now,
-        updated_at=now,
-    )
+    values = {
+        "id": item.session_id,
+        "tutor_id": item.tutor_id,
+        "student_id": item.student_id,
+        "scheduled_time": item.scheduled_time,
+        "completed_time": item.completed_time,
+        "status": item.status,
+        "duration_minutes": item.duration_minutes,
+        "student_rating": item.student_rating,
+        "no_show_by": item.no_show_by,
+        "is_first_session": False,  # set by plan_pairs
+        "first_session_retained": False,
+        "platform_updated_at": platform_updated_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # Positional: Model.__init__ with keywords costs 2.5 times as much (19 µs against 8 µs a session).
+    session = Session(*(values[name] for name in SESSION_ATTNAMES))
     return session.apply_defaults()  # bulk writes skip save(): apply the no-show default here
 
 

@@ -34,7 +34,9 @@ class NotifyingORM(ORM):
     def enqueue(self, task):
         if not self.on_postgres():
             return super().enqueue(task)
-        self.get_connection()  # the stock broker's connection hygiene
+        # Not the stock broker's get_connection(): its close_old_connections() is for the pusher's
+        # long-lived thread, and in a request it made the next statement pay a health check
+        # (SELECT 1). Requests and tasks already get Django's connection checks.
         connection = connections[Conf.ORM]
         # One statement, so one commit: a NOTIFY makes its own transaction commit to disk too.
         with connection.cursor() as cursor:

@@ -1,0 +1,78 @@
+"""Hand-written SQL for the ingest's hot statements.
+
+Building an ORM statement costs 0.5–0.8 ms of Python, more than PostgreSQL needs to run these
+small lookups, and an `IN` list makes Django and psycopg handle every value as a parameter of its
+own. Here a list travels as ONE array parameter on PostgreSQL (`= ANY(%s)`); other databases
+(SQLite: the demo) get an `IN` list. Values go in through the fields' `get_db_prep_value` and rows
+come back through the same converters the ORM applies (none on PostgreSQL for these columns).
+"""
+
+from django.db import connection
+
+
+def _array(field) -> str:
+    return f"%s::{field.db_type(connection).split('(')[0]}[]"  # varchar(100)[] would truncate
+
+
+def matching(column: str, field, values) -> tuple[str, list]:
+    """(SQL, params) of `column` matched against these values of `field` (never empty)."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY({_array(field)})", [values]
+    prepared = [field.get_db_prep_value(value, connection) for value in values]
+    return f"{column} IN ({', '.join(['%s'] * len(prepared))})", prepared
+
+
+def matching_rows(columns: list[str], fields: list, rows) -> tuple[str, list]:
+    """(SQL, params) of these columns matched, together, against these tuples (never empty): on
+    PostgreSQL one array per column, paired up again by `unnest`."""
+    rows = list(rows)
+    names = ", ".join(columns)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(_array(field) for field in fields)
+        return f"({names}) IN (SELECT * FROM unnest({arrays}))", [
+            list(values) for values in zip(*rows, strict=True)
+        ]
+    params = [
+        field.get_db_prep_value(value, connection)
+        for row in rows
+        for field, value in zip(fields, row, strict=True)
+    ]
+    placeholders = f"({', '.join(['%s'] * len(fields))})"
+    return f"({names}) IN (VALUES {', '.join([placeholders] * len(rows))})", params
+
+
+def lock_clause() -> str:
+    """The row lock the ingest takes on what it reads ('' where the database has none: SQLite
+    already holds the write lock)."""
+    return " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
+
+
+def fetch(sql: str, params: list, fields) -> list[tuple]:
+    """The rows of a statement whose columns are these model fields, as the ORM would convert them."""
+    # get_col(): a foreign key's column converts as its target's, as in the ORM's own queries.
+    columns = [field.get_col(field.model._meta.db_table) for field in fields]
+    converters = [
+        (position, converter, column)
+        for position, column in enumerate(columns)
+        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not converters:
+        return rows
+    converted = []
+    for row in rows:
+        row = list(row)
+        for position, converter, column in converters:
+            row[position] = converter(row[position], column, connection)
+        converted.append(tuple(row))
+    return converted
+
+
+def execute(sql: str, params: list) -> int:
+    """Run a write; the number of rows it touched."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
