@@ -10,6 +10,8 @@ urlpatterns = [
     path("tutors/<uuid:tutor_id>/", views.tutor_detail, name="tutor_detail"),
     path("alerts/", views.alert_list, name="alert_list"),
     path("alerts/bulk/", views.alert_bulk, name="alert_bulk"),
+    path("alerts/outcomes/", views.coaching_results, name="coaching"),
+    path("alerts/outcomes.csv", views.coaching_csv, name="coaching_csv"),
     path("how-scores-work/", views.how_scores_work, name="how_scores_work"),
     *[
         path(

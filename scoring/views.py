@@ -26,7 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from sessions.models import Tutor
 from tutorscore.text import safe_next_url, without_control_characters
 
-from . import alerts, charts, selectors
+from . import alerts, charts, coaching, selectors
 from .evidence import flag_table
 from .forms import ACTION_FORMS, OUTCOME_CHOICES, SNOOZE_MAX_DAYS, BulkActionForm, QueueFilterForm
 from .models import Alert, ScoringSettings
@@ -319,6 +319,7 @@ def tutor_detail(request, tutor_id):
         "reschedules": selectors.recent_reschedules(tutor),
         "sessions": sessions_page,
         "alerts": selectors.tutor_alerts(tutor),
+        "coaching": coaching.coaching_outcomes(now=now, tutor=tutor),
         **_alert_card_context(now),
         "emails": selectors.emails_about(tutor),
     }
@@ -423,6 +424,64 @@ def alert_bulk(request):
     )
     messages.success(request, f"{changed} alert{pluralize(changed)} {BULK_DONE[data['action']]}.")
     return redirect(back)
+
+
+@staff_required
+def coaching_results(request):
+    """Did coaching work: the summary per kind and every acted-on alert's before/after."""
+    outcomes = coaching.coaching_outcomes(now=timezone.now())
+    context = {
+        "outcomes": outcomes,
+        "summaries": coaching.summarize(outcomes),
+        "days": coaching.COMPARISON_DAYS,
+        "min_sessions": coaching.MIN_SESSIONS,
+    }
+    return render(request, "scoring/coaching.html", context)
+
+
+@permission_required("scoring.export_tutors", "export coaching results")
+def coaching_csv(request):
+    """Every acted-on alert's comparison, as the page lists them (formula-safe like the tutor CSV)."""
+    now = timezone.now()
+    writer = csv.writer(_Echo())
+
+    def blank_if_none(value):
+        return "" if value is None else value  # unknown, not 0
+
+    def lines():
+        yield writer.writerow(
+            [
+                "Tutor",
+                "Alert",
+                "Alert opened (UTC)",
+                "First action (UTC)",
+                "Sessions before",
+                "Rate before (%)",
+                "Sessions after",
+                "Rate after (%)",
+                "Change (points)",
+                "Result",
+            ]
+        )
+        for outcome in coaching.coaching_outcomes(now=now):
+            yield writer.writerow(
+                [
+                    _csv_text(outcome.alert.tutor.name),
+                    outcome.alert.get_kind_display(),
+                    outcome.alert.opened_at.isoformat(),
+                    outcome.first_action_at.isoformat(),
+                    outcome.sessions_before,
+                    blank_if_none(outcome.rate_before),
+                    outcome.sessions_after if outcome.ready else "",
+                    blank_if_none(outcome.rate_after),
+                    blank_if_none(outcome.change),
+                    outcome.verdict,
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="coaching-{now:%Y%m%d-%H%M}.csv"'
+    return response
 
 
 BULK_DONE = {"acknowledge": "acknowledged", "assign": "assigned", "resolve": "resolved", "snooze": "snoozed"}
