@@ -1,5 +1,5 @@
 """The alert queue as a team works it, at desktop (1280 px) and phone (390 px) widths: a note
-typed or added survives the refresh, bulk resolve, snooze.
+typed or added survives the refresh, bulk resolve, snooze, and "did coaching work?".
 
 Data is built relative to the real clock: the live server computes ages and snoozes from
 timezone.now().
@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from scoring import alerts as alerts_module
 from scoring.models import Alert
 from scoring.tests.browser.test_dashboard import log_in
 from tutorscore.testing import make_alert
@@ -114,3 +115,35 @@ def test_snooze_an_alert_and_find_it_under_snoozed(sized_page, live_server, staf
     expect(page).to_have_url(f"{live_server.url}/alerts/?sort=newest&kind=&status=snoozed&assignee=&age=")
     expect(page.locator(".alert-card")).to_have_count(1)
     expect(card_of(page, "Cat")).to_be_visible()
+
+
+def test_the_coaching_panel_and_the_tutor_block(
+    sized_page, live_server, staff_user, make_tutor, make_session
+):
+    now = timezone.now()
+    tutor = make_tutor("Coached")
+    alert = make_alert(tutor, opened_at=now - timedelta(days=41))
+    alerts_module.acknowledge(alert, user=staff_user, now=now - timedelta(days=40))
+    for index in range(10):  # before: 4 of 10 rescheduled; after: 1 of 8
+        make_session(
+            tutor, at=now - timedelta(days=65 - index), status="rescheduled" if index < 4 else "completed"
+        )
+    for index in range(8):
+        make_session(
+            tutor, at=now - timedelta(days=39 - index), status="rescheduled" if index < 1 else "completed"
+        )
+    page = sized_page
+    log_in(page, live_server, "/alerts/")
+    page.get_by_role("link", name="Did coaching work?").click()
+    expect(page.locator(".coaching-summary")).to_contain_text(
+        "Reschedule rate: 1 of 1 tutor improved, median -27.5 points."
+    )
+    row = page.locator("tbody tr").first
+    expect(row).to_contain_text("40.0%")
+    expect(row).to_contain_text("12.5%")
+    expect(row).to_contain_text("Improved")
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    row.get_by_role("link", name="Coached").click()
+    block = page.locator("section", has=page.get_by_role("heading", name="After coaching"))
+    expect(block).to_contain_text("-27.5 points")
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
