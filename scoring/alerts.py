@@ -216,8 +216,11 @@ def add_note(alert, *, text, user, now=None):
     )
 
 
-def resolve(alert, *, user, note="", now=None):
-    """Close an unresolved alert by hand, optionally with a note."""
+OUTCOMES = [Alert.Resolution.COACHED, Alert.Resolution.NOT_A_PROBLEM, Alert.Resolution.TUTOR_LEFT]
+
+
+def resolve(alert, *, user, note="", outcome=Alert.Resolution.BY_HAND, now=None):
+    """Close an unresolved alert by hand with an outcome (OUTCOMES), optionally with a note."""
     now = now or timezone.now()
     with transaction.atomic():
         _transition(
@@ -228,7 +231,7 @@ def resolve(alert, *, user, note="", now=None):
                 "status": Alert.Status.RESOLVED,
                 "resolved_at": now,
                 "resolved_by": user,
-                "resolution": Alert.Resolution.BY_HAND,
+                "resolution": outcome,
                 "updated_at": now,
             },
         )
@@ -236,6 +239,80 @@ def resolve(alert, *, user, note="", now=None):
             alert=alert,
             action=AlertEvent.Action.RESOLVED,
             actor=user,
-            text=(note or "").strip(),
+            text=_resolved_text(outcome, note),
             created_at=now,
         )
+
+
+def _resolved_text(outcome, note=""):
+    label = "" if outcome == Alert.Resolution.BY_HAND else f"{Alert.Resolution(outcome).label}."
+    return " ".join(part for part in (label, (note or "").strip()) if part)
+
+
+def snooze(alert, *, until, user, now=None):
+    """Take an unresolved alert out of the queue until `until`; it comes back by itself then."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _transition(
+            alert,
+            allowed=UNRESOLVED,
+            error="A resolved alert cannot be snoozed.",
+            changes={"snoozed_until": until, "updated_at": now},
+        )
+        return AlertEvent.objects.create(
+            alert=alert,
+            action=AlertEvent.Action.SNOOZED,
+            actor=user,
+            text=_snoozed_text(until),
+            created_at=now,
+        )
+
+
+def _snoozed_text(until):
+    return f"Snoozed until {until:%b %-d, %Y}."
+
+
+# --- bulk actions (the queue's "selected" / "all matching the filter") ----------------------------
+
+BULK_ACTIONS = ("acknowledge", "assign", "resolve", "snooze")
+
+
+def bulk_act(
+    alerts, action: str, *, user, now, assignee=None, outcome=Alert.Resolution.BY_HAND, until=None
+) -> int:
+    """Apply `action` to every alert of the queryset it still fits, in one transaction: one UPDATE
+    and one AlertEvent per changed alert. Returns how many changed (the others were skipped)."""
+    allowed = [Alert.Status.OPEN] if action == "acknowledge" else UNRESOLVED
+    if action == "acknowledge":
+        changes = {"status": Alert.Status.ACKNOWLEDGED, "acknowledged_at": now, "acknowledged_by": user}
+        event_action, text = AlertEvent.Action.ACKNOWLEDGED, ""
+    elif action == "assign":
+        changes = {"assignee": assignee}
+        event_action = AlertEvent.Action.ASSIGNED
+        text = f"Assigned to {assignee.get_username()}." if assignee else "Unassigned."
+    elif action == "resolve":
+        changes = {
+            "status": Alert.Status.RESOLVED,
+            "resolved_at": now,
+            "resolved_by": user,
+            "resolution": outcome,
+        }
+        event_action, text = AlertEvent.Action.RESOLVED, _resolved_text(outcome)
+    elif action == "snooze":
+        changes = {"snoozed_until": until}
+        event_action, text = AlertEvent.Action.SNOOZED, _snoozed_text(until)
+    else:
+        raise ValueError(f"unknown bulk action {action!r}")
+    with transaction.atomic():
+        # Lock the rows first so the events name exactly the alerts the UPDATE changed.
+        ids = list(
+            alerts.filter(status__in=allowed).select_for_update().order_by().values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        Alert.objects.filter(pk__in=ids).update(**changes, updated_at=now)
+        AlertEvent.objects.bulk_create(
+            AlertEvent(alert_id=alert_id, action=event_action, actor=user, text=text, created_at=now)
+            for alert_id in ids
+        )
+    return len(ids)

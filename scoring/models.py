@@ -302,6 +302,10 @@ class Alert(models.Model):
         CLEARED = "cleared", "Flag cleared"
         INACTIVE = "inactive", "Tutor inactive"
         BY_HAND = "by_hand", "Resolved by a person"
+        # The outcomes a coach picks when closing an alert; "not a problem" feeds back into tuning.
+        COACHED = "coached", "Coached"
+        NOT_A_PROBLEM = "not_a_problem", "Not a problem"
+        TUTOR_LEFT = "tutor_left", "Tutor left"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tutor = models.ForeignKey(Tutor, on_delete=models.CASCADE, related_name="alerts")
@@ -325,7 +329,9 @@ class Alert(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    resolution = models.CharField(max_length=12, choices=Resolution.choices, blank=True)
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
+    # Out of the queue until then; it comes back by itself (read against `now`, no job needed).
+    snoozed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -376,6 +382,7 @@ class AlertEvent(models.Model):
         ACKNOWLEDGED = "acknowledged"
         ASSIGNED = "assigned"
         NOTE = "note"
+        SNOOZED = "snoozed"
         RESOLVED = "resolved"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

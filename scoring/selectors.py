@@ -54,7 +54,7 @@ def overview_stats(*, now):
     sessions_last_24h = Session.objects.filter(
         scheduled_time__gt=now - timedelta(hours=24), scheduled_time__lte=now
     ).count()
-    open_alerts = Alert.objects.filter(status__in=UNRESOLVED).count()
+    open_alerts = Alert.objects.filter(status__in=UNRESOLVED).exclude(snoozed_until__gt=now).count()
 
     average = tutor_stats["average_rate_30d"]
     oldest = tutor_stats["oldest_unscored_change"]
@@ -312,13 +312,64 @@ def alert_assignees():
 # --- Alert queue ------------------------------------------------------------------------------
 
 ALERT_SORTS = {"newest": "Newest first", "severity": "Most severe first"}
+# "To handle" is the default view: unresolved and not snoozed.
+ALERT_STATUS_FILTERS = {"": "To handle", "open": "Open", "acknowledged": "Acknowledged", "snoozed": "Snoozed"}
+ALERT_AGES = {
+    "": "Any time",
+    "day": "In the last day",
+    "week": "In the last week",
+    "older": "Over a week ago",
+}
 
 
-def alert_queue(*, sort="newest"):
-    """Open and acknowledged alerts; "severity" puts the riskiest tutors first."""
+def queue_alerts(*, now, kind="", status="", assignee="", age=""):
+    """Unresolved alerts matching the queue's filters, a plain queryset (bulk actions lock it).
+
+    A snoozed alert (snoozed_until after `now`) shows only under "snoozed" and is back in the
+    other views once `now` passes its date. `assignee`: a user id, "none", or "" for anyone.
+    """
+    snoozed = Q(snoozed_until__gt=now)
     queryset = Alert.objects.filter(status__in=UNRESOLVED)
+    if status == "snoozed":
+        queryset = queryset.filter(snoozed)
+    else:
+        queryset = queryset.exclude(snoozed)
+        if status:
+            queryset = queryset.filter(status=status)
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if assignee == "none":
+        queryset = queryset.filter(assignee__isnull=True)
+    elif assignee:
+        queryset = queryset.filter(assignee_id=assignee)
+    if age == "day":
+        queryset = queryset.filter(opened_at__gt=now - timedelta(days=1))
+    elif age == "week":
+        queryset = queryset.filter(opened_at__gt=now - timedelta(days=7))
+    elif age == "older":
+        queryset = queryset.filter(opened_at__lte=now - timedelta(days=7))
+    return queryset
+
+
+def alert_queue(queryset, *, sort="newest"):
+    """The queue's page rows: `queryset` (from queue_alerts) sorted, with people and history;
+    "severity" puts the riskiest tutors first."""
     if sort == "severity":
         queryset = queryset.order_by(F("tutor__score__risk_score").desc(nulls_last=True), "-opened_at", "id")
     else:
         queryset = queryset.order_by("-opened_at", "id")
     return alerts_with_events(queryset)
+
+
+def not_a_problem_counts(*, now, days=90) -> list[tuple[str, int]]:
+    """(kind label, count) of alerts resolved as "not a problem" in the last `days`, every kind
+    listed: the flags people judged false alarms, for whoever tunes the thresholds."""
+    counts = dict(
+        Alert.objects.filter(
+            resolution=Alert.Resolution.NOT_A_PROBLEM, resolved_at__gt=now - timedelta(days=days)
+        )
+        .values_list("kind")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    return [(label, counts.get(kind, 0)) for kind, label in Alert.Kind.choices]

@@ -5,6 +5,7 @@ htmx (`request.htmx`), so every page also works as a plain page load without Jav
 """
 
 import csv
+from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
@@ -23,14 +26,15 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from sessions.models import Tutor
 from tutorscore.text import safe_next_url, without_control_characters
 
-from . import alerts, charts, selectors
+from . import alerts, charts, coaching, selectors
 from .evidence import flag_table
-from .forms import ACTION_FORMS
+from .forms import ACTION_FORMS, OUTCOME_CHOICES, SNOOZE_MAX_DAYS, BulkActionForm, QueueFilterForm
 from .models import Alert, ScoringSettings
 
 TUTORS_PER_PAGE = 25
 SESSIONS_PER_PAGE = 20
 ALERTS_PER_PAGE = 25
+FALSE_ALARM_DAYS = 90
 
 
 def staff_required(view):
@@ -315,7 +319,8 @@ def tutor_detail(request, tutor_id):
         "reschedules": selectors.recent_reschedules(tutor),
         "sessions": sessions_page,
         "alerts": selectors.tutor_alerts(tutor),
-        "staff": list(selectors.alert_assignees()),
+        "coaching": coaching.coaching_outcomes(now=now, tutor=tutor),
+        **_alert_card_context(now),
         "emails": selectors.emails_about(tutor),
     }
     return _render(request, "scoring/tutor_detail.html", "scoring/tutor_detail.html", context)
@@ -359,33 +364,145 @@ def how_scores_work(request):
             "rows": flag_table(100 - scoring.first_session_retention_threshold, ratio, minimum),
         },
     ]
-    return render(request, "scoring/how_scores_work.html", {"settings": scoring, "tables": tables})
+    context = {
+        "settings": scoring,
+        "tables": tables,
+        "false_alarm_days": FALSE_ALARM_DAYS,
+        "not_a_problem": selectors.not_a_problem_counts(now=timezone.now(), days=FALSE_ALARM_DAYS),
+    }
+    return render(request, "scoring/how_scores_work.html", context)
+
+
+def _alert_card_context(now, *, staff=None):
+    """What an alert card's actions offer (_alert.html)."""
+    return {
+        "now": now,
+        "staff": list(selectors.alert_assignees()) if staff is None else staff,
+        "outcomes": OUTCOME_CHOICES,
+        "snooze_min": now.date() + timedelta(days=1),
+        "snooze_max": now.date() + timedelta(days=SNOOZE_MAX_DAYS),
+    }
 
 
 @staff_required
 def alert_list(request):
-    sort = request.GET.get("sort", "newest")
-    sort = sort if sort in selectors.ALERT_SORTS else "newest"
-    page = Paginator(selectors.alert_queue(sort=sort), ALERTS_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    staff = list(selectors.alert_assignees())
+    filters = QueueFilterForm(request.GET, staff=staff)
+    matching = selectors.queue_alerts(now=now, **filters.filters(user=request.user))
+    sort = filters.cleaned_data.get("sort") or "newest"
+    page = Paginator(selectors.alert_queue(matching, sort=sort), ALERTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     context = {
         "page": page,
-        "sort": sort,
-        "sorts": selectors.ALERT_SORTS,
-        "staff": list(selectors.alert_assignees()),
+        "filters": filters,
+        "filter_items": filters.query_items(),
         "poll_seconds": _poll_seconds(),
+        **_alert_card_context(now, staff=staff),
     }
     return _render(request, "scoring/alert_list.html", "scoring/_alert_queue.html", context)
 
 
-DONE = {"acknowledge": "acknowledged", "assign": "assigned", "note": "note added", "resolve": "resolved"}
+@permission_required("scoring.act_on_alert", "act on alerts")
+@require_POST
+def alert_bulk(request):
+    """A bulk action on the selected alerts or all matching the filter, then back to the queue."""
+    now = timezone.now()
+    filters = QueueFilterForm(request.POST, staff=list(selectors.alert_assignees()))
+    back = reverse("scoring:alert_list") + "?" + urlencode(filters.query_items())
+    form = BulkActionForm(request.POST, now=now)
+    if not form.is_valid():
+        for message in form.error_messages():
+            messages.error(request, message)
+        return redirect(back)
+    data = form.cleaned_data
+    targets = selectors.queue_alerts(now=now, **filters.filters(user=request.user))
+    if data["scope"] == "selected":
+        targets = Alert.objects.filter(pk__in=[alert.pk for alert in data["alerts"]])
+    changed = alerts.bulk_act(
+        targets,
+        data["action"],
+        user=request.user,
+        now=now,
+        assignee=data["assign_to"],
+        outcome=data["outcome"],
+        until=data["until"],
+    )
+    messages.success(request, f"{changed} alert{pluralize(changed)} {BULK_DONE[data['action']]}.")
+    return redirect(back)
+
+
+@staff_required
+def coaching_results(request):
+    """Did coaching work: the summary per kind and every acted-on alert's before/after."""
+    outcomes = coaching.coaching_outcomes(now=timezone.now())
+    context = {
+        "outcomes": outcomes,
+        "summaries": coaching.summarize(outcomes),
+        "days": coaching.COMPARISON_DAYS,
+        "min_sessions": coaching.MIN_SESSIONS,
+    }
+    return render(request, "scoring/coaching.html", context)
+
+
+@permission_required("scoring.export_tutors", "export coaching results")
+def coaching_csv(request):
+    """Every acted-on alert's comparison, as the page lists them (formula-safe like the tutor CSV)."""
+    now = timezone.now()
+    writer = csv.writer(_Echo())
+
+    def blank_if_none(value):
+        return "" if value is None else value  # unknown, not 0
+
+    def lines():
+        yield writer.writerow(
+            [
+                "Tutor",
+                "Alert",
+                "Alert opened (UTC)",
+                "First action (UTC)",
+                "Sessions before",
+                "Rate before (%)",
+                "Sessions after",
+                "Rate after (%)",
+                "Change (points)",
+                "Result",
+            ]
+        )
+        for outcome in coaching.coaching_outcomes(now=now):
+            yield writer.writerow(
+                [
+                    _csv_text(outcome.alert.tutor.name),
+                    outcome.alert.get_kind_display(),
+                    outcome.alert.opened_at.isoformat(),
+                    outcome.first_action_at.isoformat(),
+                    outcome.sessions_before,
+                    blank_if_none(outcome.rate_before),
+                    outcome.sessions_after if outcome.ready else "",
+                    blank_if_none(outcome.rate_after),
+                    blank_if_none(outcome.change),
+                    outcome.verdict,
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="coaching-{now:%Y%m%d-%H%M}.csv"'
+    return response
+
+
+BULK_DONE = {"acknowledge": "acknowledged", "assign": "assigned", "resolve": "resolved", "snooze": "snoozed"}
+DONE = {**BULK_DONE, "note": "note added"}
 
 
 @permission_required("scoring.act_on_alert", "act on alerts")
 @require_POST
 def alert_action(request, alert_id, action):
     """acknowledge / assign / note / resolve: the updated alert card for htmx, a redirect otherwise."""
+    now = timezone.now()
     alert = get_object_or_404(Alert.objects.select_related("tutor"), pk=alert_id)
-    form = ACTION_FORMS[action](request.POST, alert=alert)
+    extra = {"now": now} if action == "snooze" else {}
+    form = ACTION_FORMS[action](request.POST, alert=alert, **extra)
     errors = []
     try:
         if not form.is_valid():
@@ -398,7 +515,9 @@ def alert_action(request, alert_id, action):
         elif action == "note":
             alerts.add_note(alert, text=data["text"], user=request.user)
         elif action == "resolve":
-            alerts.resolve(alert, user=request.user, note=data["note"])
+            alerts.resolve(alert, user=request.user, note=data["note"], outcome=data["outcome"])
+        elif action == "snooze":
+            alerts.snooze(alert, until=data["until"], user=request.user)
     except ValidationError as error:
         errors = error.messages
 
@@ -417,11 +536,10 @@ def alert_action(request, alert_id, action):
         {
             "alert": fresh,
             "errors": errors,
-            "staff": list(selectors.alert_assignees()),
             "show_tutor": show_tutor,
-            "queue_count": Alert.objects.filter(status__in=selectors.UNRESOLVED).count()
-            if show_tutor
-            else None,
+            "expanded": True,  # the card's details stay open, so the added note shows
+            **_alert_card_context(now),
+            "queue_count": selectors.queue_alerts(now=now).count() if show_tutor else None,
             "next": safe_next_url(request, fresh.get_absolute_url()),
         },
     )

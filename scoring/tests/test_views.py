@@ -494,7 +494,8 @@ def test_assign_note_and_resolve_with_htmx(staff_client, staff_user, make_tutor)
             reverse("scoring:alert_note", args=[alert.pk]), {"text": "Called the tutor"}, **HTMX
         )
     )
-    assert "<q>Called the tutor</q>" in html and "assigned to <strong>coach</strong>" in html
+    assert "<q>Called the tutor</q>" in html and '<span class="alert-who">coach</span>' in html
+    assert '<details class="alert-details" open>' in html  # the added note shows at once
     html = body(staff_client.post(reverse("scoring:alert_resolve", args=[alert.pk]), **HTMX))
     assert "Resolved</span>" in html and "Resolve</button>" not in html
     alert.refresh_from_db()
