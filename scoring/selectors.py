@@ -148,7 +148,7 @@ def most_at_risk(*, limit=10):
 
 
 def recent_alerts(*, limit=8):
-    return list(Alert.objects.select_related("tutor").order_by("-opened_at")[:limit])
+    return list(Alert.objects.select_related("tutor", "tutor__score").order_by("-opened_at")[:limit])
 
 
 # --- Tutor list -------------------------------------------------------------------------------
