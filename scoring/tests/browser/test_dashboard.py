@@ -108,7 +108,7 @@ def test_open_a_tutor_see_the_chart_and_work_the_alert(page, live_server, staff_
     log_in(page, live_server, "/tutors/")
     page.get_by_role("link", name="Tutor 00").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Tutor 00")
-    chart = page.locator("svg.chart-lines")
+    chart = page.locator("svg.chart-lines").first
     expect(chart).to_be_visible()
     assert chart.get_attribute("role") == "img"
     expect(chart.locator("path").first).to_be_attached()
