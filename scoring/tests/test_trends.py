@@ -264,3 +264,30 @@ def test_a_polled_fragment_updates_as_of_out_of_band(staff_client, url):
     fragment = staff_client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert 'id="as-of" hx-swap-oob="true">As of' in fragment
     assert staff_client.get(url).content.decode().count('id="as-of"') == 1
+
+
+# --- Phone and keyboard -------------------------------------------------------------------------
+
+
+def test_the_sort_control_reflects_the_state_and_rides_with_the_filter_form(staff_client, flagged):
+    page = staff_client.get("/tutors/?sort=name&order=desc").content.decode()
+    control = page.split('class="sort-control"')[1].split("</div>")[0]
+    assert '<select id="id_sort" name="sort" form="filters"' in control
+    assert '<option value="name" selected>Name</option>' in control
+    assert '<option value="desc" selected>' in control
+    assert '<button type="submit" form="filters"' in control  # sorts without JavaScript
+    assert 'id="sort-name"' in page  # htmx puts the focus back on the header link after the swap
+
+    unknown = staff_client.get("/tutors/?sort=evil&order=sideways").content.decode()
+    assert '<option value="risk" selected>' in unknown and '<option value="" selected>Usual' in unknown
+
+
+def test_pager_links_and_their_placeholders_share_ids_for_the_focus(staff_client, make_tutor):
+    for index in range(26):
+        make_tutor(f"Tutor {index:02}")
+    first = staff_client.get("/tutors/").content.decode()
+    assert '<span class="disabled" id="tutor-list-pages-prev" tabindex="-1">' in first
+    assert '<a rel="next" id="tutor-list-pages-next"' in first
+    last = staff_client.get("/tutors/?page=2", HTTP_HX_REQUEST="true").content.decode()
+    assert '<a rel="prev" id="tutor-list-pages-prev"' in last
+    assert '<span class="disabled" id="tutor-list-pages-next" tabindex="-1">' in last
