@@ -80,10 +80,24 @@ def _nice_ceiling(value):
     return min(100, int(math.ceil(value / 10.0)) * 10)
 
 
-def line_chart(series, *, title, description, x_labels, threshold=None, threshold_label="Threshold"):
+def line_chart(
+    series,
+    *,
+    title,
+    description,
+    x_labels,
+    threshold=None,
+    threshold_label="Threshold",
+    point_titles=None,
+    marks=(),
+    unit="%",
+):
     """Percent lines over evenly spaced points. series: [(name, css_key, [value or None, ...])].
 
     A None value (no sessions in that window) breaks the line instead of drawing a false 0%.
+    point_titles: {css_key: [text per point]}, shown on hover (SVG <title>); the page gives the
+    same values in a table for the keyboard. marks: [(point index, css class, glyph, text)],
+    vertical lines for events (an alert opened, a note).
     """
     chart_id = _chart_id("line")
     width, height = 640, 260
@@ -108,7 +122,7 @@ def line_chart(series, *, title, description, x_labels, threshold=None, threshol
         parts.append(
             format_html(
                 '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"></line>'
-                '<text class="axis-label" x="{}" y="{}" text-anchor="end">{}%</text>',
+                '<text class="axis-label" x="{}" y="{}" text-anchor="end">{}{}</text>',
                 left,
                 width - right,
                 y,
@@ -116,6 +130,7 @@ def line_chart(series, *, title, description, x_labels, threshold=None, threshol
                 left - 6,
                 y + 4,
                 _number(tick_value),
+                unit,
             )
         )
     label_every = max(1, math.ceil(len(x_labels) / 7))  # at most ~7 dates on the axis
@@ -148,7 +163,25 @@ def line_chart(series, *, title, description, x_labels, threshold=None, threshol
                 _number(float(threshold)),
             )
         )
-    for name, css_key, points in series:
+    for index, css_class, glyph, text in marks:
+        parts.append(
+            format_html(
+                '<g class="mark {}"><title>{}</title><line x1="{}" x2="{}" y1="{}" y2="{}"></line>'
+                '<text x="{}" y="{}" text-anchor="middle">{}</text></g>',
+                css_class,
+                text,
+                x_at(index),
+                x_at(index),
+                top + 10,
+                height - bottom,
+                x_at(index),
+                top + 6,
+                glyph,
+            )
+        )
+    radius = 3 if n_points <= 60 else 2
+    for _name, css_key, points in series:
+        titles = (point_titles or {}).get(css_key) or [""] * len(points)
         segments, current = [], []
         for index, value in enumerate(points):
             if value is None:
@@ -156,23 +189,64 @@ def line_chart(series, *, title, description, x_labels, threshold=None, threshol
                     segments.append(current)
                 current = []
             else:
-                current.append((x_at(index), y_at(value)))
+                current.append((x_at(index), y_at(value), titles[index]))
         if current:
             segments.append(current)
         paths = format_html_join(
             "",
             '<path d="{}"></path>',
-            (("M" + " L".join(f"{x},{y}" for x, y in segment),) for segment in segments),
+            (("M" + " L".join(f"{x},{y}" for x, y, _ in segment),) for segment in segments),
         )
         dots = format_html_join(
             "",
-            '<circle cx="{}" cy="{}" r="3"></circle>',
-            (point for segment in segments for point in segment),
+            '<circle cx="{}" cy="{}" r="{}"><title>{}</title></circle>',
+            ((x, y, radius, text) for segment in segments for x, y, text in segment),
         )
-        parts.append(
-            format_html('<g class="series series-{}" aria-label="{}">{}{}</g>', css_key, name, paths, dots)
-        )
+        # No aria-label here: a <g> without a role may not carry one (axe aria-allowed-attr); the
+        # chart's name and summary are on the <svg>, the values in the page's table.
+        parts.append(format_html('<g class="series series-{}">{}{}</g>', css_key, paths, dots))
     return _svg("lines", width, height, chart_id, title, description, parts)
+
+
+def sparkline(values, *, label):
+    """A tiny line of a few numbers 0–100 (None breaks it); `label` is its text alternative."""
+    width, height, pad = 80, 22, 2
+    n_points = len(values)
+
+    def x_at(index):
+        return round(pad + (width - 2 * pad) * index / max(n_points - 1, 1), 1)
+
+    def y_at(value):
+        return round(height - pad - (height - 2 * pad) * float(value) / 100, 1)
+
+    segments, current = [], []
+    for index, value in enumerate(values):
+        if value is None:
+            if current:
+                segments.append(current)
+            current = []
+        else:
+            current.append(f"{x_at(index)},{y_at(value)}")
+    if current:
+        segments.append(current)
+    last = values[-1] if values else None
+    end_dot = (
+        format_html('<circle cx="{}" cy="{}" r="2"></circle>', x_at(n_points - 1), y_at(last))
+        if last is not None
+        else ""
+    )
+    return format_html(
+        '<svg class="sparkline" viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{}">'
+        "<title>{}</title>{}{}</svg>",
+        width,
+        height,
+        width,
+        height,
+        label,
+        label,
+        format_html_join("", '<path d="M{}"></path>', ((" L".join(segment),) for segment in segments)),
+        end_dot,
+    )
 
 
 def legend(series):

@@ -54,8 +54,30 @@ def evidence_why(evidence):
     ]
     if not ranked:
         return ""
-    kind, verdict = max(ranked, key=lambda item: (item[1]["state"] == "flagged", item[1]["strength"]))
+    kind, _ = max(ranked, key=lambda item: (item[1]["state"] == "flagged", item[1]["strength"]))
+    return kind_why(evidence, kind)
+
+
+def kind_why(evidence, kind):
+    """The evidence of one flag kind in a few words ('3 of 12 missed, 30 d'), '' without any."""
+    verdict = (evidence or {}).get(kind)
+    if not verdict or not verdict.get("total"):
+        return ""
     return f"{verdict['events']} of {verdict['total']} {EVIDENCE_WORDS[kind]}, {verdict['window_days']} d"
+
+
+# Short names of the flag kinds for list chips: a row says which flag, not only "High".
+KIND_CHIPS = {"reschedule_rate": "Reschedules", "no_show_rate": "No-shows", "first_session": "First sessions"}
+
+
+def evidence_chips(evidence):
+    """[(kind, chip label, 'flagged' | 'watching')] of the kinds beyond their threshold, flags first."""
+    chips = [
+        (kind, KIND_CHIPS[kind], verdict["state"])
+        for kind, verdict in (evidence or {}).items()
+        if kind in KIND_CHIPS and verdict.get("state") in ("flagged", "watching")
+    ]
+    return sorted(chips, key=lambda chip: (chip[2] != "flagged", list(KIND_CHIPS).index(chip[0])))
 
 
 class ScoringSettings(models.Model):
@@ -250,6 +272,10 @@ class TutorScore(models.Model):
     @property
     def why(self):
         return evidence_why(self.evidence)
+
+    @property
+    def chips(self):
+        return evidence_chips(self.evidence)
 
 
 class TutorScoreHistory(models.Model):

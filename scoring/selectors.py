@@ -6,7 +6,7 @@ inside.
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -18,7 +18,7 @@ from sessions.models import Reschedule, Session, Tutor
 
 from .engine import COUNTED_STATUSES, WINDOWS
 from .engine import percentage as percent  # the engine's rounding, so a chart matches the stored rates
-from .models import Alert, AlertEvent, RiskLevel, ScoringSettings, TutorScore
+from .models import Alert, AlertEvent, RiskLevel, ScoringSettings, TutorScore, TutorScoreHistory
 
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 TREND_WEEKS = 12
@@ -148,7 +148,7 @@ def most_at_risk(*, limit=10):
 
 
 def recent_alerts(*, limit=8):
-    return list(Alert.objects.select_related("tutor").order_by("-opened_at")[:limit])
+    return list(Alert.objects.select_related("tutor", "tutor__score").order_by("-opened_at")[:limit])
 
 
 # --- Tutor list -------------------------------------------------------------------------------
@@ -256,6 +256,49 @@ def rolling_rates(tutor, *, now, weeks=TREND_WEEKS):
                         tutor_reschedules += 1
             series[days].append((point, percent(tutor_reschedules, total)))
     return series
+
+
+def score_history(tutor, *, start, end, fields):
+    """The tutor's daily snapshots from start to end (dates, inclusive), oldest first: one query."""
+    return list(
+        TutorScoreHistory.objects.filter(tutor=tutor, date__range=(start, end))
+        .order_by("date")
+        .values("date", *fields)
+    )
+
+
+# Alert events drawn on the tutor's chart: an alert opening or closing, and what a coach did.
+CHART_EVENT_ACTIONS = (
+    AlertEvent.Action.OPENED,
+    AlertEvent.Action.RESOLVED,
+    AlertEvent.Action.ACKNOWLEDGED,
+    AlertEvent.Action.NOTE,
+)
+
+
+def chart_events(tutor, *, start, end):
+    """The tutor's alert events on the UTC days start…end, oldest first: one query."""
+    return list(
+        AlertEvent.objects.filter(
+            alert__tutor=tutor,
+            action__in=CHART_EVENT_ACTIONS,
+            created_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
+            created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
+        )
+        .select_related("alert", "actor")
+        .order_by("created_at")
+    )
+
+
+def snapshot_scores(tutor_ids, *, days):
+    """{tutor_id: {date: risk score}} of the given tutors on the given days: one query for a page."""
+    found = {}
+    rows = TutorScoreHistory.objects.filter(tutor_id__in=tutor_ids, date__in=days).values_list(
+        "tutor_id", "date", "risk_score"
+    )
+    for tutor_id, day, risk_score in rows:
+        found.setdefault(tutor_id, {})[day] = risk_score
+    return found
 
 
 def recent_reschedules(tutor, *, limit=10):

@@ -5,7 +5,7 @@ htmx (`request.htmx`), so every page also works as a plain page load without Jav
 """
 
 import csv
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from sessions.models import Tutor
 from tutorscore.text import safe_next_url, without_control_characters
 
-from . import alerts, charts, coaching, selectors
+from . import alerts, charts, coaching, selectors, trends
 from .evidence import flag_table
 from .forms import ACTION_FORMS, OUTCOME_CHOICES, SNOOZE_MAX_DAYS, BulkActionForm, QueueFilterForm
 from .models import Alert, ScoringSettings
@@ -82,8 +82,10 @@ def _wants_fragment(request):
 
 
 def _render(request, page_template, fragment_template, context):
-    template = fragment_template if _wants_fragment(request) else page_template
-    response = render(request, template, context)
+    fragment = _wants_fragment(request)
+    response = render(
+        request, fragment_template if fragment else page_template, {**context, "fragment": fragment}
+    )
     # The same URL answers with a page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -180,6 +182,23 @@ def _row(tutor, window):
     }
 
 
+def _with_trends(rows):
+    """Each row's risk-score sparkline (weekly snapshots, then now) and change on 7 days ago:
+    one query for the whole page."""
+    today = timezone.now().astimezone(UTC).date()  # snapshots are keyed by UTC day
+    snapshots = selectors.snapshot_scores([row["tutor"].pk for row in rows], days=trends.spark_dates(today))
+    for row in rows:
+        if row["score"] is None:
+            continue
+        values = trends.sparkline_values(snapshots.get(row["tutor"].pk, {}), row["risk_score"], today)
+        label = "Risk score, weekly over the last 8 weeks: " + ", ".join(
+            "no data" if value is None else f"{value:.0f}" for value in values
+        )
+        row["sparkline"] = charts.sparkline(values, label=label)
+        row["change"] = trends.week_change(values)
+    return rows
+
+
 @staff_required
 def tutor_list(request):
     state = _list_state(request.GET)
@@ -213,7 +232,7 @@ def tutor_list(request):
     context = {
         "state": state,
         "page": page,
-        "rows": [_row(tutor, state["window"]) for tutor in page.object_list],
+        "rows": _with_trends([_row(tutor, state["window"]) for tutor in page.object_list]),
         "columns": {column["key"]: column for column in columns},
         "risk_filters": RISK_FILTERS,
         "status_filters": STATUS_FILTERS,
@@ -315,6 +334,7 @@ def tutor_detail(request, tutor_id):
         ),
         "rolling_legend": charts.legend(series),
         "rolling_summary": rolling_summary,
+        **_history_context(request, tutor, now=now, threshold=thresholds["reschedule"]),
         "has_rolling_data": any(rate is not None for _, _, rates in series for rate in rates),
         "reschedules": selectors.recent_reschedules(tutor),
         "sessions": sessions_page,
@@ -324,6 +344,87 @@ def tutor_detail(request, tutor_id):
         "emails": selectors.emails_about(tutor),
     }
     return _render(request, "scoring/tutor_detail.html", "scoring/tutor_detail.html", context)
+
+
+# What each alert event looks like on the history chart: (css class, glyph, verb).
+EVENT_MARKS = {
+    "opened": ("mark-opened", "!", "alert opened"),
+    "resolved": ("mark-resolved", "✓", "alert resolved"),
+    "acknowledged": ("mark-coaching", "✎", "alert acknowledged"),
+    "note": ("mark-coaching", "✎", "note"),
+}
+
+
+def _history_context(request, tutor, *, now, threshold):
+    """The risk-score and rate history chart of the chosen date range, with alert events marked."""
+    today = now.astimezone(UTC).date()  # snapshots are keyed by UTC day
+    form = trends.HistoryRangeForm(request.GET, today=today)
+    start, end = form.date_range()
+    score = getattr(tutor, "score", None)
+    current = {field: getattr(score, field) for field in trends.HISTORY_FIELDS} if score else None
+    days = trends.history_days(
+        selectors.score_history(tutor, start=start, end=end, fields=trends.HISTORY_FIELDS),
+        start=start,
+        end=end,
+        today=today,
+        current=current,
+    )
+    series, titles = [], {}
+    for css_key, field, label, sample in trends.HISTORY_SERIES:
+        values = [point.values[field] for point in days]
+        series.append((label, css_key, values))
+        titles[css_key] = [
+            ""
+            if value is None
+            else trends.point_label(point.day, label, value, point.values[sample] if sample else None)
+            for point, value in zip(days, values, strict=True)
+        ]
+    events = []
+    for event in selectors.chart_events(tutor, start=start, end=end):
+        css_class, glyph, verb = EVENT_MARKS[event.action]
+        day = event.created_at.astimezone(UTC).date()
+        who = event.actor.get_full_name() or event.actor.get_username() if event.actor else "the system"
+        text = f"{day:%b} {day.day}: {event.alert.get_kind_display()} {verb} by {who}"
+        events.append({"event": event, "day": day, "glyph": glyph, "css": css_class, "text": text})
+    has_data = any(value is not None for _, _, values in series for value in values)
+    # The same values as a table, newest first: for the keyboard and screen readers.
+    rows = [
+        {
+            "day": point.day,
+            "cells": [
+                trends.value_text(point.values[field], point.values[sample] if sample else None)
+                for _, field, _, sample in trends.HISTORY_SERIES
+            ],
+            "events": [item for item in events if item["day"] == point.day],
+        }
+        for point in reversed(days)
+        if point.values["risk_score"] is not None or any(item["day"] == point.day for item in events)
+    ]
+    range_text = f"{start:%b} {start.day}, {start.year} – {end:%b} {end.day}, {end.year}"
+    return {
+        "history_form": form,
+        "history_range": (start, end),
+        "history_range_text": range_text,
+        "history_presets": trends.HISTORY_PRESETS,
+        "history_rows": rows,
+        "history_columns": [label for _, _, label, _ in trends.HISTORY_SERIES],
+        "history_events": events,
+        "has_history": has_data,
+        "history_chart": charts.line_chart(
+            series,
+            title=f"Risk score and reschedule rates of {tutor.name}, {range_text}",
+            description=f"Daily snapshots; alert events marked: {len(events)}.",
+            x_labels=[f"{point.day:%b} {point.day.day}" for point in days],
+            threshold=threshold,
+            threshold_label="Reschedule threshold",
+            point_titles=titles,
+            marks=[((item["day"] - start).days, item["css"], item["glyph"], item["text"]) for item in events],
+            unit="",
+        )
+        if has_data
+        else None,
+        "history_legend": charts.legend(series),
+    }
 
 
 # --- Alerts -----------------------------------------------------------------------------------

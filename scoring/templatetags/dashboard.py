@@ -6,6 +6,7 @@ from decimal import Decimal
 from django import template
 
 from scoring.engine import rate_colour
+from scoring.models import KIND_CHIPS, kind_why
 
 register = template.Library()
 
@@ -61,3 +62,16 @@ def duration(value):
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+@register.filter
+def alert_why(alert):
+    """The tutor's current evidence for the alert's kind: '3 of 12 missed, 30 d' ('' without any)."""
+    score = getattr(alert.tutor, "score", None)
+    return kind_why(score.evidence, alert.kind) if score is not None else ""
+
+
+@register.filter
+def kind_chip(kind):
+    """'no_show_rate' → 'No-shows'."""
+    return KIND_CHIPS.get(kind, kind)

@@ -195,7 +195,7 @@ def test_every_page_runs_a_constant_number_of_queries(
             if response.streaming:
                 b"".join(response.streaming_content)
         assert response.status_code == 200, url
-    with django_assert_max_num_queries(14):  # 13 + the coaching comparison
+    with django_assert_max_num_queries(16):  # incl. the coaching comparison and the history chart
         assert staff_client.get(f"/tutors/{tutor.pk}/").status_code == 200
     with django_assert_max_num_queries(13):  # incl. the savepoint pair, the queue counter, the role
         response = staff_client.post(

@@ -408,7 +408,7 @@ def test_tutor_detail_shows_cards_chart_reschedules_reasons_and_alerts(
     assert '<span class="rate rate-high">33.33%</span>' in html
     assert "Rescheduled 2 of 6 sessions in the last 30 days (33.33%, threshold 15%)" in html
     assert "Schedule a calendar-planning check-in" in html
-    chart = html.split('<svg class="chart chart-lines"')[1].split("</svg>")[0]
+    chart = html.split('<svg class="chart chart-lines"')[2].split("</svg>")[0]  # [1]: the history chart
     assert 'role="img"' in chart and "Threshold 15%" in chart
     assert "Latest rolling rates — 7-day rate: 33.33%; 30-day rate: 33.33%; 90-day rate: 33.33%." in html
     reschedules = html.split("Recent reschedules")[1].split("</table>")[0]
