@@ -1,10 +1,11 @@
 """Time generate_data on PostgreSQL in a scratch database and print sessions/s.
 
-    python bench/generate.py [--tutors 10000] [--sessions 1000000] [--keep]
+    python bench/generate.py [--tutors 10000] [--sessions 1000000] [--database NAME] [--keep]
 
-Creates `tutorscore_bench_generate` (dropped afterwards unless --keep) on the server named by
-BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432), migrates it, then runs
-`generate_data --no-scores` (scoring has its own benchmark, bench/recompute.py).
+Creates a scratch database (`tutorscore_bench_generate` unless --database names another; dropped
+afterwards unless --keep) on the server named by BENCH_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432), migrates it, then runs `generate_data --no-scores` (scoring
+has its own benchmark, bench/recompute.py).
 """
 
 import argparse
@@ -36,13 +37,15 @@ def main():
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--database", default=SCRATCH, help=f"Scratch database name (default {SCRATCH}).")
     parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
     args = parser.parse_args()
+    scratch = args.database
 
     server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
-    database_url = f"{server}/{SCRATCH}"
-    psql(server, f"DROP DATABASE IF EXISTS {SCRATCH}")
-    psql(server, f"CREATE DATABASE {SCRATCH}")
+    database_url = f"{server}/{scratch}"
+    psql(server, f"DROP DATABASE IF EXISTS {scratch}")
+    psql(server, f"CREATE DATABASE {scratch}")
     try:
         manage(database_url, "migrate", "--noinput", "-v0")
         started = time.perf_counter()
@@ -58,7 +61,7 @@ def main():
         wall = time.perf_counter() - started
     finally:
         if not args.keep:
-            psql(server, f"DROP DATABASE IF EXISTS {SCRATCH}")
+            psql(server, f"DROP DATABASE IF EXISTS {scratch}")
     inner = re.search(r"Done in ([\d.]+) s", result.stdout)
     generate_seconds = float(inner.group(1)) if inner else wall
     print(f"generate_data: {args.tutors:,} tutors, {args.sessions:,} sessions on PostgreSQL")

@@ -37,7 +37,7 @@ def generate_rows(plans: list[TutorPlan], options: Options, stats: Stats) -> Ite
             yield session_rows, reschedule_rows
             session_rows, reschedule_rows = [], []
 
-    stats.forced = students.forced
+    stats.forced = maker.forced
     future_total = options.sessions - stats.past_sessions
     active = [plan.past_sessions if plan.is_active else 0 for plan in plans]
     for plan, count in zip(plans, allocate(future_total, active), strict=True):

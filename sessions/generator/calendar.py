@@ -62,15 +62,14 @@ class Sampler:
 
     def start_time(self, start: float, end: float) -> float:
         """A session start in (start, end]: weekday-weighted day, peak-weighted hour, :00 or :30."""
-        rng = self.rng
+        random = self.rng.random
         first_day, last_day = int(start // DAY), int(end // DAY)
         for _ in range(50):
-            day = rng.randint(first_day, last_day)
-            if rng.random() >= WEEKDAY_WEIGHTS[(day + 3) % 7]:
+            day = first_day + int(random() * (last_day - first_day + 1))
+            if random() >= WEEKDAY_WEIGHTS[(day + 3) % 7]:
                 continue
-            moment = (
-                day * DAY + self.pick(self.hours, self.hour_cum) * HOUR + (1800 if rng.random() < 0.5 else 0)
-            )
+            hour = self.hours[bisect.bisect(self.hour_cum, random() * self.hour_cum[-1])]
+            moment = day * DAY + hour * HOUR + (1800 if random() < 0.5 else 0)
             if start < moment <= end:
                 return moment
         return end - (end % 1800)  # tiny windows: the last half hour before the end

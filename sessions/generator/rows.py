@@ -6,11 +6,12 @@ students; `finish` adds the flags, computed by the same function every write pat
 """
 
 import bisect
+import itertools
 from datetime import UTC, datetime
 
 from ..first_sessions import pair_flags
 from ..rescheduling import LAST_MINUTE_HOURS, classify_reason, hours_before_session
-from .calendar import DAY, HOUR, Sampler, weekday_factors
+from .calendar import DAY, DURATIONS, HOUR, Sampler, weekday_factors
 from .plan import REASON_CODES, TutorPlan, uuid4
 from .truth import MAX_PROBABILITY, STUDENT_NO_SHOW_RATE, TUTOR_INITIATED
 
@@ -20,6 +21,8 @@ RATINGS = {  # by the profile of the tutor's truth at the session
     "medium": (5, 4, 4, 4, 3, 2),
     "high": (5, 4, 3, 3, 2, 1),
 }
+DURATION_MINUTES = [minutes for minutes, _ in DURATIONS]
+DURATION_CUMULATIVE = list(itertools.accumulate(share for _, share in DURATIONS))
 BOOKED_MINUTES = 335 * 60  # sessions are booked 1 hour to 2 weeks ahead
 CANCELLED_OUTRIGHT = 0.10  # reschedules without a new time (outside a student's first follow-up)
 
@@ -61,12 +64,14 @@ class TutorTables:
 
     def __init__(self, plan: TutorPlan):
         self.plan = plan
+        self.tutor_id = plan.id
         active = [period for period in plan.truth.periods if period.active] or plan.truth.periods[:1]
         self.starts = [period.start for period in active]
         self.retention = [period.rates.retention for period in active]
         self.profiles = [period.profile for period in active]
         self.ratings = [RATINGS[profile] for profile in self.profiles]
-        # Per period and weekday: p(reschedule), then + p(tutor no-show), then + p(student no-show).
+        # Per period and weekday: the draw is a reschedule below the first, a tutor no-show below
+        # the second, a student no-show below the third; then the tutor's two probabilities.
         self.thresholds = []
         for period in active:
             no_show = period.rates.no_show
@@ -75,8 +80,14 @@ class TutorTables:
             factors = weekday_factors(plan.bad_weekday, p_reschedule, cap)
             self.thresholds.append(
                 [
-                    (p * factor, p * factor + no_show, p * factor + no_show + STUDENT_NO_SHOW_RATE)
-                    for p, factor in ((p_reschedule, f) for f in factors)
+                    (
+                        p_reschedule * factor,
+                        p_reschedule * factor + no_show,
+                        p_reschedule * factor + no_show + STUDENT_NO_SHOW_RATE,
+                        p_reschedule * factor * TUTOR_INITIATED,
+                        no_show,
+                    )
+                    for factor in factors
                 ]
             )
 
@@ -92,6 +103,8 @@ class RowMaker:
         self.sampler = Sampler(rng)
         self.now = now
         self.times = {}  # epoch seconds -> aware datetime: the times fall on a grid of minutes
+        self.hours_before = {}  # minutes before the session -> hours_before_session (a Decimal)
+        self.forced = 0  # sessions completed by `completed=True` that the draw would not have completed
         # Derived exactly as Reschedule.save() would (classify_reason), once per distinct text.
         self.reason_code_of = {text: classify_reason(text) for texts in REASONS.values() for text in texts}
 
@@ -101,50 +114,46 @@ class RowMaker:
             moment = self.times[seconds] = to_datetime(seconds)
         return moment
 
-    def status(self, tables: TutorTables, moment: float, *, completed: bool = False):
-        """(status, no_show_by, p tutor reschedule, p tutor no-show) of a session at `moment`;
-        `completed` forces the status (and draws nothing)."""
-        thresholds = tables.thresholds[tables.period(moment)][(int(moment // DAY) + 3) % 7]
-        p_tutor_reschedule, p_tutor_no_show = thresholds[0] * TUTOR_INITIATED, thresholds[1] - thresholds[0]
-        draw = 1.0 if completed else self.rng.random()
-        if draw < thresholds[0]:
-            return "rescheduled", None, p_tutor_reschedule, p_tutor_no_show
-        if draw < thresholds[2]:
-            return (
-                "no_show",
-                "tutor" if draw < thresholds[1] else "student",
-                p_tutor_reschedule,
-                p_tutor_no_show,
-            )
-        return "completed", None, p_tutor_reschedule, p_tutor_no_show
-
-    def session(self, tables, student_id, moment, drawn, *, new_time=None, booked=None):
-        """The draft of one session at `moment` with a drawn status (see `status`): (row without
-        the first-session flags, Reschedule row or None, p reschedule, p no-show, moment). A
-        reschedule moves it to `new_time` when given (a make-up session), else to a drawn time or
-        nowhere."""
+    def session(self, tables, student_id, moment, *, completed=False, new_time=None, booked=None):
+        """The draft of one session at `moment`, its status drawn from the tutor's true rates then
+        (`completed` makes it completed whatever the draw): (row without the first-session flags,
+        Reschedule row or None, p tutor reschedule, p tutor no-show, moment). A reschedule moves
+        the session to `new_time` when given (a make-up session), else to a drawn time or nowhere."""
         rng, times = self.rng, self.times
-        status, no_show_by, p_reschedule, p_no_show = drawn
+        period = tables.period(moment)
+        reschedule_below, tutor_no_show_below, no_show_below, p_reschedule, p_no_show = tables.thresholds[
+            period
+        ][(int(moment // DAY) + 3) % 7]
+        draw = rng.random()
+        if completed and draw < no_show_below:
+            self.forced += 1
+            draw = 1.0
         # Booked 1 hour to 2 weeks before, to the minute (random.random() is the fastest draw).
         created = booked if booked is not None else moment - (60 + int(rng.random() * BOOKED_MINUTES)) * 60
         session_id = uuid4(rng)
         scheduled_dt = times.get(moment) or self.time(moment)
         created_dt = times.get(created) or self.time(created)
         updated_dt = scheduled_dt
-        completed_dt = duration = rating = reschedule = None
-        if status == "completed":
-            duration = self.sampler.duration()
+        completed_dt = duration = rating = no_show_by = reschedule = None
+        if draw < reschedule_below:
+            status = "rescheduled"
+            reschedule = self.reschedule(tables.plan, session_id, moment, created, new_time)
+        elif draw < no_show_below:
+            status, no_show_by = "no_show", "tutor" if draw < tutor_no_show_below else "student"
+        else:
+            status = "completed"
+            duration = DURATION_MINUTES[
+                bisect.bisect(DURATION_CUMULATIVE, rng.random() * DURATION_CUMULATIVE[-1])
+            ]
             updated_dt = completed_dt = self.time(moment + duration * 60)
             if rng.random() < RATED:
-                ratings = tables.ratings[tables.period(moment)]
+                ratings = tables.ratings[period]
                 rating = ratings[int(rng.random() * len(ratings))]
-        elif status == "rescheduled":
-            reschedule = self.reschedule(tables.plan, session_id, moment, created, new_time)
         if created_dt > updated_dt:
             updated_dt = created_dt
         row = (
             session_id,
-            tables.plan.id,
+            tables.tutor_id,
             student_id,
             scheduled_dt,
             completed_dt,
@@ -159,22 +168,27 @@ class RowMaker:
 
     def reschedule(self, plan, session_id, moment, booked, new_time):
         """A rescheduled session's Reschedule row."""
-        rng = self.rng
-        initiator = "tutor" if rng.random() < TUTOR_INITIATED else "student"
-        if rng.random() < plan.last_minute_share:
-            late = rng.random() < 0.05  # a few are asked after the start
-            minutes_before = rng.randint(-90, -5) if late else rng.randint(30, LAST_MINUTE_HOURS * 60 - 30)
+        random = self.rng.random  # int(random() * n) draws in range(n), faster than randrange
+        initiator = "tutor" if random() < TUTOR_INITIATED else "student"
+        if random() < plan.last_minute_share:
+            if random() < 0.05:  # a few are asked after the start
+                minutes_before = -5 - int(random() * 86)
+            else:
+                minutes_before = 30 + int(random() * (LAST_MINUTE_HOURS * 60 - 59))
         else:
-            minutes_before = int(LAST_MINUTE_HOURS * 60 + min(rng.expovariate(1 / 3600), 20 * 24 * 60))
-        if new_time is None and rng.random() >= CANCELLED_OUTRIGHT:
-            new_time = moment + rng.randint(1, 7) * DAY + rng.randint(-3, 3) * HOUR
+            minutes_before = int(LAST_MINUTE_HOURS * 60 + min(self.rng.expovariate(1 / 3600), 20 * 24 * 60))
+        if new_time is None and random() >= CANCELLED_OUTRIGHT:
+            new_time = moment + (1 + int(random() * 7)) * DAY + (int(random() * 7) - 3) * HOUR
         cancelled = moment - minutes_before * 60
         original_dt, cancelled_dt = self.time(moment), self.time(cancelled)
         cumulative = plan.reason_cum_weights
-        code = REASON_CODES[bisect.bisect(cumulative, rng.random() * cumulative[-1])]
-        reason = REASONS[code][rng.randrange(len(REASONS[code]))]
+        texts = REASONS[REASON_CODES[bisect.bisect(cumulative, random() * cumulative[-1])]]
+        reason = texts[int(random() * len(texts))]
+        hours_before = self.hours_before.get(minutes_before)
+        if hours_before is None:
+            hours_before = self.hours_before[minutes_before] = hours_before_session(original_dt, cancelled_dt)
         return (
-            uuid4(rng),
+            uuid4(self.rng),
             session_id,
             initiator,
             original_dt,
@@ -182,7 +196,7 @@ class RowMaker:
             reason,
             self.reason_code_of[reason],
             cancelled_dt,
-            hours_before_session(original_dt, cancelled_dt),
+            hours_before,
             max(cancelled_dt, self.time(booked)),
         )
 

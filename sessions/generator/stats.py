@@ -31,7 +31,7 @@ class Stats:
     max_duration: int = 0
     students: int = 0
     repeat_students: int = 0
-    forced: int = 0  # follow-ups completed because the 8th had to be (see students.py)
+    forced: int = 0  # follow-ups completed whatever their draw, to keep retention exact (students.py)
     first_sessions: Counter = field(default_factory=Counter)  # completed, old enough, by profile at the time
     retained: Counter = field(default_factory=Counter)
     # Expected counts under the drawn truth, and their variances.

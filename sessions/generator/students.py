@@ -16,14 +16,13 @@ import itertools
 import math
 
 from ..first_sessions import FOLLOW_UP_DAYS
-from .calendar import DAY, HOUR, WEEKDAY_WEIGHTS, weekday
+from .calendar import DAY, HOUR, weekday
 from .rows import RowMaker, TutorTables
 
 CONTINUATION_MEAN = 4.0  # sessions after the first follow-up: exponential, capped
 MAX_SESSIONS = 25
 WEEKLY, TWICE_A_WEEK = (7,), (3, 4)  # days between sessions (twice a week: Mon+Thu or Tue+Fri)
 TWICE_A_WEEK_SHARE = 0.3  # of the students starting on a Monday or Tuesday
-MAKE_UP_DAYS = 7  # a student rebooks a rescheduled or missed follow-up within a week
 MAX_FOLLOW_UPS = 8  # the 8th follow-up is completed whatever the rates (see Stats.forced)
 RECENT_GUARD = 2 * HOUR  # past sessions start this long before `now`, so a completed one has ended
 NEW_STUDENTS_STOP_DAYS = FOLLOW_UP_DAYS  # a tutor who stops teaching takes no new student in its last 14 days
@@ -74,7 +73,6 @@ class StudentMaker:
         self.rng = maker.rng
         self.seed = seed
         self.counter = 0
-        self.forced = 0  # follow-ups completed because they were the last allowed
 
     def tutor(self, plan, budget: int) -> tuple[list[Student], int]:
         """The tutor's students and how many sessions they hold beyond `budget` (0 unless the last
@@ -108,9 +106,8 @@ class StudentMaker:
         retained = rng.random() < student.retention
         cadence = TWICE_A_WEEK if weekday(first) < 2 and rng.random() < TWICE_A_WEEK_SHARE else WEEKLY
         more = 1 + min(MAX_SESSIONS - 2, int(rng.expovariate(1 / CONTINUATION_MEAN))) if retained else 0
-        drawn = maker.status(tables, first)
-        drafts.append(maker.session(tables, student.id, first, drawn))
-        if retained and drawn[0] == "completed":
+        drafts.append(maker.session(tables, student.id, first))
+        if retained and drafts[0][0][5] == "completed":
             follow_ups, back = self.follow_ups(tables, student.id, first, cadence[0], end)
             drafts += follow_ups
             student.kept = len(drafts)
@@ -125,45 +122,40 @@ class StudentMaker:
             if moment > end:
                 break
             if moment > last:
-                drafts.append(maker.session(tables, student.id, moment, maker.status(tables, moment)))
+                drafts.append(maker.session(tables, student.id, moment))
         return student
 
     def follow_ups(self, tables, student_id, first, step, end):
         """A retained student's sessions after a completed first one, until one is completed
         (quick make-ups when one falls through). Returns (drafts, whether one was completed).
         When the first session is old enough to count, the student must be back within 14 days:
-        the last chance (the 8th follow-up, or less than an hour left) is completed whatever the
-        rates, which is rare (Stats.forced). Otherwise the history may end first."""
+        the last chance (the 8th follow-up, or less than 3 hours left) is completed whatever the
+        rates, which is rare (RowMaker.forced). Otherwise the history may end first."""
         deadline = first + FOLLOW_UP_DAYS * DAY
         counts = deadline <= end
         deadline = min(deadline, end)
         maker, drafts, booked, moment = self.maker, [], None, first + step * DAY
         while moment <= deadline:
-            last_chance = counts and (len(drafts) + 1 >= MAX_FOLLOW_UPS or deadline - moment < HOUR)
-            drawn = maker.status(tables, moment, completed=last_chance)
-            self.forced += last_chance
-            if drawn[0] == "completed":
-                drafts.append(maker.session(tables, student_id, moment, drawn, booked=booked))
+            last_chance = counts and (len(drafts) + 1 >= MAX_FOLLOW_UPS or deadline - moment < 3 * HOUR)
+            make_up = self.make_up(moment, deadline)  # if this one falls through (a reschedule's new time)
+            draft = maker.session(
+                tables, student_id, moment, completed=last_chance, new_time=make_up, booked=booked
+            )
+            drafts.append(draft)
+            if draft[0][5] == "completed":
                 return drafts, True
-            make_up = self.make_up(moment, deadline)
-            new_time = make_up if drawn[0] == "rescheduled" else None
-            drafts.append(maker.session(tables, student_id, moment, drawn, new_time=new_time, booked=booked))
+            if make_up is None:
+                break
             moment, booked = make_up, moment  # rebooked when the session fell through
         return drafts, False
 
     def make_up(self, moment, deadline):
-        """When a student rebooks a rescheduled or missed follow-up: within the next week (on busy
-        days rather than quiet ones, like any booking), leaving time for another try before the
-        deadline; in the last day, a few hours later (in half hours: times stay on :00 and :30)."""
-        rng = self.rng
-        days = min(MAKE_UP_DAYS, int((deadline - moment - HOUR) // DAY))
-        if days < 1:
-            return moment + max(1800, (deadline - moment) * rng.uniform(0.3, 0.7) // 1800 * 1800)
-        for _ in range(10):
-            gap = rng.randint(1, days)
-            if rng.random() < WEEKDAY_WEIGHTS[weekday(moment + gap * DAY)]:
-                break
-        return moment + gap * DAY
+        """When a student rebooks a rescheduled or missed follow-up: at a usual time (busy days, the
+        evening peak) within the next week, and at least an hour before the deadline; None when
+        there is no time left for that."""
+        if deadline - moment < 3 * HOUR:
+            return None
+        return self.maker.sampler.start_time(moment + HOUR, min(moment + 7 * DAY, deadline - HOUR))
 
 
 def trim(students: list[Student], excess: int) -> int:
