@@ -1,7 +1,7 @@
 """Synthetic platform data (SPEC §10) with a known truth that tests the product.
 
-The data is a pure function of (seed, now): seeded Randoms and one seeded Faker drive every draw
-in a fixed order, and every time is computed from `now`. Only `updated_at` and
+The data is a pure function of (seed, now): seeded Randoms drive every draw (names come from
+Faker's lists) in a fixed order, and every time is computed from `now`. Only `updated_at` and
 `sessions_changed_at` (wall-clock bookkeeping) differ between two runs.
 
 The truth (truth.py) comes first; the profile labels are derived from it.
