@@ -2,6 +2,7 @@
 
 import bisect
 import itertools
+from collections.abc import Sequence
 
 DAY = 86_400
 HOUR = 3_600
@@ -54,7 +55,7 @@ class Sampler:
         self.durations = [minutes for minutes, _ in DURATIONS]
         self.duration_cum = list(itertools.accumulate(weight for _, weight in DURATIONS))
 
-    def pick(self, values, cumulative):
+    def pick(self, values: Sequence, cumulative: Sequence[float]):
         return values[bisect.bisect(cumulative, self.rng.random() * cumulative[-1])]
 
     def duration(self) -> int:

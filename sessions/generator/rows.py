@@ -7,6 +7,7 @@ students; `finish` adds the flags, computed by the same function every write pat
 
 import bisect
 import itertools
+import uuid
 from datetime import UTC, datetime
 
 from ..first_sessions import pair_flags
@@ -114,7 +115,16 @@ class RowMaker:
             moment = self.times[seconds] = to_datetime(seconds)
         return moment
 
-    def session(self, tables, student_id, moment, *, completed=False, new_time=None, booked=None):
+    def session(
+        self,
+        tables: TutorTables,
+        student_id: str,
+        moment: float,
+        *,
+        completed: bool = False,
+        new_time: float | None = None,
+        booked: float | None = None,
+    ) -> tuple:
         """The draft of one session at `moment`, its status drawn from the tutor's true rates then
         (`completed` makes it completed whatever the draw): (row without the first-session flags,
         Reschedule row or None, p tutor reschedule, p tutor no-show, moment). A reschedule moves
@@ -166,7 +176,9 @@ class RowMaker:
         )
         return row, reschedule, p_reschedule, p_no_show, moment
 
-    def reschedule(self, plan, session_id, moment, booked, new_time):
+    def reschedule(
+        self, plan: TutorPlan, session_id: uuid.UUID, moment: float, booked: float, new_time: float | None
+    ) -> tuple:
         """A rescheduled session's Reschedule row."""
         random = self.rng.random  # int(random() * n) draws in range(n), faster than randrange
         initiator = "tutor" if random() < TUTOR_INITIATED else "student"

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 from django.apps import apps
-from django.db import connection
+from django.db import connection, models
 
 from ..models import Reschedule, Session, Tutor
 
@@ -68,7 +68,7 @@ def write_sessions(session_rows: Sequence[tuple], reschedule_rows: Sequence[tupl
     write_rows(Reschedule, RESCHEDULE_COLUMNS, reschedule_rows)
 
 
-def related_models():
+def related_models() -> list[type[models.Model]]:
     """Our models plus every installed model that (transitively) points at them, children first."""
     found = [Reschedule, Session, Tutor]
     changed = True

@@ -125,7 +125,9 @@ class StudentMaker:
                 drafts.append(maker.session(tables, student.id, moment))
         return student
 
-    def follow_ups(self, tables, student_id, first, step, end):
+    def follow_ups(
+        self, tables: TutorTables, student_id: str, first: float, step: int, end: float
+    ) -> tuple[list[tuple], bool]:
         """A retained student's sessions after a completed first one, until one is completed
         (quick make-ups when one falls through). Returns (drafts, whether one was completed).
         When the first session is old enough to count, the student must be back within 14 days:
@@ -149,7 +151,7 @@ class StudentMaker:
             moment, booked = make_up, moment  # rebooked when the session fell through
         return drafts, False
 
-    def make_up(self, moment, deadline):
+    def make_up(self, moment: float, deadline: float) -> float | None:
         """When a student rebooks a rescheduled or missed follow-up: at a usual time (busy days, the
         evening peak) within the next week, and at least an hour before the deadline; None when
         there is no time left for that."""
