@@ -38,7 +38,7 @@ def generate_rows(plans: list[TutorPlan], options: Options, stats: Stats) -> Ite
             session_rows, reschedule_rows = [], []
 
     stats.forced = maker.forced
-    future_total = options.sessions - stats.past_sessions
+    future_total = max(0, options.sessions - stats.past_sessions)
     active = [plan.past_sessions if plan.is_active else 0 for plan in plans]
     for plan, count in zip(plans, allocate(future_total, active), strict=True):
         plan.future_sessions = count

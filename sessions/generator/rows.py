@@ -1,8 +1,9 @@
 """One session at a time: its status drawn from the tutor's true rates at its time, and its rows.
 
 A session is a draft until its tutor is done: (session row without the first-session flags, its
-Reschedule row or None, the probabilities it was drawn with). students.py strings drafts into
-students; `finish` adds the flags, computed by the same function every write path uses.
+Reschedule row or None, the tutor's reschedule and no-show probabilities it was drawn with, its
+time in epoch seconds). students.py strings drafts into students; `with_flags` then adds the
+flags, computed by the function every write path uses (first_sessions.pair_flags).
 """
 
 import bisect

@@ -2,8 +2,8 @@
 
 A new student books a first session. Whether the student is retained is drawn from the tutor's
 true retention at that moment, whatever the first session's status. A retained student whose
-first session was completed comes back within 14 days: follow-ups (and quick make-ups after a
-rescheduled or missed one) until one is completed, so the product's measure (another completed
+first session was completed comes back within 14 days: follow-ups (and make-ups within a week
+after a rescheduled or missed one) until one is completed, so the product's measure (another completed
 session within 14 days) finds exactly the students drawn as retained. A student who is not
 retained never books again. Retained students then keep a weekly or twice-a-week rhythm.
 
@@ -23,7 +23,7 @@ CONTINUATION_MEAN = 4.0  # sessions after the first follow-up: exponential, capp
 MAX_SESSIONS = 25
 WEEKLY, TWICE_A_WEEK = (7,), (3, 4)  # days between sessions (twice a week: Mon+Thu or Tue+Fri)
 TWICE_A_WEEK_SHARE = 0.3  # of the students starting on a Monday or Tuesday
-MAX_FOLLOW_UPS = 8  # the 8th follow-up is completed whatever the rates (see Stats.forced)
+MAX_FOLLOW_UPS = 8  # the 8th follow-up is completed whatever the rates (see RowMaker.forced)
 RECENT_GUARD = 2 * HOUR  # past sessions start this long before `now`, so a completed one has ended
 NEW_STUDENTS_STOP_DAYS = FOLLOW_UP_DAYS  # a tutor who stops teaching takes no new student in its last 14 days
 
@@ -129,7 +129,7 @@ class StudentMaker:
         self, tables: TutorTables, student_id: str, first: float, step: int, end: float
     ) -> tuple[list[tuple], bool]:
         """A retained student's sessions after a completed first one, until one is completed
-        (quick make-ups when one falls through). Returns (drafts, whether one was completed).
+        (a make-up when one falls through). Returns (drafts, whether one was completed).
         When the first session is old enough to count, the student must be back within 14 days:
         the last chance (the 8th follow-up, or less than 3 hours left) is completed whatever the
         rates, which is rare (RowMaker.forced). Otherwise the history may end first."""
