@@ -11,6 +11,7 @@ runs `generate_data --no-scores` (scoring has its own benchmark, bench/recompute
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -48,6 +49,8 @@ def main():
     psql(server, f"CREATE DATABASE {args.database}")
     try:
         manage(database_url, "migrate", "--noinput", "-v0")
+        load = os.getloadavg()[0]
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         result = manage(
             database_url,
@@ -59,6 +62,8 @@ def main():
             *([] if args.scores else ["--no-scores"]),
         )
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     finally:
         if not args.keep:
             psql(server, f"DROP DATABASE IF EXISTS {args.database}")
@@ -69,6 +74,8 @@ def main():
         f"  generation + load: {generate_seconds:.1f} s  ({args.sessions / generate_seconds:,.0f} sessions/s)"
     )
     print(f"  whole command (incl. Django start-up): {wall:.1f} s")
+    # The machine is shared: a wall time far above the CPU time means other work was running.
+    print(f"  CPU of the generate_data process: {cpu:.1f} s (load average {load:.1f} when it started)")
     off = [line for line in result.stdout.splitlines() if "[OFF]" in line]
     print("  validation: all distributions within tolerance" if not off else "\n".join(off))
 

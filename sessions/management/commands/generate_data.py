@@ -44,7 +44,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--clear", action="store_true", help="Delete existing data first.")
         parser.add_argument(
-            "--manifest", type=argparse.FileType("w"), help="Write each tutor's drawn profile (CSV)."
+            "--manifest",
+            type=argparse.FileType("w"),
+            help="Write the truth over time: each tutor's segments of constant true rates (CSV).",
         )
         parser.add_argument("--no-scores", action="store_true", help="Skip computing the scores afterwards.")
         parser.add_argument(
@@ -86,6 +88,13 @@ class Command(BaseCommand):
             f"({', '.join(f'{count:,} {status}' for status, count in sorted(stats.status.items()))}), "
             f"{stats.reschedules:,} reschedules, {stats.students:,} students."
         )
+        truth, profiles = stats.truth, stats.profiles
+        self.stdout.write(
+            f"Truth at now: {profiles['low']:,} low, {profiles['medium']:,} medium, "
+            f"{profiles['high']:,} high risk; "
+            f"{truth['turn_bad']:,} tutors turn bad ({truth['recover']:,} recover), "
+            f"{truth['improve']:,} improve, {truth['burst']:,} have a bad week."
+        )
         self.write_report(validation_report(stats))
         if options["manifest"]:
             self.stdout.write(f"Manifest written to {options['manifest'].name}")
@@ -95,13 +104,15 @@ class Command(BaseCommand):
 
     def write_report(self, report):
         self.stdout.write("Validation (actual vs target):")
-        for name, actual, target, tolerance, ok in report:
+        for name, actual, target, tolerance, ok, note in report:
             mark = "ok" if ok else "OFF"
-            line = f"  [{mark:>3}] {name:<36}"
+            line = f"  [{mark:>3}] {name:<40}"
             if actual is not None:
-                line += f" {actual:7.1%}"
+                line += f" {actual:7.2%}"
             if target is not None:
-                line += f"   target {target:.1%} ± {tolerance:.1%}"
+                line += f"   target {target:.2%}" + (f" ± {tolerance:.2%}" if tolerance is not None else "")
+            if note:
+                line += f"   ({note})"
             self.stdout.write(line if ok else self.style.WARNING(line))
 
     def compute_scores(self, *, now=None, history_days=0):

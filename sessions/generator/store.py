@@ -1,0 +1,128 @@
+"""Writing the generated rows: PostgreSQL COPY (bulk_create elsewhere), and clearing old data."""
+
+from collections.abc import Sequence
+
+from django.apps import apps
+from django.db import connection, models
+
+from ..models import Reschedule, Session, Tutor
+
+SESSION_COLUMNS = (
+    "id",
+    "tutor_id",
+    "student_id",
+    "scheduled_time",
+    "completed_time",
+    "status",
+    "duration_minutes",
+    "student_rating",
+    "no_show_by",
+    "created_at",
+    "updated_at",
+    "is_first_session",
+    "first_session_retained",
+    "platform_updated_at",  # generated rows never came from the platform: None
+)
+RESCHEDULE_COLUMNS = (
+    "id",
+    "session_id",
+    "initiator",
+    "original_time",
+    "new_time",
+    "reason",
+    "reason_code",
+    "cancelled_at",
+    "hours_before_session",
+    "created_at",
+)
+
+
+def _column_types(cursor, table, columns):
+    """The PostgreSQL type oids of a table's columns, in `columns` order (for binary COPY)."""
+    cursor.execute(
+        "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+        [table],
+    )
+    oids = dict(cursor.fetchall())
+    return [oids[column] for column in columns]
+
+
+def _copy_rows(model, columns, rows):
+    """PostgreSQL binary COPY: several times faster than INSERT for large loads, and binary saves
+    both sides formatting and parsing text (a million sessions: about 15 s of CPU less)."""
+    table = model._meta.db_table
+    sql = f"COPY {connection.ops.quote_name(table)} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    with connection.cursor() as cursor:
+        types = _column_types(cursor, table, columns)
+        with cursor.copy(sql) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+
+def _bulk_create(model, columns, rows):
+    objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+    for obj in objects:
+        if isinstance(obj, Session):
+            obj.apply_defaults()
+    model.objects.bulk_create(objects, batch_size=2000)
+
+
+def write_rows(model, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Store rows (tuples in `columns` order) of `model`."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        _copy_rows(model, columns, rows)
+    else:
+        _bulk_create(model, columns, rows)
+
+
+def write_sessions(session_rows: Sequence[tuple], reschedule_rows: Sequence[tuple]) -> None:
+    write_rows(Session, SESSION_COLUMNS, session_rows)
+    write_rows(Reschedule, RESCHEDULE_COLUMNS, reschedule_rows)
+
+
+def related_models() -> list[type[models.Model]]:
+    """Our models plus every installed model that (transitively) points at them, children first."""
+    found = [Reschedule, Session, Tutor]
+    changed = True
+    while changed:
+        changed = False
+        for model in apps.get_models():
+            if model in found:
+                continue
+            if any(
+                f.many_to_one or f.one_to_one for f in model._meta.concrete_fields if f.related_model in found
+            ):
+                found.insert(0, model)  # points at something found: delete it before its target
+                changed = True
+    return found
+
+
+def clear_data() -> None:
+    """Delete tutors, sessions, reschedules and everything hanging off them (scores, alerts, mail log)."""
+    tables = [connection.ops.quote_name(model._meta.db_table) for model in related_models()]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Deferred foreign-key checks still pending in this transaction would block TRUNCATE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        else:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")  # children first: foreign keys stay valid
+
+
+def tutors_exist(tutor_ids: Sequence) -> bool:
+    return Tutor.objects.filter(pk__in=tutor_ids).exists()
+
+
+def write_tutors(tutors: Sequence[Tutor]) -> None:
+    Tutor.objects.bulk_create(tutors, batch_size=2000)
+
+
+def mark_for_scoring(tutor_ids: Sequence) -> None:
+    """Flag every new tutor for scoring, once all their sessions are in."""
+    for start in range(0, len(tutor_ids), 5000):
+        Tutor.mark_changed(tutor_ids[start : start + 5000])
