@@ -42,11 +42,12 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
-from sessions.generator.manifest import by_tutor, read_manifest  # noqa: E402
 
 from scoring import engine  # noqa: E402
 from scoring.models import Alert, ScoringSettings  # noqa: E402
 from sessions.generator import Options, generate  # noqa: E402
+from sessions.generator.manifest import by_tutor, read_manifest  # noqa: E402
+from sessions.models import Tutor  # noqa: E402
 
 DAY = 86_400.0
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # the data's fixed anchor: same seed, same data
@@ -416,12 +417,8 @@ def run(scale, *, replay_days, step_hours, seed, keep=False, reuse=False):
         # previous scoring held (the engine reads them from the stored scores).
         previous = {uuid.UUID(tutor_id): series[-2] for tutor_id, series in flags["new"].items()}
         computed = engine.compute_scores(now=NOW, settings=settings, previous_flags=previous)
-        active = [
-            score
-            for score in computed
-            if score.risk_level != "inactive"
-            or score.reasons != ["Inactive: marked inactive on the platform."]
-        ]
+        marked_inactive = set(Tutor.objects.filter(is_active=False).values_list("pk", flat=True))
+        active = [score for score in computed if score.tutor_id not in marked_inactive]
         agree = sum(
             1
             for score in active
