@@ -74,7 +74,7 @@ def overview_stats(*, now):
             ("High", tutor_stats["high"], "high"),
             ("Medium", tutor_stats["medium"], "medium"),
             ("Low", tutor_stats["low"], "low"),
-            ("Inactive (no session in 30 days)", tutor_stats["inactive"], "inactive"),
+            ("Inactive", tutor_stats["inactive"], "inactive"),
             ("Not scored", tutor_stats["unscored"], "none"),
         ],
     }

@@ -142,7 +142,10 @@ FLAGGED_SCORE = {
     "first_session_retention_90d": Decimal("75.00"),
     "reschedule_flag": True,
     "level": "high",
-    "risk_score": "72.50",
+    "risk_score": "73",
+    "evidence": {
+        "reschedule_rate": {"state": "flagged", "window_days": 7, "events": 3, "total": 8, "strength": 60.0}
+    },
     "reasons": [
         "Rescheduled 3 of 8 sessions in the last 7 days (37.5%, threshold 15%)",
         "2 of 3 reschedules were last-minute (<24 h)",

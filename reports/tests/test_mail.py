@@ -50,7 +50,7 @@ def test_session_report_of_a_flagged_tutor_says_why_with_numbers_and_links(scori
         assert "37.5%" in part and "20%" in part and "12%" in part  # 7/30/90-day rates
         assert "2 of 3 reschedules were last-minute (&lt;24 h)" in part or "(<24 h)" in part
         assert "Schedule a calendar-planning check-in" in part
-        assert "72.5/100" in part
+        assert "73/100" in part and "3 of 8 rescheduled, 7 d" in part  # the score's state and why
         assert tutor_url in part
     assert "- 7 days: 3 tutor reschedules of 8 sessions, 37.5%" in message.body
     assert html.index("Ada Tutor is high risk") < html.index("student-42")

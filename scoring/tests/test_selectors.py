@@ -102,7 +102,7 @@ def test_overview_stats(make_tutor, make_session):
         ("High", 1, "high"),
         ("Medium", 0, "medium"),
         ("Low", 1, "low"),
-        ("Inactive (no session in 30 days)", 0, "inactive"),
+        ("Inactive", 0, "inactive"),
         ("Not scored", 1, "none"),
     ]
 
