@@ -9,6 +9,8 @@ import shutil
 
 import pytest
 
+from scoring.tests.browser.pages import csp_checked_page
+
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM_ARGS = [
@@ -35,15 +37,5 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    """A page that fails its test if the browser refused anything under the Content-Security-Policy."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    refused = []
-    page.on(
-        "console",
-        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
-    )
-    yield page
-    context.close()
-    assert not refused, refused
+    with csp_checked_page(browser, accept_downloads=True) as page:
+        yield page

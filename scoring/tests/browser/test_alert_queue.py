@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from scoring import alerts as alerts_module
 from scoring.models import Alert
-from scoring.tests.browser.test_dashboard import log_in
+from scoring.tests.browser.pages import csp_checked_page, log_in
 from tutorscore.testing import make_alert
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,18 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture(params=[1280, 390], ids=["desktop", "phone"])
 def sized_page(request, browser):
-    """A page of the given width that fails its test on any Content-Security-Policy refusal."""
-    context = browser.new_context(viewport={"width": request.param, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    refused = []
-    page.on(
-        "console",
-        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
-    )
-    yield page
-    context.close()
-    assert not refused, refused
+    with csp_checked_page(browser, width=request.param) as page:
+        yield page
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from scoring.tests.browser.pages import log_in, table_names
 from sessions.models import ApiKey
 from tutorscore.testing import make_alert, make_score
 
@@ -47,19 +48,6 @@ def tutors(make_tutor, make_session):
     )
     make_alert(first, opened_at=now, message="Rescheduled 1 of 6 sessions in the last 7 days.")
     return made
-
-
-def log_in(page, live_server, path):
-    page.goto(live_server.url + path)
-    expect(page.get_by_role("heading", name="Log in to TutorScore")).to_be_visible()
-    page.get_by_label("Username").fill("coach")
-    page.get_by_label("Password").fill("correct-horse-battery")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(live_server.url + path)
-
-
-def table_names(page):
-    return page.locator(".tutor-table tbody td[data-label=Name] > a").all_inner_texts()
 
 
 def test_filter_sort_search_page_and_export(page, live_server, staff_user, tutors):

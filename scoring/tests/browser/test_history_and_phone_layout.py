@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from reports.models import EmailReport
-from scoring.tests.browser.test_dashboard import log_in
+from scoring.tests.browser.pages import log_in
 from tutorscore.testing import make_alert, make_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from scoring.models import TutorScoreHistory
-from scoring.tests.browser.test_dashboard import log_in, table_names
+from scoring.tests.browser.pages import log_in, table_names
 from tutorscore.testing import make_alert, make_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

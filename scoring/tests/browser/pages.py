@@ -1,0 +1,34 @@
+"""What the browser tests share: a page that fails on any CSP refusal, logging in, reading tables."""
+
+from contextlib import contextmanager
+
+from playwright.sync_api import expect
+
+
+@contextmanager
+def csp_checked_page(browser, *, width=1280, **options):
+    """A page that fails its test if the browser refused anything under the Content-Security-Policy."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, **options)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    refused = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    yield page
+    context.close()
+    assert not refused, refused
+
+
+def log_in(page, live_server, path):
+    page.goto(live_server.url + path)
+    expect(page.get_by_role("heading", name="Log in to TutorScore")).to_be_visible()
+    page.get_by_label("Username").fill("coach")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(live_server.url + path)
+
+
+def table_names(page):
+    return page.locator(".tutor-table tbody td[data-label=Name] > a").all_inner_texts()
