@@ -30,7 +30,7 @@ demo demo-reset: venv
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: venv chromium
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
 chromium:
