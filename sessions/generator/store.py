@@ -1,6 +1,7 @@
 """Writing the generated rows: PostgreSQL COPY (bulk_create elsewhere), and clearing old data."""
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 from django.apps import apps
 from django.db import connection, models
@@ -80,6 +81,37 @@ def write_rows(model, columns: Sequence[str], rows: Sequence[tuple]) -> None:
 def write_sessions(session_rows: Sequence[tuple], reschedule_rows: Sequence[tuple]) -> None:
     write_rows(Session, SESSION_COLUMNS, session_rows)
     write_rows(Reschedule, RESCHEDULE_COLUMNS, reschedule_rows)
+
+
+SECONDARY_INDEXES = """
+    SELECT pg_get_indexdef(x.indexrelid), index.relname
+    FROM pg_index x JOIN pg_class index ON index.oid = x.indexrelid
+    WHERE x.indrelid = %s::regclass AND NOT x.indisprimary AND NOT x.indisunique
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+    ORDER BY index.relname
+"""
+
+
+@contextlib.contextmanager
+def indexes_built_after(model) -> Iterator[None]:
+    """Load an EMPTY table without its secondary indexes and build them at the end, in the same
+    transaction: one sort per index instead of a million random inserts (on PostgreSQL, a million
+    sessions: about 15 s less). The definitions come from the catalog, so the indexes come back
+    exactly as the migrations made them. Elsewhere, or for a table with rows, nothing changes."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block or model.objects.exists():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(SECONDARY_INDEXES, [model._meta.db_table])
+        indexes = cursor.fetchall()
+        for _, name in indexes:
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # CREATE INDEX refuses pending FK checks
+        for definition, _ in indexes:
+            cursor.execute(definition)
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def related_models() -> list[type[models.Model]]:
