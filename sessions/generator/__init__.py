@@ -47,7 +47,7 @@ import time
 
 from django.db import transaction
 
-from ..models import Session, Tutor
+from ..models import Reschedule, Session, Tutor
 from . import store
 from .build import generate_rows
 from .manifest import Segment, by_tutor, read_manifest, segments_of, true_rates_at, write_manifest
@@ -103,7 +103,7 @@ def generate(
         )
         progress(f"Tutors: {len(plans):,}")
         written = 0
-        with _without_cycle_collection(), store.indexes_built_after(Session):
+        with _without_cycle_collection(), store.checked_and_indexed_after(Session, Reschedule):
             for session_rows, reschedule_rows in generate_rows(plans, options, stats):
                 store.write_sessions(session_rows, reschedule_rows)
                 written += len(session_rows)

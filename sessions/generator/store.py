@@ -84,33 +84,51 @@ def write_sessions(session_rows: Sequence[tuple], reschedule_rows: Sequence[tupl
 
 
 SECONDARY_INDEXES = """
-    SELECT pg_get_indexdef(x.indexrelid), index.relname
+    SELECT 'index', index.relname, pg_get_indexdef(x.indexrelid)
     FROM pg_index x JOIN pg_class index ON index.oid = x.indexrelid
     WHERE x.indrelid = %s::regclass AND NOT x.indisprimary AND NOT x.indisunique
       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
     ORDER BY index.relname
 """
+FOREIGN_KEYS = """
+    SELECT 'foreign key', conname, pg_get_constraintdef(oid) FROM pg_constraint
+    WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname
+"""
 
 
 @contextlib.contextmanager
-def indexes_built_after(model) -> Iterator[None]:
-    """Load an EMPTY table without its secondary indexes and build them at the end, in the same
-    transaction: one sort per index instead of a million random inserts (on PostgreSQL, a million
-    sessions: about 15 s less). The definitions come from the catalog, so the indexes come back
-    exactly as the migrations made them. Elsewhere, or for a table with rows, nothing changes."""
-    if connection.vendor != "postgresql" or not connection.in_atomic_block or model.objects.exists():
+def checked_and_indexed_after(*models) -> Iterator[None]:
+    """Load EMPTY tables without their secondary indexes and foreign keys, then build the indexes
+    (one sort each instead of a million random inserts) and add the foreign keys back (one join
+    validates them all instead of a million deferred checks), in the same transaction: PostgreSQL's
+    own advice for populating a database. A million sessions: about 25 s less. The definitions come
+    from the catalog, so everything comes back exactly as the migrations made it. Elsewhere, or
+    for a table that has rows, nothing changes."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
         yield
         return
+    dropped = []  # (table, kind, name, definition)
     with connection.cursor() as cursor:
-        cursor.execute(SECONDARY_INDEXES, [model._meta.db_table])
-        indexes = cursor.fetchall()
-        for _, name in indexes:
-            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+        for model in models:
+            if model.objects.exists():
+                continue
+            table = connection.ops.quote_name(model._meta.db_table)
+            for query in (SECONDARY_INDEXES, FOREIGN_KEYS):
+                cursor.execute(query, [model._meta.db_table])
+                dropped += [(table, *found) for found in cursor.fetchall()]
+        for table, kind, name, _ in dropped:
+            name = connection.ops.quote_name(name)
+            cursor.execute(
+                f"DROP INDEX {name}" if kind == "index" else f"ALTER TABLE {table} DROP CONSTRAINT {name}"
+            )
     yield
     with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # CREATE INDEX refuses pending FK checks
-        for definition, _ in indexes:
-            cursor.execute(definition)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # DDL refuses pending deferred checks
+        for table, kind, name, definition in dropped:
+            name = connection.ops.quote_name(name)
+            cursor.execute(
+                definition if kind == "index" else f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"
+            )
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
