@@ -38,7 +38,9 @@ the students drawn as retained (students.py). validation_report() checks the mix
 (or the design above) and the rows against the truth, with tolerances of three standard errors
 at the generated size. `--manifest` writes the truth over time (manifest.py).
 
-Rows are built as tuples and written in chunks: PostgreSQL COPY, or bulk_create elsewhere.
+Rows are built as tuples and written in chunks (store.py): binary COPY on PostgreSQL, into empty
+tables without their secondary indexes and foreign keys, which are built and validated once at
+the end of the same transaction; bulk_create elsewhere.
 """
 
 import contextlib
