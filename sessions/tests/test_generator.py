@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from sessions import generator
 from sessions.generator import calendar, manifest, plan, rows, store, truth
@@ -482,6 +483,23 @@ def test_manifest_file_round_trips_exactly():
 
 
 # --- the command ---------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="indexes are rebuilt on PostgreSQL only")
+@pytest.mark.django_db
+def test_the_sessions_indexes_dropped_for_the_load_come_back_as_they_were():
+    def indexes():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'sessions' ORDER BY 1"
+            )
+            return cursor.fetchall()
+
+    before = indexes()
+    run("--tutors=5", "--sessions=100", "--seed=2", f"--now={NOW_ISO}", "--no-scores")
+    assert indexes() == before and len(before) == 5
+    run("--tutors=5", "--sessions=100", "--seed=3", f"--now={NOW_ISO}", "--no-scores")  # not empty: kept
+    assert indexes() == before and Session.objects.count() == 200
 
 
 @pytest.mark.django_db
