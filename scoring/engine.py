@@ -540,11 +540,7 @@ def explain_inactive(facts):
 def _lead(kind, text, verdict, threshold, noun, settings):
     """The sentence a flag (or a watch) rests on: the figure, then how much evidence it is."""
     ratio = ratio_needed(settings.flag_evidence_ratio, verdict.window_days)
-    needed = (
-        None
-        if verdict.total < settings.minimum_sessions
-        else events_needed(verdict.total, float(threshold), ratio)
-    )
+    needed = events_needed(verdict.total, float(threshold), ratio)
     if verdict.held:
         clause = "flagged earlier, and the evidence still points above the threshold"
     elif verdict.total < settings.minimum_sessions:
