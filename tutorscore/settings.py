@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tutorscore.middleware.TrustedProxyMiddleware",  # REMOTE_ADDR = the client's, behind our proxies
     "tutorscore.backpressure.ServiceUnavailableMiddleware",  # database/broker down: 503 + Retry-After
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files answer here, before the rest
@@ -118,7 +119,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username from
 # one address, that pair is locked out for LOGIN_COOLOFF_MINUTES (every login form, admin too).
-# A locked-out attempt is refused before any password is hashed. Unlock: manage.py axes_reset.
+# One address is also locked out after LOGIN_ADDRESS_FAILURE_LIMIT failures over any usernames (a
+# password spray). A locked-out attempt is refused before any password is hashed. Unlock:
+# manage.py axes_reset. Behind reverse proxies, TRUSTED_PROXY_COUNT says how many to look through.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -126,6 +129,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "tutorscore.throttling.AddressAwareHandler"
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_CALLABLE = "tutorscore.throttling.login_username"
