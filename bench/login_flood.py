@@ -8,7 +8,8 @@ after another) and what the flooders got back:
   2. `--flooders` threads posting wrong passwords for one username to /accounts/login/ (locked out
      after LOGIN_FAILURE_LIMIT: refused before any password is hashed);
   3. the same, with a new username on every attempt (a spray: each attempt is a failure for a
-     new username + address pair, so each still costs one password hash).
+     new username + address pair; after LOGIN_ADDRESS_FAILURE_LIMIT of them the address itself is
+     locked out and refused before any password is hashed).
 SQLite unless DATABASE_URL names a PostgreSQL server (a database is created and dropped).
 """
 
