@@ -59,10 +59,22 @@ def percentile(values, share):
     return values[min(len(values) - 1, int(round(share / 100 * (len(values) - 1))))]
 
 
-def group_rss_mb(pid):
-    """Resident memory of a process group (the server and its forked workers), in MB."""
-    result = subprocess.run(["ps", "-o", "rss=", "-g", str(pid)], capture_output=True, text=True)
-    return sum(int(line) for line in result.stdout.split()) / 1024
+def tree_rss_mb(pid):
+    """Resident memory of a process and all its descendants, in MB.
+
+    By tree, not process group: the worker runs its cluster in a session of its own."""
+    result = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,rss="], capture_output=True, text=True)
+    children, rss = {}, {}
+    for line in result.stdout.splitlines():
+        child, parent, resident = (int(field) for field in line.split())
+        children.setdefault(parent, []).append(child)
+        rss[child] = resident
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        total += rss.get(current, 0)
+        pending.extend(children.get(current, []))
+    return total / 1024
 
 
 class Poster:
@@ -132,8 +144,8 @@ class Sampler(threading.Thread):
                 queued = queue["queued_tasks"] + queue["queued_mail_tasks"]
             except (OSError, KeyError, TypeError):
                 queued = None
-            web = group_rss_mb(processes["web"].pid)
-            workers = group_rss_mb(processes["worker"].pid) + group_rss_mb(processes["worker-mail"].pid)
+            web = tree_rss_mb(processes["web"].pid)
+            workers = tree_rss_mb(processes["worker"].pid) + tree_rss_mb(processes["worker-mail"].pid)
             self.samples.append((queued, web, workers))
             self.stopping.wait(1.0)
 
@@ -202,7 +214,7 @@ def main():
         poster = Poster(stack, key, tutors=options.tutors, rate=options.rate, seconds=options.seconds)
         poster.run()
         posted_at = time.monotonic()
-        while outstanding(database_url) and time.monotonic() - posted_at < DRAIN_SECONDS:
+        while (left := outstanding(database_url)) and time.monotonic() - posted_at < DRAIN_SECONDS:
             time.sleep(1)
         drained = time.monotonic() - posted_at
         time.sleep(2)
@@ -217,7 +229,10 @@ def main():
     others = {status: count for status, count in poster.statuses.items() if status != 202}
     print(f"requests: {accepted} accepted (202), otherwise {others or 'none'}")
     print(f"queue depth: peak {max(queued, default=0)}, median {statistics.median(queued) if queued else 0}")
-    print(f"scoring and outbox caught up {drained:.0f} s after posting stopped")
+    if left:
+        print(f"scoring and outbox NOT caught up {drained:.0f} s after posting stopped: {left} outstanding")
+    else:
+        print(f"scoring and outbox caught up {drained:.0f} s after posting stopped")
     print(
         f"per-session report delay: p50 {percentile(delays, 50):.1f} s, p95 {percentile(delays, 95):.1f} s, "
         f"max {max(delays, default=float('nan')):.1f} s ({len(delays)} reports)"
