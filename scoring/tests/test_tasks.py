@@ -235,7 +235,8 @@ def test_failed_processing_schedules_a_retry_with_backoff(make_tutor, make_sessi
 
 
 def test_retries_are_bounded(db):
-    assert [tasks.retry_delay(attempt).total_seconds() for attempt in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    delays = [tasks.retry_delay(attempt, base=tasks.RETRY_BASE_DELAY) for attempt in (1, 2, 3, 4)]
+    assert [delay.total_seconds() for delay in delays] == [30, 60, 120, 240]
     assert tasks.schedule_retry("scoring.tasks.rescore_stale", [], attempt=tasks.MAX_ATTEMPTS) is None
     assert not Schedule.objects.exists()
 
