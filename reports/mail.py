@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from scoring.engine import percentage
 from scoring.models import Alert, ScoringSettings, TutorScore
-from sessions.models import Reschedule, Session
+from sessions.models import COUNTED_STATUSES, Reschedule, Session
 from tutorscore.lib.retry import MAX_ATTEMPTS, retry_delay
 
 from .models import EmailReport, sending_lease
@@ -34,7 +34,7 @@ DIGEST_TOP_TUTORS = 10
 DIGEST_ALERT_ROWS = 20
 ALERT_MAIL_ROWS = 50  # a summary after a full recompute lists this many, then "and N more"
 # Sessions that have not happened yet are not worth a report (SPEC §5: they count nowhere).
-REPORTED_SESSION_STATUSES = [Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW]
+REPORTED_SESSION_STATUSES = COUNTED_STATUSES
 # Anymail per-recipient statuses that mean the provider refused the message outright.
 REFUSED_STATUSES = {"rejected", "invalid", "failed"}
 
