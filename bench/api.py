@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sessions.livestack import LiveStack  # noqa: E402
+from testsupport.livestack import LiveStack  # noqa: E402
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tutorscore_bench_api")
 TARGETS = {"GET /api/tutors/{id}": 2, "GET /api/tutors": 2, "POST /api/sessions": 2.5}  # × healthz p95

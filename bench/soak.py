@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sessions.livestack import LiveStack  # noqa: E402
+from testsupport.livestack import LiveStack  # noqa: E402
 
 RECIPIENTS = "lead@example.com, ops@example.com"
 SETUP = (

@@ -1,9 +1,11 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 
+from tutorscore.lib.tasks import enqueue
+
 from . import mail
 from .models import EmailReport
-from .receivers import enqueue
 
 
 @admin.register(EmailReport)
@@ -57,7 +59,9 @@ class EmailReportAdmin(admin.ModelAdmin):
         selected = list(queryset.values_list("pk", flat=True))
         ids = [str(pk) for pk in mail.resend(selected)]
         if ids:
-            transaction.on_commit(lambda: enqueue("reports.tasks.deliver_reports", ids))
+            transaction.on_commit(
+                lambda: enqueue("reports.tasks.deliver_reports", ids, cluster=settings.MAIL_QUEUE)
+            )
         skipped = len(selected) - len(ids)
         self.message_user(request, f"Resending {len(ids)} mail(s).", messages.SUCCESS)
         if skipped:

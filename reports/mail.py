@@ -21,20 +21,20 @@ from django.utils import timezone
 
 from scoring.engine import percentage
 from scoring.models import Alert, ScoringSettings, TutorScore
-from sessions.models import Reschedule, Session
+from sessions.models import COUNTED_STATUSES, Reschedule, Session
+from tutorscore.lib.retry import MAX_ATTEMPTS, retry_delay
 
 from .models import EmailReport, sending_lease
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
-RETRY_BASE_SECONDS = 60  # 1 min, 4 min, 16 min, 64 min between the five attempts
+RETRY_BASE = timedelta(minutes=1)  # ×4: 1 min, 4 min, 16 min, 64 min between the five attempts
 DIGEST_SCHEDULE_NAME = "reports.daily_digest"
 DIGEST_TOP_TUTORS = 10
 DIGEST_ALERT_ROWS = 20
 ALERT_MAIL_ROWS = 50  # a summary after a full recompute lists this many, then "and N more"
 # Sessions that have not happened yet are not worth a report (SPEC §5: they count nowhere).
-REPORTED_SESSION_STATUSES = [Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW]
+REPORTED_SESSION_STATUSES = COUNTED_STATUSES
 # Anymail per-recipient statuses that mean the provider refused the message outright.
 REFUSED_STATUSES = {"rejected", "invalid", "failed"}
 
@@ -414,16 +414,13 @@ def refused_status(message):
     return ", ".join(sorted(refused)) or None
 
 
-def retry_delay(attempts):
-    """Exponential backoff: 1, 4, 16, 64 minutes after the 1st, 2nd, 3rd, 4th failed attempt."""
-    return timedelta(seconds=RETRY_BASE_SECONDS * 4 ** (attempts - 1))
-
-
 def _fail(report, error, *, now, retry):
     will_retry = retry and report.attempts < MAX_ATTEMPTS
     report.status, report.error_message = Status.FAILED, error[:2000]
     # The outbox tries it again after the backoff; null: given up (resend by hand).
-    report.next_attempt_at = now + retry_delay(report.attempts) if will_retry else None
+    report.next_attempt_at = (
+        now + retry_delay(report.attempts, base=RETRY_BASE, factor=4) if will_retry else None
+    )
     EmailReport.objects.filter(pk=report.pk).update(
         status=Status.FAILED, error_message=report.error_message, next_attempt_at=report.next_attempt_at
     )

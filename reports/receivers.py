@@ -9,7 +9,6 @@ scoring that sent the signal; the outbox schedule sends whatever a lost request 
 import logging
 import time
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -21,16 +20,6 @@ from scoring.signals import alert_opened, sessions_scored
 from . import mail, tasks
 
 logger = logging.getLogger(__name__)
-
-
-def enqueue(func, *args):
-    """async_task on the mail queue by dotted path; an unavailable broker is logged, never raised."""
-    from django_q.tasks import async_task
-
-    try:
-        async_task(func, *args, cluster=settings.MAIL_QUEUE)
-    except Exception:
-        logger.exception("could not enqueue %s%r", func, args)
 
 
 SETTINGS_TTL_SECONDS = 5

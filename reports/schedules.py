@@ -5,7 +5,7 @@ ScoringSettings.digest_time (UTC), moved by a post_save receiver (reports/receiv
 settings change.
 """
 
-from collections.abc import Sequence
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -14,7 +14,9 @@ from django_q.models import Schedule
 from . import mail, outbox
 
 
-def schedules(*, now=None):
+def schedules(*, now: datetime | None = None) -> list[dict]:
+    """This app's schedules, listed by tutorscore's setup_schedules command; the digest's next
+    run is read from the settings when called."""
     from scoring.models import ScoringSettings
 
     now = now or timezone.now()
@@ -36,19 +38,3 @@ def schedules(*, now=None):
             "cluster": settings.MAIL_QUEUE,
         },
     ]
-
-
-class _CurrentSchedules(Sequence):
-    """Read from the database when setup_schedules iterates it, never at import time."""
-
-    def __getitem__(self, index):
-        return schedules()[index]
-
-    def __len__(self):
-        return len(schedules())
-
-    def __iter__(self):
-        return iter(schedules())
-
-
-SCHEDULES = _CurrentSchedules()

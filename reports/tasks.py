@@ -5,16 +5,13 @@ Thin wrappers around reports.outbox / reports.mail; each is safe to run twice (r
 on their unique key and claimed before sending).
 """
 
-import logging
-
 from django.conf import settings
 from django.utils import timezone
 
-from tutorscore.coalesce import enqueue_coalesced, release_coalesced
+from tutorscore.coalesce import release_coalesced
+from tutorscore.lib.tasks import enqueue
 
 from . import mail, outbox
-
-logger = logging.getLogger(__name__)
 
 
 def flush_outbox():
@@ -26,10 +23,13 @@ def flush_outbox():
 def request_flush():
     """Ask the mail cluster for an outbox run soon (coalesced); a broker error is logged: the
     every-minute schedule runs it anyway."""
-    try:
-        enqueue_coalesced(outbox.FLUSH_TASK, cluster=settings.MAIL_QUEUE, save=False)
-    except Exception:
-        logger.exception("could not enqueue %s; the outbox schedule will send the mail", outbox.FLUSH_TASK)
+    enqueue(
+        outbox.FLUSH_TASK,
+        cluster=settings.MAIL_QUEUE,
+        coalesce=True,
+        fallback="the outbox schedule will send the mail",
+        save=False,
+    )
 
 
 def send_daily_digest():

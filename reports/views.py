@@ -19,11 +19,11 @@ from django.views.decorators.http import require_POST
 from scoring.models import Alert
 from scoring.views import permission_required, staff_required  # anonymous → login, else 403
 from sessions.models import Session, Tutor
+from tutorscore.lib.tasks import enqueue
 from tutorscore.text import safe_next_url
 
 from . import mail
 from .models import EmailReport
-from .receivers import enqueue
 
 PAGE_SIZE = 50
 PREVIEW_ALERTS = 3
@@ -86,7 +86,9 @@ def resend(request, report_id):
     report = get_object_or_404(EmailReport, pk=report_id)
     requeued = mail.resend([report.pk])
     if requeued:
-        transaction.on_commit(lambda: enqueue("reports.tasks.deliver_reports", [str(report.pk)]))
+        transaction.on_commit(
+            lambda: enqueue("reports.tasks.deliver_reports", [str(report.pk)], cluster=settings.MAIL_QUEUE)
+        )
     next_url = safe_next_url(request, reverse("reports:email_log"))
     if request.htmx:  # swap just this row
         report.refresh_from_db()

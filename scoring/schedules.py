@@ -15,25 +15,27 @@ def next_daily_run(at, *, now=None):
     return candidate if candidate > now else candidate + timedelta(days=1)
 
 
-SCHEDULES = [
-    {
-        "name": "scoring.rescore_stale",
-        "func": "scoring.tasks.rescore_stale",
-        "schedule_type": Schedule.MINUTES,
-        "minutes": 5,
-        "repeats": -1,
-    },
-    {
-        "name": "scoring.recompute_all",
-        "func": "scoring.tasks.recompute_all_task",
-        "schedule_type": Schedule.HOURLY,
-        "repeats": -1,
-    },
-    {
-        "name": "scoring.snapshot_history",
-        "func": "scoring.tasks.snapshot_history",
-        "schedule_type": Schedule.DAILY,
-        "repeats": -1,
-        "next_run": next_daily_run(SNAPSHOT_AT),
-    },
-]
+def schedules() -> list[dict]:
+    """This app's schedules, listed by tutorscore's setup_schedules command."""
+    return [
+        {
+            "name": "scoring.rescore_stale",
+            "func": "scoring.tasks.rescore_stale",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 5,
+            "repeats": -1,
+        },
+        {
+            "name": "scoring.recompute_all",
+            "func": "scoring.tasks.recompute_all_task",
+            "schedule_type": Schedule.HOURLY,
+            "repeats": -1,
+        },
+        {
+            "name": "scoring.snapshot_history",
+            "func": "scoring.tasks.snapshot_history",
+            "schedule_type": Schedule.DAILY,
+            "repeats": -1,
+            "next_run": next_daily_run(SNAPSHOT_AT),
+        },
+    ]

@@ -17,6 +17,7 @@ from django_q.models import Schedule
 
 from sessions.models import Session, Tutor
 from tutorscore.coalesce import release_coalesced
+from tutorscore.lib.retry import MAX_ATTEMPTS, retry_delay
 
 from . import engine, history
 from .models import TutorScore
@@ -24,15 +25,9 @@ from .signals import sessions_scored
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 RETRY_BASE_DELAY = timedelta(seconds=30)  # 30 s, 1 min, 2 min, 4 min
 STALE_FULL_RECOMPUTE = 5000
 PROCESS_TASK = "scoring.tasks.process_sessions"
-
-
-def retry_delay(attempt):
-    """Delay before run `attempt + 1` after run `attempt` failed: 30 s × 2^(attempt − 1)."""
-    return RETRY_BASE_DELAY * 2 ** (attempt - 1)
 
 
 def schedule_retry(func, args, *, attempt, now=None):
@@ -48,7 +43,7 @@ def schedule_retry(func, args, *, attempt, now=None):
         kwargs=repr({"attempt": attempt + 1}),
         schedule_type=Schedule.ONCE,
         repeats=-1,  # django-q2 deletes a ONCE schedule with negative repeats after it runs
-        next_run=now + retry_delay(attempt),
+        next_run=now + retry_delay(attempt, base=RETRY_BASE_DELAY),
     )
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from tutorscore.lib.tasks import enqueue
+
 from .first_sessions import FLAG_FIELDS, plan_pairs, write_changes
 from .models import Reschedule, Session, Tutor
 from .ordering import latest_state
@@ -395,20 +397,15 @@ def enqueue_processing(session_ids):
     The tutors are already flagged (sessions_changed_at), so the periodic stale sweep scores
     them even when this enqueue is lost.
     """
-    from tutorscore.coalesce import enqueue_coalesced
-
-    try:
-        # save=False: a successful run's result is not stored. Storing it made django-q2 lock and
-        # read its whole result table (save_limit rows) per task, the largest cost of a burst.
-        # Failures are still stored; the stale sweep's runs still show the worker is alive.
-        # Coalesced: while a processing task waits, it will score these sessions too.
-        enqueue_coalesced(
-            PROCESS_TASK, session_ids, task_name=f"process {len(session_ids)} sessions", save=False
-        )
-    except Exception:
-        logger.exception(
-            "enqueue failed task=%s sessions=%d first_session_id=%s; the stale sweep will score them",
-            PROCESS_TASK,
-            len(session_ids),
-            session_ids[0] if session_ids else None,
-        )
+    # save=False: a successful run's result is not stored. Storing it made django-q2 lock and
+    # read its whole result table (save_limit rows) per task, the largest cost of a burst.
+    # Failures are still stored; the stale sweep's runs still show the worker is alive.
+    # Coalesced: while a processing task waits, it will score these sessions too.
+    enqueue(
+        PROCESS_TASK,
+        session_ids,
+        coalesce=True,
+        fallback="the stale sweep will score them",
+        task_name=f"process {len(session_ids)} sessions",
+        save=False,
+    )

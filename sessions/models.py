@@ -55,12 +55,20 @@ class Tutor(models.Model):
         )
 
 
+# The enumerations whose lists a Meta constraint repeats live at module level: a class body's
+# names are not visible inside its Meta, and this way the lists are derived, not spelled again.
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled"
+    COMPLETED = "completed"
+    RESCHEDULED = "rescheduled"
+    NO_SHOW = "no_show", "No-show"
+
+
+SESSION_STATUSES = tuple(SessionStatus.values)
+
+
 class Session(models.Model):
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled"
-        COMPLETED = "completed"
-        RESCHEDULED = "rescheduled"
-        NO_SHOW = "no_show", "No-show"
+    Status = SessionStatus
 
     class NoShowBy(models.TextChoices):
         TUTOR = "tutor"
@@ -97,7 +105,7 @@ class Session(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["scheduled", "completed", "rescheduled", "no_show"]),
+                condition=Q(status__in=list(SESSION_STATUSES)),
                 name="session_status_valid",
             ),
             models.CheckConstraint(
@@ -139,8 +147,23 @@ class Session(models.Model):
         return self
 
 
-# Sessions that happened: the only ones scoring counts (a `scheduled` one has not happened yet).
-COUNTED_STATUSES = (Session.Status.COMPLETED, Session.Status.RESCHEDULED, Session.Status.NO_SHOW)
+# Sessions that happened: the only ones scoring counts and reports mail (a `scheduled` one has
+# not happened yet).
+COUNTED_STATUSES = (SessionStatus.COMPLETED, SessionStatus.RESCHEDULED, SessionStatus.NO_SHOW)
+
+
+class ReasonCode(models.TextChoices):
+    PERSONAL = "personal"
+    EMERGENCY = "emergency"
+    SCHEDULING_CONFLICT = "scheduling_conflict", "Scheduling conflict"
+    FAMILY = "family"
+    TECHNICAL = "technical"
+    HEALTH = "health"
+    OTHER = "other"
+
+
+# In this order: the API schema, the database constraint and the generator's draws read it.
+REASON_CODES = tuple(ReasonCode.values)
 
 
 class Reschedule(models.Model):
@@ -148,14 +171,7 @@ class Reschedule(models.Model):
         TUTOR = "tutor"
         STUDENT = "student"
 
-    class ReasonCode(models.TextChoices):
-        PERSONAL = "personal"
-        EMERGENCY = "emergency"
-        SCHEDULING_CONFLICT = "scheduling_conflict", "Scheduling conflict"
-        FAMILY = "family"
-        TECHNICAL = "technical"
-        HEALTH = "health"
-        OTHER = "other"
+    ReasonCode = ReasonCode
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="reschedule")
@@ -183,17 +199,7 @@ class Reschedule(models.Model):
                 condition=Q(initiator__in=["tutor", "student"]), name="reschedule_initiator_valid"
             ),
             models.CheckConstraint(
-                condition=Q(
-                    reason_code__in=[
-                        "personal",
-                        "emergency",
-                        "scheduling_conflict",
-                        "family",
-                        "technical",
-                        "health",
-                        "other",
-                    ]
-                ),
+                condition=Q(reason_code__in=list(REASON_CODES)),
                 name="reschedule_reason_code_valid",
             ),
             models.CheckConstraint(

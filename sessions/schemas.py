@@ -27,13 +27,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .models import REASON_CODES, SESSION_STATUSES
+
 MAX_BULK_SESSIONS = 1000
 
 # Far-off years overflow when converted to UTC or stored; no real session lives outside this.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-REASON_CODES = ("personal", "emergency", "scheduling_conflict", "family", "technical", "health", "other")
 
 # A completed session starts at most this early or late against its scheduled_time: its
 # duration_minutes must agree with completed_time − scheduled_time within these bounds.
@@ -149,7 +149,7 @@ class SessionIn(BaseModel):
     tutor_id: Id
     student_id: Annotated[Text, Field(min_length=1, max_length=100), AfterValidator(_identifier)]
     # Declared before the fields whose rules depend on it (validators read earlier fields).
-    status: Literal["scheduled", "completed", "rescheduled", "no_show"]
+    status: Literal[SESSION_STATUSES]
     scheduled_time: Timestamp
     completed_time: Annotated[Timestamp | None, AfterValidator(_not_in_future)] = None
     duration_minutes: Annotated[int, Field(ge=1, le=300)] | None = None

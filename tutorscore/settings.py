@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "sessions.apps.TutoringConfig",
     "scoring.apps.ScoringConfig",
     "reports.apps.ReportsConfig",
+    "tutorscore",  # the project's own management commands (setup_schedules)
 ]
 
 MIDDLEWARE = [

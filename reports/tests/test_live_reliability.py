@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sessions.livestack import LiveStack
+from testsupport.livestack import LiveStack
 from tutorscore.testing import session_payload
 
 pytestmark = pytest.mark.live

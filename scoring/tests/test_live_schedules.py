@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from sessions.livestack import LiveStack
+from testsupport.livestack import LiveStack
 
 pytestmark = pytest.mark.live
 

@@ -235,7 +235,8 @@ def test_failed_processing_schedules_a_retry_with_backoff(make_tutor, make_sessi
 
 
 def test_retries_are_bounded(db):
-    assert [tasks.retry_delay(attempt).total_seconds() for attempt in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    delays = [tasks.retry_delay(attempt, base=tasks.RETRY_BASE_DELAY) for attempt in (1, 2, 3, 4)]
+    assert [delay.total_seconds() for delay in delays] == [30, 60, 120, 240]
     assert tasks.schedule_retry("scoring.tasks.rescore_stale", [], attempt=tasks.MAX_ATTEMPTS) is None
     assert not Schedule.objects.exists()
 
@@ -289,18 +290,16 @@ def test_snapshot_task_recomputes_then_snapshots(make_tutor, make_session):
 def test_a_failed_enqueue_after_a_settings_change_never_fails_the_save(
     db, monkeypatch, django_capture_on_commit_callbacks, caplog
 ):
-    from scoring import receivers
-
     def broken(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(receivers, "async_task", broken)
+    monkeypatch.setattr("django_q.tasks.async_task", broken)
     settings = ScoringSettings.load()
     settings.minimum_sessions = 7
     with django_capture_on_commit_callbacks(execute=True):
         settings.save()
     assert ScoringSettings.load().minimum_sessions == 7
-    assert "could not enqueue the recompute" in caplog.text
+    assert "could not enqueue scoring.tasks.recompute_all_task" in caplog.text
 
 
 def test_stale_sweep_after_a_bulk_load_recomputes_everyone(make_tutor, make_session, monkeypatch):

@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 
 from faker.providers.person.en_US import Provider as FakerPerson
 
+from ..models import REASON_CODES
 from .truth import DAY, TutorTruth, draw_truth
 
 ACTIVE_SHARE = 0.90  # exact quota
 FUTURE_SHARE = 0.01  # upcoming `scheduled` sessions, part of --sessions
 BAD_WEEKDAY_SHARE = 0.35  # tutors with a weekday on which they reschedule 2.5x as often (often Friday)
 LAST_MINUTE_HABIT = (0.15, 0.65)  # per tutor share of last-minute reschedules (mean 40%)
-REASON_CODES = ("personal", "emergency", "scheduling_conflict", "family", "technical", "health", "other")
 
 
 @dataclass(frozen=True)

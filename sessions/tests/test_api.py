@@ -299,7 +299,7 @@ def test_broker_failure_still_answers_202(api, monkeypatch, django_capture_on_co
     assert response.status_code == 202
     assert Session.objects.count() == 1
     assert Tutor.objects.get().sessions_changed_at is not None  # the stale sweep will find it
-    assert "enqueue failed" in caplog.text
+    assert "could not enqueue scoring.tasks.process_sessions (process 1 sessions)" in caplog.text
 
 
 def test_accepted_sessions_are_logged_with_ids(api, caplog):

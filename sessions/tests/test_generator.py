@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -572,10 +572,3 @@ def test_bad_arguments_exit_non_zero_from_the_command_line():
     )
     assert result.returncode != 0
     assert "must be a positive number" in result.stderr
-
-
-def test_now_without_offset_is_utc():
-    from sessions.management.commands.generate_data import iso_time
-
-    assert iso_time("2026-11-25T12:00") == datetime(2026, 11, 25, 12, tzinfo=UTC)
-    assert iso_time("2026-11-25T13:00+01:00") == datetime(2026, 11, 25, 12, tzinfo=UTC)

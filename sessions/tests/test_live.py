@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sessions.livestack import LiveStack
 from sessions.tests.test_ingest_concurrency import (
     THREADS,
     assert_each_session_in_one_posted_state,
     conflicting_states,
 )
+from testsupport.livestack import LiveStack
 from tutorscore.testing import session_payload
 
 pytestmark = pytest.mark.live

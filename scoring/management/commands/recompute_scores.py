@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from scoring import engine, history
 from scoring.models import Alert, ScoringSettings, TutorScore
-from sessions.management.arguments import aware_datetime
 from sessions.models import Tutor
+from tutorscore.lib.dates import aware_datetime
 
 
 class Command(BaseCommand):

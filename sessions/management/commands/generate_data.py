@@ -1,13 +1,13 @@
 """manage.py generate_data: realistic synthetic tutors and sessions (SPEC §10), then all scores."""
 
 import argparse
-from datetime import UTC, datetime
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from sessions.generator import Options, generate, validation_report
+from tutorscore.lib.dates import utc_time
 
 
 def positive_int(value):
@@ -20,14 +20,6 @@ def positive_int(value):
     return number
 
 
-def iso_time(value):
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 class Command(BaseCommand):
     help = "Generate realistic synthetic tutors, sessions and reschedules (same seed and --now: same data)."
 
@@ -38,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument(
             "--now",
-            type=iso_time,
+            type=utc_time,
             default=None,
             help="Time anchor (ISO 8601, UTC when no offset). Default: now, truncated to the hour.",
         )

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from sessions.first_sessions import repair
-from sessions.management.arguments import aware_datetime
+from tutorscore.lib.dates import aware_datetime
 
 
 class Command(BaseCommand):

@@ -1,12 +1,11 @@
 """Create or update every app's django-q2 schedules by name (idempotent; run on each release)."""
 
-import importlib
-import importlib.util
-
-from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_q.models import Schedule
+
+from reports import schedules as reports_schedules
+from scoring import schedules as scoring_schedules
 
 # Fields an entry may set; everything else in an entry is a mistake worth failing on.
 SCHEDULE_FIELDS = {
@@ -24,19 +23,15 @@ SCHEDULE_FIELDS = {
 }
 
 
-def discover_schedules():
-    """[(app_label, entry)] from `<app>.schedules.SCHEDULES` of every installed app that has one."""
-    found = []
-    for app_config in apps.get_app_configs():
-        module_name = f"{app_config.name}.schedules"
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        module = importlib.import_module(module_name)
-        found.extend((app_config.label, dict(entry)) for entry in getattr(module, "SCHEDULES", []))
-    return found
+def all_schedules() -> list[tuple[str, dict]]:
+    """[(app_label, entry)]: every app that has schedules is listed here by hand."""
+    return [
+        *(("scoring", entry) for entry in scoring_schedules.schedules()),
+        *(("reports", entry) for entry in reports_schedules.schedules()),
+    ]
 
 
-def upsert_schedules(entries):
+def upsert_schedules(entries: list[tuple[str, dict]]) -> tuple[int, int, int]:
     """Upsert schedules by name. Returns (created, updated, unchanged) counts.
 
     An entry without `next_run` keeps the stored next run (only a new schedule starts now)."""
@@ -69,7 +64,7 @@ class Command(BaseCommand):
     help = "Create or update the django-q2 schedules that apps declare in <app>/schedules.py."
 
     def handle(self, *args, **options):
-        entries = discover_schedules()
+        entries = all_schedules()
         for app_label, entry in entries:
             self.stdout.write(f"  {app_label}: {entry['name']} → {entry['func']}")
         created, updated, unchanged = upsert_schedules(entries)
