@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail as django_mail
 
-from reports import mail, outbox
+from reports import delivery, digest, outbox
 from reports.models import EmailReport
 from scoring.models import ScoringSettings
 from tutorscore.testing import NOW, day
@@ -15,7 +15,7 @@ INVALID = "INVALID_TEMPLATE_VARIABLE"
 
 
 def send_session_report(session):
-    return mail.deliver_reports(mail.queue_session_report(session, now=NOW), now=NOW)
+    return delivery.deliver_reports(outbox.queue_session_report(session, now=NOW), now=NOW)
 
 
 def assert_clean(message):
@@ -81,7 +81,7 @@ def test_flagged_mode_skips_a_tutor_who_is_not_high_risk(
     make_score(tutor, **low_risk)
     session = make_session(tutor, days_ago=1)
 
-    assert mail.queue_session_report(session, now=NOW) == []
+    assert outbox.queue_session_report(session, now=NOW) == []
     assert EmailReport.objects.count() == 0
 
 
@@ -117,13 +117,13 @@ def test_off_mode_sends_nothing_even_for_a_flagged_tutor(scoring_settings, flagg
     scoring_settings.session_report_mode = "off"
     scoring_settings.save()
 
-    assert mail.queue_session_report(flagged_session, now=NOW) == []
+    assert outbox.queue_session_report(flagged_session, now=NOW) == []
     assert django_mail.outbox == []
 
 
 def test_no_recipients_means_no_rows(db, flagged_session):
     assert ScoringSettings.load().recipients == []
-    assert mail.queue_session_report(flagged_session, now=NOW) == []
+    assert outbox.queue_session_report(flagged_session, now=NOW) == []
     assert EmailReport.objects.count() == 0
 
 
@@ -133,7 +133,7 @@ def test_a_session_that_has_not_happened_is_not_reported(
     tutor = make_tutor()
     make_score(tutor)
     session = make_session(tutor, days_ago=-1, status="scheduled")
-    assert mail.queue_session_report(session, now=NOW) == []
+    assert outbox.queue_session_report(session, now=NOW) == []
 
 
 def test_recipients_come_from_scoring_settings(scoring_settings, flagged_session):
@@ -184,7 +184,7 @@ def test_alert_mail_names_the_alert_and_links_to_it(scoring_settings, make_tutor
     alert = make_alert(tutor, kind="reschedule_rate")
 
     ids = outbox.batch_alerts(now=NOW)
-    assert mail.deliver_reports(ids, now=NOW) == 2
+    assert delivery.deliver_reports(ids, now=NOW) == 2
 
     message = django_mail.outbox[0]
     html = assert_clean(message)
@@ -215,7 +215,7 @@ def test_a_batch_of_alerts_is_one_mail_listing_them_all(scoring_settings, make_t
     first = make_alert(ada, kind="reschedule_rate")
     second = make_alert(bo, kind="no_show_rate", message="Missed 3 of 10 sessions in the last 30 days")
 
-    assert mail.deliver_reports(outbox.batch_alerts(now=NOW), now=NOW) == 2
+    assert delivery.deliver_reports(outbox.batch_alerts(now=NOW), now=NOW) == 2
 
     assert [m.to for m in django_mail.outbox] == [["lead@example.com"], ["ops@example.com"]]
     message = django_mail.outbox[0]
@@ -273,7 +273,7 @@ def digest_data(make_tutor, make_session, make_score, make_alert, low_risk):
 
 def test_digest_figures_against_known_data(scoring_settings, digest_data):
     ada, bea, cy = digest_data
-    context = mail.digest_context(now=NOW)
+    context = digest.digest_context(now=NOW)
 
     assert context["since"] == NOW - timedelta(hours=24)
     assert context["week"] == {
@@ -294,7 +294,7 @@ def test_digest_figures_against_known_data(scoring_settings, digest_data):
 
 def test_digest_mail_content(scoring_settings, digest_data):
     ada, _, _ = digest_data
-    assert mail.deliver_reports(mail.queue_digest(now=NOW), now=NOW) == 2
+    assert delivery.deliver_reports(outbox.queue_digest(now=NOW), now=NOW) == 2
 
     message = django_mail.outbox[0]
     html = assert_clean(message)
@@ -312,16 +312,16 @@ def test_digest_mail_content(scoring_settings, digest_data):
 
 
 def test_digest_counts_new_alerts_since_the_previous_digest(scoring_settings, digest_data):
-    mail.queue_digest(now=NOW - timedelta(hours=10))
+    outbox.queue_digest(now=NOW - timedelta(hours=10))
     EmailReport.objects.update(event_key=f"digest:{day(1)}")  # as if it were the previous day's digest
 
-    context = mail.digest_context(now=NOW)
+    context = digest.digest_context(now=NOW)
     assert context["since"] == NOW - timedelta(hours=10)
     assert [a.tutor.name for a in context["new_alerts"]] == ["Ada Tutor", "Cy Tutor"]
 
 
 def test_digest_with_no_data_renders_an_all_quiet_mail(scoring_settings):
-    mail.deliver_reports(mail.queue_digest(now=NOW), now=NOW)
+    delivery.deliver_reports(outbox.queue_digest(now=NOW), now=NOW)
 
     message = django_mail.outbox[0]
     assert_clean(message)
@@ -331,17 +331,17 @@ def test_digest_with_no_data_renders_an_all_quiet_mail(scoring_settings):
 
 
 def test_one_digest_per_day(scoring_settings, digest_data):
-    mail.deliver_reports(mail.queue_digest(now=NOW), now=NOW)
-    assert mail.queue_digest(now=NOW + timedelta(hours=3)) == []
+    delivery.deliver_reports(outbox.queue_digest(now=NOW), now=NOW)
+    assert outbox.queue_digest(now=NOW + timedelta(hours=3)) == []
     assert len(django_mail.outbox) == 2
 
 
 def test_next_digest_run():
     from datetime import time
 
-    assert mail.next_digest_run(time(8, 0), now=NOW) == (NOW + timedelta(days=1)).replace(hour=8)
-    assert mail.next_digest_run(time(13, 30), now=NOW) == NOW.replace(hour=13, minute=30)
-    assert mail.next_digest_run("12:00", now=NOW) == NOW + timedelta(days=1)
+    assert digest.next_digest_run(time(8, 0), now=NOW) == (NOW + timedelta(days=1)).replace(hour=8)
+    assert digest.next_digest_run(time(13, 30), now=NOW) == NOW.replace(hour=13, minute=30)
+    assert digest.next_digest_run("12:00", now=NOW) == NOW + timedelta(days=1)
 
 
 def test_retention_line_reads_well_without_first_sessions(
