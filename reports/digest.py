@@ -1,53 +1,36 @@
-"""The daily digest: what it says as of a moment, its identity (one per UTC day) and its time."""
+"""The daily digest: what it says as of a moment, its identity (one per UTC day) and its time.
 
+One line per tutor, each tutor once: a tutor with a new alert is under "new" (its other open or
+resolved alerts on the same line), else with an older open alert under "still open", else with
+an alert resolved since the last digest under "resolved". Snoozed alerts are counted, not listed.
+Then coaching outcomes per alert kind, and the platform's week from the dashboard's trend.
+"""
+
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Max, Min, Q
 from django.urls import reverse
 
-from scoring.engine import percentage
-from scoring.models import Alert, TutorScore
-from sessions.models import COUNTED_STATUSES, Session
+from scoring.coaching import COMPARISON_DAYS, MIN_SESSIONS, coaching_outcomes, summarize
+from scoring.models import Alert, kind_why
+from scoring.selectors import platform_weekly_trend
+from sessions.models import Tutor
 
-from .content import absolute_url, tutor_url
+from .content import absolute_url, score_of, tutor_url
 from .models import EmailReport
 
 DIGEST_SCHEDULE_NAME = "reports.daily_digest"
-DIGEST_TOP_TUTORS = 10
-DIGEST_ALERT_ROWS = 20
+# Tutor lines per section before "and N more": the text part stays under 40 lines, all full.
+NEW_ROWS = 6
+OPEN_ROWS = 6
+RESOLVED_ROWS = 3
+UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 
 
 def digest_event_key(now: datetime) -> str:
     return f"digest:{now.astimezone(UTC).date().isoformat()}"
-
-
-def week_comparison(*, now):
-    """Sessions and tutor reschedule rate for the last 7 days against the 7 days before.
-
-    Same window rule as the scores (SPEC §5): now − 7 d < scheduled_time ≤ now, sessions that
-    happened only (completed, rescheduled, no-show).
-    """
-    week_start, previous_start = now - timedelta(days=7), now - timedelta(days=14)
-    this_week = Q(scheduled_time__gt=week_start)
-    previous_week = Q(scheduled_time__lte=week_start)
-    tutor_reschedule = Q(status=Session.Status.RESCHEDULED, reschedule__initiator="tutor")
-    figures = Session.objects.filter(
-        scheduled_time__gt=previous_start, scheduled_time__lte=now, status__in=COUNTED_STATUSES
-    ).aggregate(
-        sessions=Count("pk", filter=this_week),
-        previous_sessions=Count("pk", filter=previous_week),
-        tutor_reschedules=Count("pk", filter=this_week & tutor_reschedule),
-        previous_tutor_reschedules=Count("pk", filter=previous_week & tutor_reschedule),
-    )
-    rate = percentage(figures["tutor_reschedules"], figures["sessions"])
-    previous_rate = percentage(figures["previous_tutor_reschedules"], figures["previous_sessions"])
-    return {
-        **figures,
-        "session_change": figures["sessions"] - figures["previous_sessions"],
-        "reschedule_rate": rate,
-        "previous_reschedule_rate": previous_rate,
-        "reschedule_rate_change": None if rate is None or previous_rate is None else rate - previous_rate,
-    }
 
 
 def last_digest_time(*, before: datetime) -> datetime | None:
@@ -61,36 +44,178 @@ def last_digest_time(*, before: datetime) -> datetime | None:
     )
 
 
-def digest_context(*, now: datetime) -> dict:
-    """The daily digest's figures as of `now`: new alerts since the last digest (or 24 h), open
-    alerts, the most at-risk tutors, and this week against the last."""
-    since = last_digest_time(before=now) or now - timedelta(hours=24)
-    new_alerts = Alert.objects.filter(opened_at__gt=since, opened_at__lte=now).select_related("tutor")
-    open_alerts = Alert.objects.exclude(status=Alert.Status.RESOLVED).filter(opened_at__lte=now)
-    at_risk = (
-        TutorScore.objects.filter(tutor__is_active=True)
-        .exclude(risk_level="low")
-        .select_related("tutor")
-        .order_by("-risk_score", "tutor__name")[:DIGEST_TOP_TUTORS]
+def week_figures(*, now: datetime) -> dict:
+    """The last 7 days against the 7 before, from the dashboard's weekly trend (the same figure,
+    computed and cached once for both)."""
+    previous, week = platform_weekly_trend(now=now, weeks=2)
+    change = None if week.rate is None or previous.rate is None else week.rate - previous.rate
+    return {
+        "sessions": week.sessions,
+        "previous_sessions": previous.sessions,
+        "session_change": week.sessions - previous.sessions,
+        "reschedule_rate": week.rate,
+        "previous_reschedule_rate": previous.rate,
+        "reschedule_rate_change": change,
+    }
+
+
+def age(delta: timedelta) -> str:
+    """'3 h', '12 d': how long an alert has been open, in a few characters."""
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24} d" if hours >= 24 else f"{max(hours, 0)} h"
+
+
+@dataclass
+class TutorLine:
+    tutor: Tutor
+    new: list = field(default_factory=list)
+    open: list = field(default_factory=list)  # unresolved, opened before the last digest, not snoozed
+    resolved: list = field(default_factory=list)
+
+
+def _flag(alert: Alert) -> str:
+    """'reschedule rate (7 of 18 rescheduled, 30 d)': the kind and its evidence."""
+    score = score_of(alert.tutor)
+    verdict = (score.evidence or {}).get(alert.kind, {}) if score else {}
+    # Today's evidence, while the rate is still beyond its threshold (a cleared rate says nothing).
+    evidence = kind_why(score.evidence, alert.kind) if verdict.get("state") in ("flagged", "watching") else ""
+    label = alert.get_kind_display().lower()
+    return f"{label} ({evidence})" if evidence else label
+
+
+def _assigned(alert: Alert) -> str:
+    """Who has it: ', assigned to sam', else ', acknowledged' once someone has seen it."""
+    if alert.assignee_id:
+        return f", assigned to {alert.assignee.get_username()}"
+    return ", acknowledged" if alert.status == Alert.Status.ACKNOWLEDGED else ""
+
+
+def line_text(line: TutorLine, *, now: datetime) -> str:
+    """Everything about one tutor in one line: new flags, then open ones with their age, then
+    resolutions."""
+    parts = [_flag(alert) + _assigned(alert) for alert in line.new]
+    parts += [
+        f"{_flag(alert)}, open {age(now - alert.opened_at)}{_assigned(alert)}"
+        for alert in sorted(line.open, key=lambda alert: alert.opened_at)
+    ]
+    for alert in line.resolved:
+        outcome = f" ({alert.get_resolution_display().lower()})" if alert.resolution else ""
+        parts.append(f"{alert.get_kind_display().lower()} resolved{outcome}")
+    return "; ".join(parts)
+
+
+def coaching_lines(*, now: datetime) -> list[str]:
+    """Per alert kind someone acted on: 'after coaching, 3 of 4 tutors improved, median −9 points',
+    and plainly how many had too few sessions to compare or wait for the 30 days to pass."""
+    lines = []
+    for summary in summarize(coaching_outcomes(now=now)):
+        if not (summary.compared or summary.too_few or summary.waiting):
+            continue
+        if summary.compared:
+            median = f"{Decimal(summary.median_change).quantize(Decimal('0.1')):+}".replace("-", "−")
+            tutors = f"tutor{'s' if summary.compared != 1 else ''}"
+            improved = f"{summary.improved} of {summary.compared} {tutors} improved"
+            said = f"after coaching, {improved}, median {median} points"
+        else:
+            said = "nothing to compare yet"
+        if summary.too_few:
+            said += (
+                f"; {summary.too_few} with too few sessions to compare (under {MIN_SESSIONS} before or after)"
+            )
+        if summary.waiting:
+            said += f"; {summary.waiting} waiting for {COMPARISON_DAYS} days to pass"
+        lines.append(f"{summary.kind_label}: {said}")
+    return lines
+
+
+def _tutor_sections(*, since: datetime, now: datetime) -> dict:
+    """{section: (the first tutor ids in its order, how many tutors in all)}, each tutor in one
+    section: a few grouped queries whatever the number of alerts."""
+    active = Q(alerts__status__in=UNRESOLVED, alerts__opened_at__lte=now) & (
+        Q(alerts__snoozed_until__isnull=True) | Q(alerts__snoozed_until__lte=now)
     )
-    new_alert_list = list(new_alerts.order_by("-opened_at")[:DIGEST_ALERT_ROWS])
-    open_alert_list = list(open_alerts.select_related("tutor").order_by("-opened_at")[:DIGEST_ALERT_ROWS])
-    new_alerts_count, open_alerts_count = new_alerts.count(), open_alerts.count()
+    resolved_since = Q(
+        alerts__resolved_at__gt=since, alerts__resolved_at__lte=now, alerts__opened_at__lte=now
+    )
+    tutors = Tutor.objects.annotate(
+        new_alerts=Count("alerts", filter=active & Q(alerts__opened_at__gt=since)),
+        oldest_open=Min("alerts__opened_at", filter=active),
+        last_resolved=Max("alerts__resolved_at", filter=resolved_since),
+    )
+    sections = {
+        "new": (
+            tutors.filter(new_alerts__gt=0).order_by(F("score__risk_score").desc(nulls_last=True), "name"),
+            NEW_ROWS,
+        ),
+        "still_open": (
+            tutors.filter(new_alerts=0, oldest_open__isnull=False).order_by("oldest_open", "name"),
+            OPEN_ROWS,
+        ),
+        "resolved": (
+            tutors.filter(oldest_open__isnull=True, last_resolved__isnull=False).order_by(
+                "-last_resolved", "name"
+            ),
+            RESOLVED_ROWS,
+        ),
+    }
+    return {
+        name: (list(queryset.values_list("pk", flat=True)[:limit]), queryset.count())
+        for name, (queryset, limit) in sections.items()
+    }
+
+
+def digest_context(*, now: datetime) -> dict:
+    """The daily digest as of `now`: new since the last digest (or 24 h), still open by age,
+    resolved since, snoozed (a count), coaching outcomes, and the platform's week."""
+    since = last_digest_time(before=now) or now - timedelta(hours=24)
+    not_snoozed = Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now)
+    unresolved = Q(status__in=UNRESOLVED)
+    resolved_since = Q(resolved_at__gt=since, resolved_at__lte=now)
+    counts = Alert.objects.filter(opened_at__lte=now).aggregate(
+        new=Count("pk", filter=unresolved & not_snoozed & Q(opened_at__gt=since)),
+        open=Count("pk", filter=unresolved & not_snoozed),
+        resolved=Count("pk", filter=resolved_since),
+        snoozed=Count("pk", filter=unresolved & ~not_snoozed),
+    )
+    sections = _tutor_sections(since=since, now=now)
+    listed = [pk for ids, _ in sections.values() for pk in ids]
+    alerts = (
+        Alert.objects.filter(tutor_id__in=listed, opened_at__lte=now)
+        .filter((unresolved & not_snoozed) | resolved_since)
+        .select_related("tutor__score", "assignee")
+        .order_by("opened_at", "kind")
+    )
+    lines = {}
+    for alert in alerts:
+        line = lines.setdefault(alert.tutor_id, TutorLine(alert.tutor))
+        if alert.status == Alert.Status.RESOLVED:
+            line.resolved.append(alert)
+        else:
+            (line.new if alert.opened_at > since else line.open).append(alert)
+
+    def section(name):
+        ids, total = sections[name]
+        rows = [
+            {"tutor": lines[pk].tutor, "tutor_url": tutor_url(pk), "text": line_text(lines[pk], now=now)}
+            for pk in ids
+        ]
+        return {"rows": rows, "more": total - len(ids)}
+
     return {
         "now": now,
         "date": now.date(),
         "since": since,
-        "new_alerts": new_alert_list,
-        "new_alerts_count": new_alerts_count,
-        "new_alerts_more": new_alerts_count - len(new_alert_list),
-        "open_alerts": open_alert_list,
-        "open_alerts_count": open_alerts_count,
-        "open_alerts_more": open_alerts_count - len(open_alert_list),
-        "at_risk": [
-            {"score": score, "tutor": score.tutor, "tutor_url": tutor_url(score.tutor_id)}
-            for score in at_risk
-        ],
-        "week": week_comparison(now=now),
+        "new": section("new"),
+        "still_open": section("still_open"),
+        "resolved": section("resolved"),
+        "new_alerts_count": counts["new"],
+        "open_alerts_count": counts["open"],
+        "resolved_alerts_count": counts["resolved"],
+        "snoozed_count": counts["snoozed"],
+        "coaching": coaching_lines(now=now),
+        "week": week_figures(now=now),
+        "alerts_url": absolute_url(reverse("scoring:alert_list")),
+        "coaching_url": absolute_url(reverse("scoring:coaching")),
         "overview_url": absolute_url(reverse("scoring:overview")),
     }
 
