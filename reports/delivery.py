@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any
+from uuid import UUID
 
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
@@ -52,7 +53,7 @@ def render_report(report: EmailReport) -> content.RenderedMail:
     return content.render_mail(report.kind, digest.digest_context(now=report.created_at))
 
 
-def claim(report_id: object, *, now: datetime) -> bool:
+def claim(report_id: UUID | str, *, now: datetime) -> bool:
     """Atomically take a pending/failed row for sending; False when another worker has it or it went."""
     return bool(
         EmailReport.objects.filter(pk=report_id, status__in=[Status.PENDING, Status.FAILED]).update(
@@ -70,8 +71,8 @@ def build_message(report: EmailReport, rendered: content.RenderedMail) -> mail.E
     )
     message.attach_alternative(rendered.html, "text/html")
     # Anymail extras (ignored by Django's own backends): ESP-side grouping and a way back to the row.
-    message.tags = [report.kind]
-    message.metadata = {"report_id": str(report.pk), "event_key": report.event_key}
+    message.tags = [report.kind]  # type: ignore[attr-defined]
+    message.metadata = {"report_id": str(report.pk), "event_key": report.event_key}  # type: ignore[attr-defined]
     return message
 
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Max, Min, Q
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from scoring.coaching import COMPARISON_DAYS, MIN_SESSIONS, coaching_outcomes, summarize
@@ -76,16 +78,17 @@ class TutorLine:
 def _flag(alert: Alert) -> str:
     """'reschedule rate (7 of 18 rescheduled, 30 d)': the kind and its evidence."""
     score = score_of(alert.tutor)
-    verdict = (score.evidence or {}).get(alert.kind, {}) if score else {}
+    evidence = score.evidence if score else {}
     # Today's evidence, while the rate is still beyond its threshold (a cleared rate says nothing).
-    evidence = kind_why(score.evidence, alert.kind) if verdict.get("state") in ("flagged", "watching") else ""
+    state = (evidence.get(alert.kind) or {}).get("state")
+    why = kind_why(evidence, alert.kind) if state in ("flagged", "watching") else ""
     label = alert.get_kind_display().lower()
-    return f"{label} ({evidence})" if evidence else label
+    return f"{label} ({why})" if why else label
 
 
 def _assigned(alert: Alert) -> str:
     """Who has it: ', assigned to sam', else ', acknowledged' once someone has seen it."""
-    if alert.assignee_id:
+    if alert.assignee is not None:
         return f", assigned to {alert.assignee.get_username()}"
     return ", acknowledged" if alert.status == Alert.Status.ACKNOWLEDGED else ""
 
@@ -112,7 +115,7 @@ def coaching_lines(*, now: datetime) -> list[str]:
         if not (summary.compared or summary.too_few or summary.waiting):
             continue
         if summary.compared:
-            median = f"{Decimal(summary.median_change).quantize(Decimal('0.1')):+}".replace("-", "−")
+            median = f"{Decimal(str(summary.median_change)).quantize(Decimal('0.1')):+}".replace("-", "−")
             tutors = f"tutor{'s' if summary.compared != 1 else ''}"
             improved = f"{summary.improved} of {summary.compared} {tutors} improved"
             said = f"after coaching, {improved}, median {median} points"
@@ -128,64 +131,69 @@ def coaching_lines(*, now: datetime) -> list[str]:
     return lines
 
 
-def _tutor_sections(*, since: datetime, now: datetime) -> dict:
-    """{section: (the first tutor ids in its order, how many tutors in all)}, each tutor in one
-    section: a few grouped queries whatever the number of alerts."""
+def _tutor_sections(*, since: datetime, now: datetime) -> tuple[dict, dict]:
+    """({section: the first tutor ids, in its order}, the counts): each tutor in one section, and
+    every count (alerts and tutors per section) in one grouped query, whatever the alerts."""
     active = Q(alerts__status__in=UNRESOLVED, alerts__opened_at__lte=now) & (
         Q(alerts__snoozed_until__isnull=True) | Q(alerts__snoozed_until__lte=now)
     )
+    snoozed = Q(alerts__status__in=UNRESOLVED, alerts__opened_at__lte=now, alerts__snoozed_until__gt=now)
     resolved_since = Q(
         alerts__resolved_at__gt=since, alerts__resolved_at__lte=now, alerts__opened_at__lte=now
     )
     tutors = Tutor.objects.annotate(
         new_alerts=Count("alerts", filter=active & Q(alerts__opened_at__gt=since)),
+        open_alerts=Count("alerts", filter=active),
+        resolved_alerts=Count("alerts", filter=resolved_since),
+        snoozed_alerts=Count("alerts", filter=snoozed),
         oldest_open=Min("alerts__opened_at", filter=active),
         last_resolved=Max("alerts__resolved_at", filter=resolved_since),
     )
-    sections = {
-        "new": (
-            tutors.filter(new_alerts__gt=0).order_by(F("score__risk_score").desc(nulls_last=True), "name"),
-            NEW_ROWS,
-        ),
-        "still_open": (
-            tutors.filter(new_alerts=0, oldest_open__isnull=False).order_by("oldest_open", "name"),
-            OPEN_ROWS,
-        ),
-        "resolved": (
-            tutors.filter(oldest_open__isnull=True, last_resolved__isnull=False).order_by(
-                "-last_resolved", "name"
-            ),
-            RESOLVED_ROWS,
-        ),
+    in_section = {
+        "new": Q(new_alerts__gt=0),
+        "still_open": Q(new_alerts=0, open_alerts__gt=0),
+        "resolved": Q(open_alerts=0, resolved_alerts__gt=0),
     }
-    return {
-        name: (list(queryset.values_list("pk", flat=True)[:limit]), queryset.count())
-        for name, (queryset, limit) in sections.items()
+    orders: dict[str, tuple[str | Combinable, ...]] = {
+        "new": (F("score__risk_score").desc(nulls_last=True), "name"),
+        "still_open": ("oldest_open", "name"),
+        "resolved": ("-last_resolved", "name"),
     }
+    limits = {"new": NEW_ROWS, "still_open": OPEN_ROWS, "resolved": RESOLVED_ROWS}
+    counts = tutors.aggregate(
+        **{f"{name}_tutor_count": Count("pk", filter=condition) for name, condition in in_section.items()},
+        **{
+            f"{name}_alert_count": Coalesce(Sum(f"{name}_alerts"), 0)
+            for name in ("new", "open", "resolved", "snoozed")
+        },
+    )
+    ids = {
+        name: list(
+            tutors.filter(condition).order_by(*orders[name]).values_list("pk", flat=True)[: limits[name]]
+        )
+        for name, condition in in_section.items()
+    }
+    return ids, counts
 
 
 def digest_context(*, now: datetime) -> dict:
     """The daily digest as of `now`: new since the last digest (or 24 h), still open by age,
     resolved since, snoozed (a count), coaching outcomes, and the platform's week."""
     since = last_digest_time(before=now) or now - timedelta(hours=24)
-    not_snoozed = Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now)
-    unresolved = Q(status__in=UNRESOLVED)
-    resolved_since = Q(resolved_at__gt=since, resolved_at__lte=now)
-    counts = Alert.objects.filter(opened_at__lte=now).aggregate(
-        new=Count("pk", filter=unresolved & not_snoozed & Q(opened_at__gt=since)),
-        open=Count("pk", filter=unresolved & not_snoozed),
-        resolved=Count("pk", filter=resolved_since),
-        snoozed=Count("pk", filter=unresolved & ~not_snoozed),
-    )
-    sections = _tutor_sections(since=since, now=now)
-    listed = [pk for ids, _ in sections.values() for pk in ids]
+    ids, counts = _tutor_sections(since=since, now=now)
     alerts = (
-        Alert.objects.filter(tutor_id__in=listed, opened_at__lte=now)
-        .filter((unresolved & not_snoozed) | resolved_since)
+        Alert.objects.filter(
+            tutor_id__in=[pk for section in ids.values() for pk in section], opened_at__lte=now
+        )
+        .filter(
+            Q(status__in=UNRESOLVED, snoozed_until__isnull=True)
+            | Q(status__in=UNRESOLVED, snoozed_until__lte=now)
+            | Q(resolved_at__gt=since, resolved_at__lte=now)
+        )
         .select_related("tutor__score", "assignee")
         .order_by("opened_at", "kind")
     )
-    lines = {}
+    lines: dict[object, TutorLine] = {}
     for alert in alerts:
         line = lines.setdefault(alert.tutor_id, TutorLine(alert.tutor))
         if alert.status == Alert.Status.RESOLVED:
@@ -194,12 +202,11 @@ def digest_context(*, now: datetime) -> dict:
             (line.new if alert.opened_at > since else line.open).append(alert)
 
     def section(name):
-        ids, total = sections[name]
         rows = [
             {"tutor": lines[pk].tutor, "tutor_url": tutor_url(pk), "text": line_text(lines[pk], now=now)}
-            for pk in ids
+            for pk in ids[name]
         ]
-        return {"rows": rows, "more": total - len(ids)}
+        return {"rows": rows, "more": counts[f"{name}_tutor_count"] - len(rows)}
 
     return {
         "now": now,
@@ -208,10 +215,10 @@ def digest_context(*, now: datetime) -> dict:
         "new": section("new"),
         "still_open": section("still_open"),
         "resolved": section("resolved"),
-        "new_alerts_count": counts["new"],
-        "open_alerts_count": counts["open"],
-        "resolved_alerts_count": counts["resolved"],
-        "snoozed_count": counts["snoozed"],
+        "new_alerts_count": counts["new_alert_count"],
+        "open_alerts_count": counts["open_alert_count"],
+        "resolved_alerts_count": counts["resolved_alert_count"],
+        "snoozed_count": counts["snoozed_alert_count"],
         "coaching": coaching_lines(now=now),
         "week": week_figures(now=now),
         "alerts_url": absolute_url(reverse("scoring:alert_list")),
