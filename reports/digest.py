@@ -47,9 +47,9 @@ def last_digest_time(*, before: datetime) -> datetime | None:
 
 
 def week_figures(*, now: datetime) -> dict:
-    """The last 7 days against the 7 before, from the dashboard's weekly trend (the same figure,
-    computed and cached once for both)."""
-    previous, week = platform_weekly_trend(now=now, weeks=2)
+    """The last 7 days against the 7 before: the last two points of the overview's weekly trend
+    (the same call, so the same cached figures as the dashboard's chart)."""
+    *_, previous, week = platform_weekly_trend(now=now)
     change = None if week.rate is None or previous.rate is None else week.rate - previous.rate
     return {
         "sessions": week.sessions,

@@ -92,6 +92,18 @@ def test_digest_sections_against_known_data(digest_data):
     assert [row["tutor"] for row in context["resolved"]["rows"]] == [cy]
 
 
+def test_the_week_is_the_overview_charts_last_two_weeks(digest_data):
+    from scoring.selectors import platform_weekly_trend
+
+    *_, previous, week = platform_weekly_trend(now=NOW)
+    figures = digest.week_figures(now=NOW)
+    assert (figures["sessions"], figures["reschedule_rate"]) == (week.sessions, week.rate)
+    assert (figures["previous_sessions"], figures["previous_reschedule_rate"]) == (
+        previous.sessions,
+        previous.rate,
+    )
+
+
 def test_digest_mail_one_line_per_tutor_in_both_parts(digest_data):
     ada, bea, cy = digest_data
     message, html = send_digest()
