@@ -4,7 +4,7 @@ from django.db import transaction
 
 from tutorscore.lib.tasks import enqueue
 
-from . import mail
+from . import delivery
 from .models import EmailReport
 
 
@@ -57,7 +57,7 @@ class EmailReportAdmin(admin.ModelAdmin):
     @admin.action(description="Resend selected failed mails", permissions=["resend"])
     def resend_failed(self, request, queryset):
         selected = list(queryset.values_list("pk", flat=True))
-        ids = [str(pk) for pk in mail.resend(selected)]
+        ids = [str(pk) for pk in delivery.resend(selected)]
         if ids:
             transaction.on_commit(
                 lambda: enqueue("reports.tasks.deliver_reports", ids, cluster=settings.MAIL_QUEUE)

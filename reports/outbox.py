@@ -20,25 +20,34 @@ re-sending duplicates only a message whose acceptance was lost in the millisecon
 provider's answer and our UPDATE. Each reclaim counts as an attempt, so a message that kills
 its worker every time ends `failed` after MAX_ATTEMPTS instead of looping. Every other path keeps
 the ledger's rule: one row per (kind, event, recipient), claimed by one worker at a time.
+
+Here: queueing (the rows, created idempotently on their unique key) and the sweep; sending one
+row is reports/delivery.py, what it says reports/content.py and reports/digest.py.
 """
 
 import logging
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from time import monotonic
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from scoring.models import Alert, ScoringSettings
+from scoring.models import Alert, ScoringSettings, TutorScore
+from sessions.models import COUNTED_STATUSES, Session, Tutor
+from tutorscore.lib.retry import MAX_ATTEMPTS
 
-from . import mail
+from . import content, delivery, digest
 from .models import EmailReport, sending_lease
 
 logger = logging.getLogger(__name__)
 
+Kind = EmailReport.Kind
 Status = EmailReport.Status
+# Sessions that have not happened yet are not worth a report (SPEC §5: they count nowhere).
+REPORTED_SESSION_STATUSES = COUNTED_STATUSES
 SCHEDULE_NAME = "reports.outbox"
 FLUSH_TASK = "reports.tasks.flush_outbox"
 # Alerts older than this that never got a mail (no recipients then, or mail turned off) are not
@@ -46,14 +55,154 @@ FLUSH_TASK = "reports.tasks.flush_outbox"
 ALERT_LOOKBACK = timedelta(hours=24)
 
 
-def reclaim_stuck(*, now) -> int:
+# --------------------------------------------------------------------------- queueing
+
+
+def session_event_key(session: Session) -> str:
+    return f"session:{session.pk}:{session.status}"
+
+
+def alert_batch_event_key(alerts: Iterable[Alert]) -> str:
+    """One batch of alerts: named after its first alert, which no other batch can hold."""
+    return f"alerts:{min(str(alert.pk) for alert in alerts)}"
+
+
+def wants_session_report(score: TutorScore | None, *, scoring_settings: ScoringSettings) -> bool:
+    """Mode `all`: every session; `flagged` (default): only when the tutor's score is high risk."""
+    mode = scoring_settings.session_report_mode
+    if mode == ScoringSettings.ReportMode.OFF or not scoring_settings.recipients:
+        return False
+    if mode == ScoringSettings.ReportMode.ALL:
+        return True
+    return bool(score and score.is_high_risk)
+
+
+def queue_reports(
+    kind: str,
+    event_key: str,
+    recipients: list[str],
+    *,
+    subject: str,
+    now: datetime,
+    session: Session | None = None,
+    tutor: Tutor | None = None,
+    alert: Alert | None = None,
+) -> list:
+    """Create one pending row per recipient (existing rows are left alone); return the ids of the
+    rows for this event that still wait to be sent."""
+    EmailReport.objects.bulk_create(
+        [
+            EmailReport(
+                kind=kind,
+                event_key=event_key,
+                recipient_email=recipient,
+                subject=subject,
+                session=session,
+                tutor=tutor,
+                alert=alert,
+                created_at=now,
+            )
+            for recipient in recipients
+        ],
+        ignore_conflicts=True,
+    )
+    return list(
+        EmailReport.objects.filter(
+            kind=kind, event_key=event_key, recipient_email__in=recipients, status=Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+
+
+def queue_session_reports(
+    sessions: Iterable[Session],
+    *,
+    scores: dict,
+    now: datetime | None = None,
+    scoring_settings: ScoringSettings | None = None,
+) -> int:
+    """Queue the per-session report of each session (already judged wanted) for every recipient,
+    skipping the events that have rows: one query, then one INSERT for the new ones. Returns how
+    many rows were created."""
+    now = now or timezone.now()
+    recipients = (scoring_settings or ScoringSettings.load()).recipients
+    by_key = {session_event_key(session): session for session in sessions}
+    queued = set(
+        EmailReport.objects.filter(kind=Kind.SESSION_REPORT, event_key__in=list(by_key)).values_list(
+            "event_key", flat=True
+        )
+    )
+    rows = []
+    for key, session in by_key.items():
+        if key in queued:
+            continue
+        context = {
+            "session": session,
+            "tutor": session.tutor,
+            "scored": content.score_context(scores[session.tutor_id]),
+        }
+        subject = content.render_subject(Kind.SESSION_REPORT, context)
+        rows += [
+            EmailReport(
+                kind=Kind.SESSION_REPORT,
+                event_key=key,
+                recipient_email=recipient,
+                subject=subject,
+                session=session,
+                tutor=session.tutor,
+                created_at=now,
+            )
+            for recipient in recipients
+        ]
+    EmailReport.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def queue_session_report(
+    session: Session,
+    *,
+    score: TutorScore | None = None,
+    now: datetime | None = None,
+    scoring_settings: ScoringSettings | None = None,
+) -> list:
+    """Queue the per-session report for every recipient when the mode asks for it, judged on
+    `score` (default: the tutor's stored score); returns the ids of its rows still to send."""
+    scoring_settings = scoring_settings or ScoringSettings.load()
+    score = score or content.score_of(session.tutor)
+    if session.status not in REPORTED_SESSION_STATUSES:
+        return []
+    if not wants_session_report(score, scoring_settings=scoring_settings):
+        return []
+    queue_session_reports(
+        [session], scores={session.tutor_id: score}, now=now, scoring_settings=scoring_settings
+    )
+    return list(
+        EmailReport.objects.filter(
+            kind=Kind.SESSION_REPORT, event_key=session_event_key(session), status=Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+
+
+def queue_digest(*, now: datetime | None = None, scoring_settings: ScoringSettings | None = None) -> list:
+    """Queue today's digest (one per UTC day) for every recipient."""
+    now = now or timezone.now()
+    recipients = (scoring_settings or ScoringSettings.load()).recipients
+    if not recipients:
+        return []
+    rendered = content.render_mail(Kind.DIGEST, digest.digest_context(now=now))
+    return queue_reports(
+        Kind.DIGEST, digest.digest_event_key(now), recipients, subject=rendered.subject, now=now
+    )
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def reclaim_stuck(*, now: datetime) -> int:
     """Rows left in `sending` by a dead worker: back to pending (at-least-once, see above), or
     failed once they have used every attempt."""
     stuck = EmailReport.objects.filter(status=Status.SENDING, claimed_at__lt=now - sending_lease())
     message = "A worker stopped while sending this mail; it is sent again."
-    retried = stuck.filter(attempts__lt=mail.MAX_ATTEMPTS).update(
-        status=Status.PENDING, error_message=message
-    )
+    retried = stuck.filter(attempts__lt=MAX_ATTEMPTS).update(status=Status.PENDING, error_message=message)
     given_up = stuck.update(
         status=Status.FAILED,
         next_attempt_at=None,
@@ -64,7 +213,7 @@ def reclaim_stuck(*, now) -> int:
     return retried + given_up
 
 
-def unmailed_alerts(*, now):
+def unmailed_alerts(*, now: datetime) -> QuerySet:
     """Unresolved alerts opened within ALERT_LOOKBACK that no alert mail lists yet."""
     return (
         Alert.objects.filter(
@@ -77,7 +226,7 @@ def unmailed_alerts(*, now):
     )
 
 
-def batch_alerts(*, now, scoring_settings=None) -> list:
+def batch_alerts(*, now: datetime, scoring_settings: ScoringSettings | None = None) -> list:
     """Once the oldest unmailed alert is MAIL_ALERT_BATCH_SECONDS old, queue ONE mail per
     recipient listing every unmailed alert; returns the new rows' ids.
 
@@ -95,12 +244,12 @@ def batch_alerts(*, now, scoring_settings=None) -> list:
         if not recipients:
             return []
         tutors = {alert.tutor for alert in alerts}
-        context = mail.alert_context(alerts)
-        report_ids = mail.queue_reports(
-            mail.Kind.ALERT,
-            mail.alert_batch_event_key(alerts),
+        context = content.alert_context(alerts)
+        report_ids = queue_reports(
+            Kind.ALERT,
+            alert_batch_event_key(alerts),
             recipients,
-            subject=mail.render_subject(mail.Kind.ALERT, context),
+            subject=content.render_subject(Kind.ALERT, context),
             now=now,
             tutor=next(iter(tutors)) if len(tutors) == 1 else None,
             alert=alerts[0] if len(alerts) == 1 else None,
@@ -118,23 +267,23 @@ def batch_alerts(*, now, scoring_settings=None) -> list:
     return report_ids
 
 
-def due_report_ids(*, now) -> list:
+def due_report_ids(*, now: datetime) -> list:
     """Rows waiting to go: pending, or failed with their retry due; oldest first."""
     due = Q(status=Status.PENDING) | Q(status=Status.FAILED, next_attempt_at__lte=now)
     return list(EmailReport.objects.filter(due).order_by("created_at").values_list("pk", flat=True))
 
 
-def flush(*, now=None) -> int:
+def flush(*, now: datetime | None = None) -> int:
     """One outbox run: reclaim, batch the alerts, send what is due within MAIL_SEND_BUDGET_SECONDS.
     Returns how many mails went."""
     now = now or timezone.now()
     reclaim_stuck(now=now)
     batch_alerts(now=now)
     deadline = monotonic() + settings.MAIL_SEND_BUDGET_SECONDS
-    return mail.deliver_reports(due_report_ids(now=now), now=now, deadline=deadline)
+    return delivery.deliver_reports(due_report_ids(now=now), now=now, deadline=deadline)
 
 
-def backlog(*, now=None) -> dict:
+def backlog(*, now: datetime | None = None) -> dict:
     """What /healthz reports about the outbox: rows waiting and the age of the oldest."""
     now = now or timezone.now()
     waiting = EmailReport.objects.filter(

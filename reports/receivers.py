@@ -17,7 +17,7 @@ from django.utils import timezone
 from scoring.models import ScoringSettings
 from scoring.signals import alert_opened, sessions_scored
 
-from . import mail, tasks
+from . import digest, outbox, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +43,14 @@ def on_sessions_scored(sender, sessions, scores, **kwargs):
     wanted = [
         session
         for session in sessions
-        if session.status in mail.REPORTED_SESSION_STATUSES
-        and mail.wants_session_report(scores.get(session.tutor_id), scoring_settings=scoring_settings)
+        if session.status in outbox.REPORTED_SESSION_STATUSES
+        and outbox.wants_session_report(scores.get(session.tutor_id), scoring_settings=scoring_settings)
     ]
     if not wanted:
         return
     try:
         with transaction.atomic():  # a savepoint: a failure here must not abort the scoring
-            queued = mail.queue_session_reports(wanted, scores=scores, scoring_settings=scoring_settings)
+            queued = outbox.queue_session_reports(wanted, scores=scores, scoring_settings=scoring_settings)
     except Exception:
         logger.exception("could not queue the reports of %d sessions", len(wanted))
         return
@@ -71,6 +71,6 @@ def on_settings_saved(sender, instance, created, **kwargs):
     from django_q.models import Schedule
 
     _settings_cache.update(settings=None, loaded_at=None)
-    Schedule.objects.filter(name=mail.DIGEST_SCHEDULE_NAME).update(
-        next_run=mail.next_digest_run(instance.digest_time, now=timezone.now())
+    Schedule.objects.filter(name=digest.DIGEST_SCHEDULE_NAME).update(
+        next_run=digest.next_digest_run(instance.digest_time, now=timezone.now())
     )

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.models import Schedule
 
-from . import mail, outbox
+from . import digest, outbox
 
 
 def schedules(*, now: datetime | None = None) -> list[dict]:
@@ -30,11 +30,11 @@ def schedules(*, now: datetime | None = None) -> list[dict]:
             "cluster": settings.MAIL_QUEUE,
         },
         {
-            "name": mail.DIGEST_SCHEDULE_NAME,
+            "name": digest.DIGEST_SCHEDULE_NAME,
             "func": "reports.tasks.send_daily_digest",
             "schedule_type": Schedule.DAILY,
             "repeats": -1,
-            "next_run": mail.next_digest_run(ScoringSettings.load().digest_time, now=now),
+            "next_run": digest.next_digest_run(ScoringSettings.load().digest_time, now=now),
             "cluster": settings.MAIL_QUEUE,
         },
     ]

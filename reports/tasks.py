@@ -1,7 +1,7 @@
 """django-q2 tasks of the reports app, all on the mail queue (settings.MAIL_QUEUE), served by its
 own cluster (the Procfile's worker-mail): a slow provider never holds a scoring worker.
 
-Thin wrappers around reports.outbox / reports.mail; each is safe to run twice (rows are created
+Thin wrappers around reports.outbox / reports.delivery; each is safe to run twice (rows are created
 on their unique key and claimed before sending).
 """
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 from tutorscore.coalesce import release_coalesced
 from tutorscore.lib.tasks import enqueue
 
-from . import mail, outbox
+from . import delivery, outbox
 
 
 def flush_outbox():
@@ -35,9 +35,9 @@ def request_flush():
 def send_daily_digest():
     """Queue and send today's digest (run daily by the reports.daily_digest schedule)."""
     now = timezone.now()
-    return mail.deliver_reports(mail.queue_digest(now=now), now=now)
+    return delivery.deliver_reports(outbox.queue_digest(now=now), now=now)
 
 
 def deliver_reports(report_ids):
     """Send rows that were requeued (resend from the log or the admin)."""
-    return mail.deliver_reports(report_ids)
+    return delivery.deliver_reports(report_ids)

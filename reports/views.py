@@ -22,7 +22,7 @@ from sessions.models import Session, Tutor
 from tutorscore.lib.tasks import enqueue
 from tutorscore.text import safe_next_url
 
-from . import mail
+from . import content, delivery, digest, outbox
 from .models import EmailReport
 
 PAGE_SIZE = 50
@@ -84,7 +84,7 @@ def email_log(request):
 def resend(request, report_id):
     """Requeue a failed mail; the django-q2 task sends it (never the view)."""
     report = get_object_or_404(EmailReport, pk=report_id)
-    requeued = mail.resend([report.pk])
+    requeued = delivery.resend([report.pk])
     if requeued:
         transaction.on_commit(
             lambda: enqueue("reports.tasks.deliver_reports", [str(report.pk)], cluster=settings.MAIL_QUEUE)
@@ -104,18 +104,18 @@ def _preview_context(kind, *, now):
     """The data a preview of `kind` is rendered from, or None when there is none yet."""
     if kind == EmailReport.Kind.SESSION_REPORT:
         session = (
-            Session.objects.filter(status__in=mail.REPORTED_SESSION_STATUSES)
+            Session.objects.filter(status__in=outbox.REPORTED_SESSION_STATUSES)
             .select_related("tutor__score", "reschedule")
             .order_by("-scheduled_time")
             .first()
         )
-        return session and mail.session_report_context(session)
+        return session and content.session_report_context(session)
     if kind == EmailReport.Kind.ALERT:  # a batch: the latest few alerts
         alerts = list(Alert.objects.select_related("tutor__score").order_by("-opened_at")[:PREVIEW_ALERTS])
-        return alerts and mail.alert_context(alerts)
+        return alerts and content.alert_context(alerts)
     if not Session.objects.exists():
         return None
-    return mail.digest_context(now=now)
+    return digest.digest_context(now=now)
 
 
 @staff_required
@@ -124,7 +124,7 @@ def preview(request, kind):
     if kind not in EmailReport.Kind.values:
         raise Http404("No such kind of mail.")
     context = _preview_context(kind, now=timezone.now())
-    rendered = context and mail.render_mail(kind, context)
+    rendered = context and content.render_mail(kind, context)
     return render(
         request,
         "reports/preview.html",

@@ -4,9 +4,9 @@ ANYMAIL WEBHOOK_SECRET) → EmailReport delivered / bounced."""
 from anymail.signals import tracking
 from django.dispatch import receiver
 
-from . import mail
+from . import delivery
 
 
 @receiver(tracking, dispatch_uid="reports.tracking")
 def on_tracking_event(sender, event, esp_name, **kwargs):
-    mail.record_tracking_event(event)
+    delivery.record_tracking_event(event)

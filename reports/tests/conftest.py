@@ -69,3 +69,12 @@ def fresh_settings_cache():
     from reports import receivers
 
     receivers._settings_cache.update(settings=None, loaded_at=None)
+
+
+@pytest.fixture(autouse=True)
+def fresh_trend_cache():
+    """The digest's week comes from the dashboard's weekly trend, cached per period: another
+    test's figures at the same NOW must not stand in."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -1,12 +1,8 @@
 """What each mail says (subject, key numbers, reasons, link), who gets it, and when."""
 
-from datetime import timedelta
-from decimal import Decimal
-
-import pytest
 from django.core import mail as django_mail
 
-from reports import mail, outbox
+from reports import delivery, outbox
 from reports.models import EmailReport
 from scoring.models import ScoringSettings
 from tutorscore.testing import NOW, day
@@ -15,7 +11,7 @@ INVALID = "INVALID_TEMPLATE_VARIABLE"
 
 
 def send_session_report(session):
-    return mail.deliver_reports(mail.queue_session_report(session, now=NOW), now=NOW)
+    return delivery.deliver_reports(outbox.queue_session_report(session, now=NOW), now=NOW)
 
 
 def assert_clean(message):
@@ -81,7 +77,7 @@ def test_flagged_mode_skips_a_tutor_who_is_not_high_risk(
     make_score(tutor, **low_risk)
     session = make_session(tutor, days_ago=1)
 
-    assert mail.queue_session_report(session, now=NOW) == []
+    assert outbox.queue_session_report(session, now=NOW) == []
     assert EmailReport.objects.count() == 0
 
 
@@ -117,13 +113,13 @@ def test_off_mode_sends_nothing_even_for_a_flagged_tutor(scoring_settings, flagg
     scoring_settings.session_report_mode = "off"
     scoring_settings.save()
 
-    assert mail.queue_session_report(flagged_session, now=NOW) == []
+    assert outbox.queue_session_report(flagged_session, now=NOW) == []
     assert django_mail.outbox == []
 
 
 def test_no_recipients_means_no_rows(db, flagged_session):
     assert ScoringSettings.load().recipients == []
-    assert mail.queue_session_report(flagged_session, now=NOW) == []
+    assert outbox.queue_session_report(flagged_session, now=NOW) == []
     assert EmailReport.objects.count() == 0
 
 
@@ -133,7 +129,7 @@ def test_a_session_that_has_not_happened_is_not_reported(
     tutor = make_tutor()
     make_score(tutor)
     session = make_session(tutor, days_ago=-1, status="scheduled")
-    assert mail.queue_session_report(session, now=NOW) == []
+    assert outbox.queue_session_report(session, now=NOW) == []
 
 
 def test_recipients_come_from_scoring_settings(scoring_settings, flagged_session):
@@ -184,7 +180,7 @@ def test_alert_mail_names_the_alert_and_links_to_it(scoring_settings, make_tutor
     alert = make_alert(tutor, kind="reschedule_rate")
 
     ids = outbox.batch_alerts(now=NOW)
-    assert mail.deliver_reports(ids, now=NOW) == 2
+    assert delivery.deliver_reports(ids, now=NOW) == 2
 
     message = django_mail.outbox[0]
     html = assert_clean(message)
@@ -215,7 +211,7 @@ def test_a_batch_of_alerts_is_one_mail_listing_them_all(scoring_settings, make_t
     first = make_alert(ada, kind="reschedule_rate")
     second = make_alert(bo, kind="no_show_rate", message="Missed 3 of 10 sessions in the last 30 days")
 
-    assert mail.deliver_reports(outbox.batch_alerts(now=NOW), now=NOW) == 2
+    assert delivery.deliver_reports(outbox.batch_alerts(now=NOW), now=NOW) == 2
 
     assert [m.to for m in django_mail.outbox] == [["lead@example.com"], ["ops@example.com"]]
     message = django_mail.outbox[0]
@@ -238,110 +234,6 @@ def test_alert_mail_is_sent_whatever_the_session_report_mode(
     scoring_settings.save()
     make_alert(make_tutor())
     assert len(outbox.batch_alerts(now=NOW)) == 2
-
-
-# --- digest
-
-
-@pytest.fixture
-def digest_data(make_tutor, make_session, make_score, make_alert, low_risk):
-    """Known figures: this week 4 sessions, 1 tutor reschedule (25%); the week before 5 sessions,
-    2 tutor reschedules (40%); 2 new alerts, 3 unresolved; 2 tutors at risk (1 low ignored)."""
-    ada, bea, cy = make_tutor("Ada Tutor"), make_tutor("Bea Tutor"), make_tutor("Cy Tutor")
-    make_score(ada, risk_score=Decimal("72.50"))
-    make_score(bea, risk_score=Decimal("40.00"), risk_level="medium", is_high_risk=False)
-    make_score(cy, **low_risk)
-    # This week (now − 7 d < t ≤ now).
-    make_session(ada, days_ago=1)
-    make_session(ada, days_ago=2, status="rescheduled", reason="sick")
-    make_session(bea, days_ago=3, status="rescheduled", initiator="student")
-    make_session(cy, days_ago=6, status="no_show")
-    make_session(cy, days_ago=-1, status="scheduled")  # has not happened: counts nowhere
-    # The week before (now − 14 d < t ≤ now − 7 d).
-    make_session(ada, days_ago=8, status="rescheduled")
-    make_session(ada, days_ago=9, status="rescheduled")
-    make_session(bea, days_ago=10)
-    make_session(bea, days_ago=12)
-    make_session(cy, days_ago=13)
-    make_session(cy, days_ago=20)  # older: outside both weeks
-    make_alert(ada, kind="reschedule_rate", hours_ago=2)
-    make_alert(bea, kind="no_show_rate", hours_ago=20)
-    make_alert(bea, kind="first_session", hours_ago=30, status="acknowledged")  # open, not new
-    make_alert(cy, kind="reschedule_rate", hours_ago=5, status="resolved")  # new, not open
-    return ada, bea, cy
-
-
-def test_digest_figures_against_known_data(scoring_settings, digest_data):
-    ada, bea, cy = digest_data
-    context = mail.digest_context(now=NOW)
-
-    assert context["since"] == NOW - timedelta(hours=24)
-    assert context["week"] == {
-        "sessions": 4,
-        "previous_sessions": 5,
-        "tutor_reschedules": 1,
-        "previous_tutor_reschedules": 2,
-        "session_change": -1,
-        "reschedule_rate": Decimal("25.00"),
-        "previous_reschedule_rate": Decimal("40.00"),
-        "reschedule_rate_change": Decimal("-15.00"),
-    }
-    assert context["new_alerts_count"] == 3
-    assert [a.tutor.name for a in context["new_alerts"]] == ["Ada Tutor", "Cy Tutor", "Bea Tutor"]
-    assert context["open_alerts_count"] == 3
-    assert [row["tutor"] for row in context["at_risk"]] == [ada, bea]
-
-
-def test_digest_mail_content(scoring_settings, digest_data):
-    ada, _, _ = digest_data
-    assert mail.deliver_reports(mail.queue_digest(now=NOW), now=NOW) == 2
-
-    message = django_mail.outbox[0]
-    html = assert_clean(message)
-    assert message.subject == f"TutorScore digest, {day(0, '%d %b %Y')}: 3 new alerts, 3 open"
-    assert message.body.startswith(f"3 new alerts since {day(1, '%a %d %b, %H:%M')} UTC; 3 open\n")
-    assert "- Sessions: 4 / 5 / −1" in message.body
-    assert "- Tutor reschedule rate: 25% / 40% / −15 pts" in message.body
-    assert "- Ada Tutor: High (72.5), 30-day reschedule rate 20%" in message.body
-    assert "Cy Tutor: Low" not in message.body
-    assert f"http://testserver/tutors/{ada.pk}/" in html
-    assert "http://testserver/" in html
-    row = EmailReport.objects.filter(kind="digest").first()
-    assert row.event_key == f"digest:{day(0)}"
-    assert row.tutor is None
-
-
-def test_digest_counts_new_alerts_since_the_previous_digest(scoring_settings, digest_data):
-    mail.queue_digest(now=NOW - timedelta(hours=10))
-    EmailReport.objects.update(event_key=f"digest:{day(1)}")  # as if it were the previous day's digest
-
-    context = mail.digest_context(now=NOW)
-    assert context["since"] == NOW - timedelta(hours=10)
-    assert [a.tutor.name for a in context["new_alerts"]] == ["Ada Tutor", "Cy Tutor"]
-
-
-def test_digest_with_no_data_renders_an_all_quiet_mail(scoring_settings):
-    mail.deliver_reports(mail.queue_digest(now=NOW), now=NOW)
-
-    message = django_mail.outbox[0]
-    assert_clean(message)
-    assert message.subject == f"TutorScore digest, {day(0, '%d %b %Y')}: 0 new alerts, 0 open"
-    assert "- Tutor reschedule rate: — / — / —" in message.body
-    assert "No tutor is at medium or high risk." in message.body
-
-
-def test_one_digest_per_day(scoring_settings, digest_data):
-    mail.deliver_reports(mail.queue_digest(now=NOW), now=NOW)
-    assert mail.queue_digest(now=NOW + timedelta(hours=3)) == []
-    assert len(django_mail.outbox) == 2
-
-
-def test_next_digest_run():
-    from datetime import time
-
-    assert mail.next_digest_run(time(8, 0), now=NOW) == (NOW + timedelta(days=1)).replace(hour=8)
-    assert mail.next_digest_run(time(13, 30), now=NOW) == NOW.replace(hour=13, minute=30)
-    assert mail.next_digest_run("12:00", now=NOW) == NOW + timedelta(days=1)
 
 
 def test_retention_line_reads_well_without_first_sessions(

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core import mail as django_mail
 from django.core.management import call_command
 
-from reports import mail, outbox, tasks
+from reports import content, delivery, outbox, tasks
 from reports.models import EmailReport
 from scoring.models import Alert
 from scoring.selectors import emails_about
@@ -47,14 +47,14 @@ def test_alerts_wait_for_their_window_then_go_as_one_mail_per_recipient(
 def test_a_summary_lists_a_bounded_number_of_alerts_and_counts_the_rest(
     scoring_settings, make_tutor, make_alert
 ):
-    for number in range(mail.ALERT_MAIL_ROWS + 3):
+    for number in range(content.ALERT_MAIL_ROWS + 3):
         make_alert(make_tutor(f"Tutor {number:02d}"), hours_ago=1)
 
     assert outbox.flush(now=NOW) == 2
     message = django_mail.outbox[0]
-    assert message.subject == f"[Alerts] {mail.ALERT_MAIL_ROWS + 3} new alerts for 53 tutors"
+    assert message.subject == f"[Alerts] {content.ALERT_MAIL_ROWS + 3} new alerts for 53 tutors"
     assert "and 3 more." in message.body
-    assert message.body.count("/#alert-") == mail.ALERT_MAIL_ROWS + 1  # the list, then the first in full
+    assert message.body.count("/#alert-") == content.ALERT_MAIL_ROWS + 1  # the list, then the first in full
 
 
 def test_resolved_old_and_already_mailed_alerts_are_not_mailed(scoring_settings, make_tutor, make_alert):
@@ -121,17 +121,17 @@ def test_the_send_budget_leaves_the_rest_pending_for_the_next_run(
     settings.MAIL_SEND_BUDGET_SECONDS = 0  # used up by the first mail
     clock = iter([0.0, 1.0])  # read once before each mail
     monkeypatch.setattr(outbox, "monotonic", lambda: 0.0)
-    monkeypatch.setattr(mail, "monotonic", lambda: next(clock))
-    mail.queue_session_report(flagged_session, now=NOW)
+    monkeypatch.setattr(delivery, "monotonic", lambda: next(clock))
+    outbox.queue_session_report(flagged_session, now=NOW)
 
     assert outbox.flush(now=NOW) == 1
     assert sorted(EmailReport.objects.values_list("status", flat=True)) == ["pending", "sent"]
-    monkeypatch.setattr(mail, "monotonic", lambda: 0.0)
+    monkeypatch.setattr(delivery, "monotonic", lambda: 0.0)
     assert outbox.flush(now=NOW) == 1
 
 
 def test_the_flush_task_runs_the_outbox(scoring_settings, flagged_session):
-    mail.queue_session_report(flagged_session, now=NOW)
+    outbox.queue_session_report(flagged_session, now=NOW)
     assert tasks.flush_outbox() == 2
 
 
@@ -143,5 +143,5 @@ def test_a_session_report_mode_that_wants_nothing_writes_nothing(
     scoring_settings.save()
     tutor = make_tutor()
     session = make_session(tutor, days_ago=1)
-    assert mail.queue_session_report(session, score=make_score(tutor, **low_risk), now=NOW) == []
+    assert outbox.queue_session_report(session, score=make_score(tutor, **low_risk), now=NOW) == []
     assert outbox.flush(now=NOW) == 0

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time
 from django.core import mail as django_mail
 from django_q.models import Schedule
 
-from reports import mail, outbox
+from reports import digest, outbox
 from reports.models import EmailReport
 from scoring.signals import alert_opened, sessions_scored
 from sessions.models import Session
@@ -82,7 +82,7 @@ def test_changing_the_digest_time_moves_the_digest_schedule(scoring_settings, mo
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     monkeypatch.setattr("django.utils.timezone.now", lambda: now)
     Schedule.objects.create(
-        name=mail.DIGEST_SCHEDULE_NAME,
+        name=digest.DIGEST_SCHEDULE_NAME,
         func="reports.tasks.send_daily_digest",
         schedule_type=Schedule.DAILY,
         next_run=datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
@@ -90,13 +90,13 @@ def test_changing_the_digest_time_moves_the_digest_schedule(scoring_settings, mo
 
     scoring_settings.digest_time = time(18, 30)
     scoring_settings.save()
-    assert Schedule.objects.get(name=mail.DIGEST_SCHEDULE_NAME).next_run == datetime(
+    assert Schedule.objects.get(name=digest.DIGEST_SCHEDULE_NAME).next_run == datetime(
         2026, 11, 25, 18, 30, tzinfo=UTC
     )
 
     scoring_settings.digest_time = time(7, 0)
     scoring_settings.save()
-    assert Schedule.objects.get(name=mail.DIGEST_SCHEDULE_NAME).next_run == datetime(
+    assert Schedule.objects.get(name=digest.DIGEST_SCHEDULE_NAME).next_run == datetime(
         2026, 11, 26, 7, 0, tzinfo=UTC
     )
 

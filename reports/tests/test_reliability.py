@@ -15,7 +15,7 @@ import pytest
 from django.core import mail as django_mail
 from django.db import connection
 
-from reports import mail, outbox
+from reports import delivery, outbox
 from reports.models import EmailReport
 from reports.tests.backends import WorkerKilled
 from scoring import tasks as scoring_tasks
@@ -109,7 +109,7 @@ def test_a_worker_killed_mid_send_is_reclaimed_and_sent_again(every_session, fla
     """At-least-once: the provider took the first recipient's mail, then the worker died before
     recording it. The row is reclaimed after the lease and sent again: that recipient gets it
     twice (the documented case); everyone else once, and nothing is lost."""
-    mail.queue_session_report(flagged_session, now=NOW)
+    outbox.queue_session_report(flagged_session, now=NOW)
     settings.EMAIL_BACKEND = "reports.tests.backends.DyingBackend"
     with pytest.raises(WorkerKilled):
         outbox.flush(now=NOW)
@@ -125,13 +125,13 @@ def test_a_worker_killed_mid_send_is_reclaimed_and_sent_again(every_session, fla
 def test_a_worker_killed_before_the_provider_answered_sends_exactly_once(
     every_session, flagged_session, monkeypatch
 ):
-    mail.queue_session_report(flagged_session, now=NOW)
+    outbox.queue_session_report(flagged_session, now=NOW)
 
     def killed(message):
         raise WorkerKilled
 
     with monkeypatch.context() as patch:
-        patch.setattr(mail.mail.EmailMultiAlternatives, "send", killed)
+        patch.setattr(delivery.mail.EmailMultiAlternatives, "send", killed)
         with pytest.raises(WorkerKilled):
             outbox.flush(now=NOW)
 
@@ -140,9 +140,9 @@ def test_a_worker_killed_before_the_provider_answered_sends_exactly_once(
 
 
 def test_a_row_that_kills_its_worker_every_time_ends_failed(every_session, flagged_session, monkeypatch):
-    [report_id, _] = mail.queue_session_report(flagged_session, now=NOW)
+    [report_id, _] = outbox.queue_session_report(flagged_session, now=NOW)
     EmailReport.objects.filter(pk=report_id).update(
-        status="sending", attempts=mail.MAX_ATTEMPTS, claimed_at=NOW - timedelta(hours=1)
+        status="sending", attempts=delivery.MAX_ATTEMPTS, claimed_at=NOW - timedelta(hours=1)
     )
     outbox.reclaim_stuck(now=NOW)
     report = EmailReport.objects.get(pk=report_id)
@@ -170,7 +170,7 @@ def test_a_hanging_provider_fails_the_attempt_and_the_mail_goes_when_it_is_back(
 
 def test_a_refusing_provider_fails_visibly_without_retrying(every_session, flagged_session, settings):
     settings.EMAIL_BACKEND = "reports.tests.backends.RefusingBackend"
-    mail.queue_session_report(flagged_session, now=NOW)
+    outbox.queue_session_report(flagged_session, now=NOW)
 
     assert outbox.flush(now=NOW) == 0
     assert outbox.flush(now=NOW + timedelta(days=1)) == 0

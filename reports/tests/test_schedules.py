@@ -1,7 +1,7 @@
 import io
 from datetime import UTC, datetime, time
 
-from reports import mail
+from reports import digest
 from reports.schedules import schedules
 
 
@@ -9,9 +9,9 @@ def test_the_digest_runs_daily_at_the_configured_time(scoring_settings):
     scoring_settings.digest_time = time(9, 15)
     scoring_settings.save()
 
-    [flush, digest] = schedules(now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
-    assert digest == {
-        "name": mail.DIGEST_SCHEDULE_NAME,
+    [flush, digest_schedule] = schedules(now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    assert digest_schedule == {
+        "name": digest.DIGEST_SCHEDULE_NAME,
         "func": "reports.tasks.send_daily_digest",
         "schedule_type": "D",
         "repeats": -1,
@@ -19,7 +19,7 @@ def test_the_digest_runs_daily_at_the_configured_time(scoring_settings):
         "cluster": "mail",
     }
     # Read when setup_schedules calls it, so it sees the current digest time.
-    assert [entry["name"] for entry in schedules()] == ["reports.outbox", mail.DIGEST_SCHEDULE_NAME]
+    assert [entry["name"] for entry in schedules()] == ["reports.outbox", digest.DIGEST_SCHEDULE_NAME]
     assert schedules()[1]["next_run"].time() == time(9, 15)
 
 
@@ -42,6 +42,6 @@ def test_setup_schedules_creates_the_digest_schedule_once(scoring_settings):
     call_command("setup_schedules", stdout=io.StringIO())
     call_command("setup_schedules", stdout=io.StringIO())
 
-    digest = Schedule.objects.get(name=mail.DIGEST_SCHEDULE_NAME)
-    assert (digest.func, digest.schedule_type) == ("reports.tasks.send_daily_digest", "D")
-    assert digest.next_run.astimezone(UTC).time() == time(8, 0)
+    digest_schedule = Schedule.objects.get(name=digest.DIGEST_SCHEDULE_NAME)
+    assert (digest_schedule.func, digest_schedule.schedule_type) == ("reports.tasks.send_daily_digest", "D")
+    assert digest_schedule.next_run.astimezone(UTC).time() == time(8, 0)

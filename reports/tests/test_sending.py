@@ -7,7 +7,7 @@ import pytest
 from anymail.message import AnymailRecipientStatus
 from django.core import mail as django_mail
 
-from reports import mail, outbox, tasks
+from reports import delivery, outbox, tasks
 from reports.models import EmailReport
 from reports.tests.backends import FlakyBackend
 from tutorscore.testing import NOW
@@ -29,9 +29,9 @@ def flaky(settings):
 
 def test_a_failure_is_recorded_retried_with_backoff_and_sent_once(one_recipient, flagged_session, flaky):
     flaky.failures_left = 1
-    ids = mail.queue_session_report(flagged_session, now=NOW)
+    ids = outbox.queue_session_report(flagged_session, now=NOW)
 
-    assert mail.deliver_reports(ids, now=NOW) == 0
+    assert delivery.deliver_reports(ids, now=NOW) == 0
     report = EmailReport.objects.get()
     assert (report.status, report.attempts) == ("failed", 1)
     assert report.error_message == "ConnectionError: provider unavailable (503)"
@@ -48,17 +48,17 @@ def test_a_failure_is_recorded_retried_with_backoff_and_sent_once(one_recipient,
 
     # The outbox running again, or the session being queued again, sends nothing more.
     assert outbox.flush(now=NOW + timedelta(minutes=2)) == 0
-    assert mail.queue_session_report(flagged_session, now=NOW) == []
+    assert outbox.queue_session_report(flagged_session, now=NOW) == []
     assert len(django_mail.outbox) == 1
     assert EmailReport.objects.get().attempts == 2
 
 
 def test_backoff_grows_and_attempts_are_bounded(one_recipient, flagged_session, flaky):
     flaky.failures_left = 99
-    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
+    [report_id] = outbox.queue_session_report(flagged_session, now=NOW)
 
     delays, now = [], NOW
-    for _ in range(mail.MAX_ATTEMPTS):
+    for _ in range(delivery.MAX_ATTEMPTS):
         outbox.flush(now=now)
         next_attempt_at = EmailReport.objects.get().next_attempt_at
         delays.append(next_attempt_at and next_attempt_at - now)
@@ -73,49 +73,49 @@ def test_backoff_grows_and_attempts_are_bounded(one_recipient, flagged_session, 
 
 def test_resend_requeues_a_failed_mail_and_sends_it_once(one_recipient, flagged_session, flaky):
     flaky.failures_left = 1
-    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
-    mail.deliver_reports([report_id], now=NOW)
+    [report_id] = outbox.queue_session_report(flagged_session, now=NOW)
+    delivery.deliver_reports([report_id], now=NOW)
 
-    assert mail.resend([report_id]) == [report_id]
+    assert delivery.resend([report_id]) == [report_id]
     assert EmailReport.objects.get().status == "pending"
     assert tasks.deliver_reports([str(report_id)]) == 1
-    assert mail.resend([report_id]) == []  # sent: nothing to resend
+    assert delivery.resend([report_id]) == []  # sent: nothing to resend
     assert len(django_mail.outbox) == 1
 
 
 def test_reprocessing_a_session_never_mails_a_recipient_twice(scoring_settings, flagged_session):
-    assert len(mail.queue_session_report(flagged_session, now=NOW)) == 2
+    assert len(outbox.queue_session_report(flagged_session, now=NOW)) == 2
     assert outbox.flush(now=NOW) == 2
-    assert mail.queue_session_report(flagged_session, now=NOW) == []
+    assert outbox.queue_session_report(flagged_session, now=NOW) == []
     assert outbox.flush(now=NOW) == 0
-    mail.deliver_reports(EmailReport.objects.values_list("pk", flat=True))
+    delivery.deliver_reports(EmailReport.objects.values_list("pk", flat=True))
 
     assert len(django_mail.outbox) == 2
     assert EmailReport.objects.count() == 2
 
 
 def test_a_claimed_row_is_skipped_by_a_second_worker(one_recipient, flagged_session):
-    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
+    [report_id] = outbox.queue_session_report(flagged_session, now=NOW)
 
-    assert mail.claim(report_id, now=NOW) is True  # worker A is talking to the provider
-    assert mail.claim(report_id, now=NOW) is False
-    assert mail.deliver_reports([report_id], now=NOW) == 0  # worker B
+    assert delivery.claim(report_id, now=NOW) is True  # worker A is talking to the provider
+    assert delivery.claim(report_id, now=NOW) is False
+    assert delivery.deliver_reports([report_id], now=NOW) == 0  # worker B
     assert django_mail.outbox == []
     assert EmailReport.objects.get().status == "sending"
     # Worker A may still be at it until its send times out (EMAIL_TIMEOUT) plus a margin.
-    assert mail.resend([report_id], now=NOW + timedelta(seconds=69)) == []
+    assert delivery.resend([report_id], now=NOW + timedelta(seconds=69)) == []
     assert outbox.flush(now=NOW + timedelta(seconds=69)) == 0
 
 
 def test_a_row_a_dead_worker_left_in_sending_can_be_resent_once(one_recipient, flagged_session):
-    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
-    mail.claim(report_id, now=NOW)  # ... and the worker dies before it records the outcome
+    [report_id] = outbox.queue_session_report(flagged_session, now=NOW)
+    delivery.claim(report_id, now=NOW)  # ... and the worker dies before it records the outcome
     assert (
-        mail.resend([report_id], now=NOW + timedelta(seconds=60)) == []
+        delivery.resend([report_id], now=NOW + timedelta(seconds=60)) == []
     )  # fate unknown until the lease ends
 
-    assert mail.resend([report_id], now=NOW + timedelta(minutes=2)) == [report_id]
-    assert mail.deliver_reports([report_id], now=NOW + timedelta(minutes=2)) == 1
+    assert delivery.resend([report_id], now=NOW + timedelta(minutes=2)) == [report_id]
+    assert delivery.deliver_reports([report_id], now=NOW + timedelta(minutes=2)) == 1
     report = EmailReport.objects.get()
     assert (report.status, report.attempts) == ("sent", 2)
     assert len(django_mail.outbox) == 1
@@ -123,7 +123,7 @@ def test_a_row_a_dead_worker_left_in_sending_can_be_resent_once(one_recipient, f
 
 def test_anymail_keeps_the_provider_message_id(one_recipient, flagged_session, settings):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    mail.deliver_reports(mail.queue_session_report(flagged_session, now=NOW), now=NOW)
+    delivery.deliver_reports(outbox.queue_session_report(flagged_session, now=NOW), now=NOW)
 
     report = EmailReport.objects.get()
     assert report.status == "sent"
@@ -135,7 +135,7 @@ def test_anymail_keeps_the_provider_message_id(one_recipient, flagged_session, s
 
 def test_a_refused_recipient_fails_without_retrying(one_recipient, flagged_session, settings, monkeypatch):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    build = mail.build_message
+    build = delivery.build_message
 
     def refused(report, rendered):
         message = build(report, rendered)
@@ -146,8 +146,8 @@ def test_a_refused_recipient_fails_without_retrying(one_recipient, flagged_sessi
         }
         return message
 
-    monkeypatch.setattr(mail, "build_message", refused)
-    mail.deliver_reports(mail.queue_session_report(flagged_session, now=NOW), now=NOW)
+    monkeypatch.setattr(delivery, "build_message", refused)
+    delivery.deliver_reports(outbox.queue_session_report(flagged_session, now=NOW), now=NOW)
 
     report = EmailReport.objects.get()
     assert report.status == "failed"
@@ -156,10 +156,10 @@ def test_a_refused_recipient_fails_without_retrying(one_recipient, flagged_sessi
 
 
 def test_a_report_whose_session_is_gone_fails_without_retrying(one_recipient, flagged_session):
-    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
+    [report_id] = outbox.queue_session_report(flagged_session, now=NOW)
     flagged_session.delete()
 
-    assert mail.deliver_reports([report_id], now=NOW) == 0
+    assert delivery.deliver_reports([report_id], now=NOW) == 0
     report = EmailReport.objects.get()
     assert (report.status, report.error_message) == ("failed", "The session of this report no longer exists.")
     assert report.next_attempt_at is None  # never tried again by itself
@@ -170,13 +170,13 @@ def test_tasks_ignore_rows_that_are_gone(db):
 
 
 def test_a_message_that_cannot_be_built_fails_visibly(one_recipient, flagged_session, monkeypatch):
-    [report_id] = mail.queue_session_report(flagged_session, now=NOW)
+    [report_id] = outbox.queue_session_report(flagged_session, now=NOW)
 
     def broken(report):
         raise ValueError("template bug")
 
-    monkeypatch.setattr(mail, "render_report", broken)
-    assert mail.deliver_reports([report_id], now=NOW) == 0
+    monkeypatch.setattr(delivery, "render_report", broken)
+    assert delivery.deliver_reports([report_id], now=NOW) == 0
     report = EmailReport.objects.get()
     assert (report.status, report.error_message) == (
         "failed",
