@@ -14,6 +14,8 @@ import pytest
 import schemathesis
 import yaml
 from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
@@ -75,6 +77,17 @@ def closed(document):
 
 SCHEMA = schemathesis.openapi.from_dict(closed(yaml.safe_load(DOCUMENT.read_text())))
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """As Django's test client does: a request must not close the connection holding the test's
+    transaction (on PostgreSQL close_old_connections would)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
