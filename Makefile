@@ -38,10 +38,13 @@ chromium:
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| { echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; }
 
+# The same checks run before each commit once enabled: .venv/bin/pre-commit install
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+
 
 format: venv
 	$(BIN)/ruff format .

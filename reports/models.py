@@ -1,5 +1,6 @@
 import uuid
 from datetime import timedelta
+from typing import Self
 
 from django.conf import settings
 from django.db import models
@@ -16,8 +17,8 @@ def sending_lease() -> timedelta:
     return timedelta(seconds=settings.EMAIL_TIMEOUT + 60)
 
 
-class EmailReportQuerySet(models.QuerySet):
-    def about_tutor(self, tutor):
+class EmailReportQuerySet(models.QuerySet["EmailReport"]):
+    def about_tutor(self, tutor: Tutor) -> Self:
         """Mails about this tutor: its own, and the alert mails that list one of its alerts."""
         return self.filter(Q(tutor=tutor) | Q(alerts__tutor=tutor)).distinct()
 
@@ -93,11 +94,11 @@ class EmailReport(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.recipient_email}"
 
     @property
-    def is_stuck(self):
+    def is_stuck(self) -> bool:
         """Claimed for sending so long ago that the worker must have died (fate unknown)."""
         return (
             self.status == self.Status.SENDING
@@ -106,6 +107,6 @@ class EmailReport(models.Model):
         )
 
     @property
-    def can_resend(self):
+    def can_resend(self) -> bool:
         """A failed mail, or one a dead worker left half-sent; anything else went or is on its way."""
         return self.status == self.Status.FAILED or self.is_stuck

@@ -5,6 +5,7 @@ three apps. Created by a data migration; `create_roles` tops the groups up and n
 an administrator added by hand.
 """
 
+from django.apps.registry import Apps
 from django.contrib.auth.management import create_permissions
 
 VIEWER = [
@@ -31,13 +32,14 @@ ADMIN = [
 ROLES = {"Viewer": VIEWER, "Coach": COACH, "Admin": ADMIN}
 
 
-def create_roles(apps, *, using: str = "default") -> None:
+def create_roles(apps: Apps, *, using: str = "default") -> None:
     """Create the role groups with their permissions (`apps`: a migration's or the real registry)."""
     # Permissions are normally created after the last migration (post_migrate): create them now.
     # (create_permissions skips an app without models_module, which a migration's app stubs lack.)
     for app_config in apps.get_app_configs():
         models_module = getattr(app_config, "models_module", None)
-        app_config.models_module = models_module or True
+        app_config.models_module = models_module or True  # type: ignore[assignment]
+
         create_permissions(app_config, verbosity=0, using=using, apps=apps)
         app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")

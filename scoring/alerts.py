@@ -10,9 +10,13 @@ raised closes that episode: no new alert opens until the flag has cleared and is
 
 import logging
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .models import Alert, AlertEvent, RiskLevel, TutorScore
@@ -39,7 +43,7 @@ UNRESOLVED = [Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED]
 IN_LIST_LIMIT = 500
 
 
-def alert_message(score, kind):
+def alert_message(score: TutorScore, kind: Alert.Kind) -> str:
     """Why an alert of `kind` opens: the score's reasons about that flag."""
     prefixes = {
         Alert.Kind.RESCHEDULE_RATE: ("Rescheduled", "Most reschedules", "Most common reason"),
@@ -56,7 +60,7 @@ def alert_message(score, kind):
     return " ".join(lines) or f"{Alert.Kind(kind).label} flag raised."
 
 
-def read_flags(tutor_ids=None):
+def read_flags(tutor_ids: Iterable[uuid.UUID] | None = None) -> dict[uuid.UUID, dict[str, bool]]:
     """{tutor_id: {kind: bool}} of the stored scores (read before new scores overwrite them)."""
     scores = TutorScore.objects.all()
     if tutor_ids is not None:
@@ -65,7 +69,12 @@ def read_flags(tutor_ids=None):
     return {row[0]: dict(zip(FLAG_OF_KIND, row[1:], strict=True)) for row in rows}
 
 
-def sync_alerts(scores, *, now, previous_flags=None):
+def sync_alerts(
+    scores: TutorScore | Iterable[TutorScore],
+    *,
+    now: datetime,
+    previous_flags: dict[uuid.UUID, dict[str, bool]] | None = None,
+) -> tuple[list[Alert], list[uuid.UUID]]:
     """Open and auto-resolve alerts to match one TutorScore or many, in a fixed number of queries.
 
     `previous_flags` ({tutor_id: {kind: bool}}, from read_flags before saving the new scores)
@@ -169,7 +178,7 @@ def _transition(alert, *, allowed, error, changes):
         setattr(alert, name, value)
 
 
-def acknowledge(alert, *, user, now=None):
+def acknowledge(alert: Alert, *, user: User, now: datetime | None = None) -> AlertEvent:
     """Mark an open alert as being looked at."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -189,7 +198,7 @@ def acknowledge(alert, *, user, now=None):
         )
 
 
-def assign(alert, *, assignee, user, now=None):
+def assign(alert: Alert, *, assignee: User | None, user: User, now: datetime | None = None) -> AlertEvent:
     """Give an unresolved alert to someone (assignee None: unassign)."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -205,7 +214,7 @@ def assign(alert, *, assignee, user, now=None):
         )
 
 
-def add_note(alert, *, text, user, now=None):
+def add_note(alert: Alert, *, text: str, user: User, now: datetime | None = None) -> AlertEvent:
     """Record what was done or found; allowed in every status (a resolved alert keeps its story)."""
     now = now or timezone.now()
     text = (text or "").strip()
@@ -219,7 +228,14 @@ def add_note(alert, *, text, user, now=None):
 OUTCOMES = [Alert.Resolution.COACHED, Alert.Resolution.NOT_A_PROBLEM, Alert.Resolution.TUTOR_LEFT]
 
 
-def resolve(alert, *, user, note="", outcome=Alert.Resolution.BY_HAND, now=None):
+def resolve(
+    alert: Alert,
+    *,
+    user: User,
+    note: str = "",
+    outcome: str = Alert.Resolution.BY_HAND,
+    now: datetime | None = None,
+) -> AlertEvent:
     """Close an unresolved alert by hand with an outcome (OUTCOMES), optionally with a note."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -249,7 +265,7 @@ def _resolved_text(outcome, note=""):
     return " ".join(part for part in (label, (note or "").strip()) if part)
 
 
-def snooze(alert, *, until, user, now=None):
+def snooze(alert: Alert, *, until: datetime, user: User, now: datetime | None = None) -> AlertEvent:
     """Take an unresolved alert out of the queue until `until`; it comes back by itself then."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -278,7 +294,14 @@ BULK_ACTIONS = ("acknowledge", "assign", "resolve", "snooze")
 
 
 def bulk_act(
-    alerts, action: str, *, user, now, assignee=None, outcome=Alert.Resolution.BY_HAND, until=None
+    alerts: QuerySet[Alert],
+    action: str,
+    *,
+    user: User,
+    now: datetime,
+    assignee: User | None = None,
+    outcome: str = Alert.Resolution.BY_HAND,
+    until: datetime | None = None,
 ) -> int:
     """Apply `action` to every alert of the queryset it still fits, in one transaction: one UPDATE
     and one AlertEvent per changed alert. Returns how many changed (the others were skipped)."""

@@ -5,11 +5,18 @@ visually-hidden summary sentence next to it (see `describe_*`).
 """
 
 import math
+from collections.abc import Sequence
 from decimal import Decimal
 from itertools import count
 
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
+
+Number = Decimal | float | int
+Bar = tuple[str, int, str]  # (label, count, css_key)
+
+Series = tuple[str, str, Sequence[Number | None]]  # (name, css_key, values)
+Mark = tuple[int, str, str, str]  # (point index, css class, glyph, text)
 
 _ids = count(1)
 
@@ -23,7 +30,7 @@ def _number(value):
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def bar_chart(bars, *, title, description):
+def bar_chart(bars: Sequence[Bar], *, title: str, description: str) -> SafeString:
     """Horizontal bars. bars: [(label, value, css_key)]; css_key picks the colour (bar-<key>)."""
     chart_id = _chart_id("bar")
     row_height, label_width, bar_space, width = 34, 96, 300, 440
@@ -81,17 +88,17 @@ def _nice_ceiling(value):
 
 
 def line_chart(
-    series,
+    series: Sequence[Series],
     *,
-    title,
-    description,
-    x_labels,
-    threshold=None,
-    threshold_label="Threshold",
-    point_titles=None,
-    marks=(),
-    unit="%",
-):
+    title: str,
+    description: str,
+    x_labels: Sequence[str],
+    threshold: Number | None = None,
+    threshold_label: str = "Threshold",
+    point_titles: dict[str, list[str]] | None = None,
+    marks: Sequence[Mark] = (),
+    unit: str = "%",
+) -> SafeString:
     """Percent lines over evenly spaced points. series: [(name, css_key, [value or None, ...])].
 
     A None value (no sessions in that window) breaks the line instead of drawing a false 0%.
@@ -109,10 +116,10 @@ def line_chart(
     y_max = _nice_ceiling(max(values, default=10))
     n_points = max((len(points) for _, _, points in series), default=0)
 
-    def x_at(index):
+    def x_at(index: int) -> float:
         return round(left + (plot_width * index / max(n_points - 1, 1)), 1)
 
-    def y_at(value):
+    def y_at(value: Number) -> float:
         return round(top + plot_height * (1 - float(value) / y_max), 1)
 
     parts = []
@@ -182,7 +189,8 @@ def line_chart(
     radius = 3 if n_points <= 60 else 2
     for _name, css_key, points in series:
         titles = (point_titles or {}).get(css_key) or [""] * len(points)
-        segments, current = [], []
+        segments: list[list[tuple[float, float, str]]] = []
+        current: list[tuple[float, float, str]] = []
         for index, value in enumerate(points):
             if value is None:
                 if current:
@@ -208,18 +216,19 @@ def line_chart(
     return _svg("lines", width, height, chart_id, title, description, parts)
 
 
-def sparkline(values, *, label):
+def sparkline(values: Sequence[Number | None], *, label: str) -> SafeString:
     """A tiny line of a few numbers 0–100 (None breaks it); `label` is its text alternative."""
     width, height, pad = 80, 22, 2
     n_points = len(values)
 
-    def x_at(index):
+    def x_at(index: int) -> float:
         return round(pad + (width - 2 * pad) * index / max(n_points - 1, 1), 1)
 
-    def y_at(value):
+    def y_at(value: Number) -> float:
         return round(height - pad - (height - 2 * pad) * float(value) / 100, 1)
 
-    segments, current = [], []
+    segments: list[list[str]] = []
+    current: list[str] = []
     for index, value in enumerate(values):
         if value is None:
             if current:
@@ -249,7 +258,7 @@ def sparkline(values, *, label):
     )
 
 
-def legend(series):
+def legend(series: Sequence[Series]) -> SafeString:
     """An HTML legend matching line_chart's series colours."""
     return format_html(
         '<ul class="legend">{}</ul>',
@@ -265,12 +274,12 @@ def _fmt(value):
     return "no sessions" if value is None else f"{Decimal(value):.2f}%"
 
 
-def describe_distribution(bars):
+def describe_distribution(bars: Sequence[Bar]) -> str:
     """ "High: 12, Medium: 30, Low: 50, Not scored: 2." """
     return ", ".join(f"{label}: {value}" for label, value, _ in bars) + "."
 
 
-def describe_trend(labels, rates):
+def describe_trend(labels: Sequence[str], rates: Sequence[Number | None]) -> str:
     """Sentence for a weekly rate series: first, last, highest."""
     known = [(label, rate) for label, rate in zip(labels, rates, strict=True) if rate is not None]
     if not known:
@@ -282,7 +291,7 @@ def describe_trend(labels, rates):
     )
 
 
-def describe_rolling(series, threshold):
+def describe_rolling(series: Sequence[Series], threshold: Number) -> str:
     """Sentence for a tutor's rolling rates: the latest value of each window against the threshold."""
     latest = "; ".join(f"{name}: {_fmt(points[-1] if points else None)}" for name, _, points in series)
     return f"Latest rolling rates — {latest}. Threshold {Decimal(threshold):.2f}%."

@@ -9,12 +9,13 @@ session moves the rate by over 20 points, and the change says nothing.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from statistics import median
 
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from sessions.first_sessions import FOLLOW_UP_DAYS
-from sessions.models import COUNTED_STATUSES, Reschedule, Session
+from sessions.models import COUNTED_STATUSES, Reschedule, Session, Tutor
 
 from .engine import percentage
 from .models import Alert, AlertEvent
@@ -27,7 +28,7 @@ COACHING_ACTIONS = (
     AlertEvent.Action.NOTE,
     AlertEvent.Action.RESOLVED,
 )
-LOWER_IS_BETTER = {
+LOWER_IS_BETTER: dict[str, bool] = {
     Alert.Kind.RESCHEDULE_RATE: True,
     Alert.Kind.NO_SHOW_RATE: True,
     Alert.Kind.FIRST_SESSION: False,
@@ -53,17 +54,20 @@ class CoachingOutcome:
         return self.ready and min(self.sessions_before, self.sessions_after) >= MIN_SESSIONS
 
     @property
-    def rate_before(self):
+    def rate_before(self) -> Decimal | None:
         return percentage(self.events_before, self.sessions_before)
 
     @property
-    def rate_after(self):
+    def rate_after(self) -> Decimal | None:
         return percentage(self.events_after, self.sessions_after) if self.ready else None
 
     @property
-    def change(self):
+    def change(self) -> Decimal | None:
         """After minus before, in percentage points (None unless comparable)."""
-        return self.rate_after - self.rate_before if self.comparable else None
+        before, after = self.rate_before, self.rate_after
+        if not self.comparable or before is None or after is None:
+            return None
+        return after - before
 
     @property
     def improved(self) -> bool | None:
@@ -122,7 +126,7 @@ def _window_filters(now):
     }
 
 
-def coaching_outcomes(*, now, tutor=None) -> list[CoachingOutcome]:
+def coaching_outcomes(*, now: datetime, tutor: Tutor | None = None) -> list[CoachingOutcome]:
     """Every alert a person acted on (of one tutor, or all), newest action first: one grouped query
     counting each alert's tutor's sessions in the two windows by conditional aggregation."""
     first_action = (
@@ -186,7 +190,9 @@ def summarize(outcomes: list[CoachingOutcome]) -> list[CoachingSummary]:
                 kind_label=label,
                 compared=len(compared),
                 improved=sum(1 for outcome in compared if outcome.improved),
-                median_change=median(outcome.change for outcome in compared) if compared else None,
+                median_change=median(outcome.change for outcome in compared if outcome.change is not None)
+                if compared
+                else None,
                 too_few=sum(1 for outcome in of_kind if outcome.ready and not outcome.comparable),
                 waiting=sum(1 for outcome in of_kind if not outcome.ready),
             )

@@ -22,8 +22,10 @@ is n × (rate × (a + b) − b) with a, b > 0: once positive it grows with both 
 """
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 FLAG_STRENGTH = 50.0  # a component's strength where its flag is raised
 MAX_STRENGTH = 100.0
@@ -137,7 +139,13 @@ def strongest(verdicts: list[Evidence]) -> Evidence:
 TABLE_SIZES = (5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 90)
 
 
-def flag_table(threshold_percent, evidence_ratio, minimum, sizes=TABLE_SIZES, window_days=30):
+def flag_table(
+    threshold_percent: Decimal | float,
+    evidence_ratio: Decimal | float,
+    minimum: int,
+    sizes: Iterable[int] = TABLE_SIZES,
+    window_days: int = 30,
+) -> list[dict[str, Any]]:
     """[{total, needed, share}]: the fewest events of each window size that raise the flag."""
     rows = []
     for total in sizes:

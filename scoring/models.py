@@ -1,5 +1,6 @@
 import uuid
 from decimal import Decimal
+from typing import Any, Self
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -13,7 +14,7 @@ from sessions.models import Tutor
 PERCENT = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
 
-def rate_field(help_text=""):
+def rate_field(help_text: str = "") -> models.DecimalField:
     """A percentage 0–100 with 2 decimals; null when the window holds no sessions."""
     return models.DecimalField(
         max_digits=5, decimal_places=2, null=True, blank=True, validators=PERCENT, help_text=help_text
@@ -36,7 +37,7 @@ class RiskLevel(models.TextChoices):
     INACTIVE = "inactive"
 
 
-def score_state(risk_level, is_high_risk, is_watching):
+def score_state(risk_level: str | None, is_high_risk: bool | None, is_watching: bool | None) -> str:
     """'inactive', 'flagged', 'watching' or 'clear': what a score asks of a coach."""
     if risk_level == RiskLevel.INACTIVE:
         return "inactive"
@@ -45,7 +46,11 @@ def score_state(risk_level, is_high_risk, is_watching):
     return "watching" if is_watching else "clear"
 
 
-def evidence_why(evidence):
+# A score's evidence as stored: {flag kind: Evidence.as_json()} (scoring/evidence.py).
+EvidenceJson = dict[str, dict[str, Any]]
+
+
+def evidence_why(evidence: EvidenceJson | None) -> str:
     """A few words on the flag, or else the watched rate, that says most: '7 of 18 rescheduled, 30 d'."""
     ranked = [
         (kind, verdict)
@@ -58,7 +63,7 @@ def evidence_why(evidence):
     return kind_why(evidence, kind)
 
 
-def kind_why(evidence, kind):
+def kind_why(evidence: EvidenceJson | None, kind: str) -> str:
     """The evidence of one flag kind in a few words ('3 of 12 missed, 30 d'), '' without any."""
     verdict = (evidence or {}).get(kind)
     if not verdict or not verdict.get("total"):
@@ -70,7 +75,7 @@ def kind_why(evidence, kind):
 KIND_CHIPS = {"reschedule_rate": "Reschedules", "no_show_rate": "No-shows", "first_session": "First sessions"}
 
 
-def evidence_chips(evidence):
+def evidence_chips(evidence: EvidenceJson | None) -> list[tuple[str, str, str]]:
     """[(kind, chip label, 'flagged' | 'watching')] of the kinds beyond their threshold, flags first."""
     chips = [
         (kind, KIND_CHIPS[kind], verdict["state"])
@@ -171,16 +176,16 @@ class ScoringSettings(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return "Scoring settings"
 
     @classmethod
-    def load(cls):
+    def load(cls) -> Self:
         obj, _ = cls.objects.get_or_create(pk=cls.SINGLETON_ID)
         return obj
 
     @property
-    def recipients(self):
+    def recipients(self) -> list[str]:
         """report_recipients as a clean list of addresses."""
         return [
             address.strip()
@@ -259,22 +264,22 @@ class TutorScore(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Score of {self.tutor}"
 
-    def get_absolute_url(self):
+    def get_absolute_url(self) -> str:
         return self.tutor.get_absolute_url()
 
     @property
-    def state(self):
+    def state(self) -> str:
         return score_state(self.risk_level, self.is_high_risk, self.is_watching)
 
     @property
-    def why(self):
+    def why(self) -> str:
         return evidence_why(self.evidence)
 
     @property
-    def chips(self):
+    def chips(self) -> list[tuple[str, str, str]]:
         return evidence_chips(self.evidence)
 
 
@@ -307,7 +312,7 @@ class TutorScoreHistory(models.Model):
         ]
         indexes = [models.Index(fields=["date"], name="score_history_date_idx")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.tutor} on {self.date}"
 
 
@@ -389,14 +394,15 @@ class Alert(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_kind_display()} alert for {self.tutor}"
 
-    def get_absolute_url(self):
+    def get_absolute_url(self) -> str:
         return reverse("scoring:tutor_detail", args=[self.tutor_id]) + f"#alert-{self.pk}"
 
     @property
-    def resolved_by_system(self):
+    def resolved_by_system(self) -> bool:
+
         return self.status == self.Status.RESOLVED and self.resolved_by_id is None
 
 
@@ -425,5 +431,5 @@ class AlertEvent(models.Model):
         ordering = ["created_at"]
         indexes = [models.Index(fields=["alert", "created_at"], name="alert_events_alert_idx")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.action} by {self.actor or 'system'}"

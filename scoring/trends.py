@@ -4,9 +4,11 @@ The tutor page's date range and history chart, the tutor list's sparklines and w
 change. Plain functions of rows and dates; the queries are in scoring.selectors.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -37,15 +39,16 @@ class HistoryRangeForm(forms.Form):
 
     days = forms.TypedChoiceField(choices=HISTORY_PRESETS, coerce=int, required=False, empty_value=None)
 
-    def __init__(self, data, *, today: date):
+    def __init__(self, data: Mapping[str, Any] | None, *, today: date) -> None:
         super().__init__(data)
         self.today = today
         # "from" is a Python keyword, so these two are added here rather than declared above.
         self.fields["from"] = forms.DateField(required=False, label="From")
         self.fields["to"] = forms.DateField(required=False, label="To")
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("from"), data.get("to")
         if start is None and end is None:
             if self.data.get("from") or self.data.get("to"):
@@ -71,7 +74,7 @@ class HistoryRangeForm(forms.Form):
         return self.today - timedelta(days=DEFAULT_DAYS - 1), self.today
 
     def error_messages(self) -> list[str]:
-        return [message for messages in self.errors.values() for message in messages]
+        return [str(message) for messages in self.errors.values() for message in messages]
 
     @property
     def preset(self) -> int | None:
@@ -81,7 +84,7 @@ class HistoryRangeForm(forms.Form):
         return (self.cleaned_data.get("days") if self.is_valid() else None) or DEFAULT_DAYS
 
 
-def events_of(rate, total) -> int | None:
+def events_of(rate: Decimal | float | None, total: int | None) -> int | None:
     """The count behind a stored rate: rates are rounded to 2 decimals, so this is exact for any
     window under 10,000 sessions."""
     if rate is None or not total:
@@ -112,7 +115,7 @@ def history_days(
     ]
 
 
-def value_text(value, total=None) -> str:
+def value_text(value: Decimal | float | None, total: int | None = None) -> str:
     """ "72" for a score; "20.00% (4 of 20 sessions)" for a rate with its sample size; "—" unknown."""
     if value is None:
         return "—"
@@ -121,7 +124,7 @@ def value_text(value, total=None) -> str:
     return f"{Decimal(value):.2f}% ({events_of(value, total)} of {total} session{'s' if total != 1 else ''})"
 
 
-def point_label(day: date, label: str, value, total=None) -> str:
+def point_label(day: date, label: str, value: Decimal | float | None, total: int | None = None) -> str:
     """ "Mar 3: 30-day reschedule rate 20.00% (4 of 20 sessions)" / "Mar 3: Risk score 72"."""
     return f"{day:%b} {day.day}: {label} {value_text(value, total)}"
 
@@ -131,12 +134,14 @@ def spark_dates(today: date, weeks: int = SPARK_WEEKS) -> list[date]:
     return [today - timedelta(days=7 * k) for k in range(weeks - 1, 0, -1)]
 
 
-def sparkline_values(snapshots: dict, current, today: date, weeks: int = SPARK_WEEKS) -> list:
+def sparkline_values(
+    snapshots: dict, current: Decimal | float | None, today: date, weeks: int = SPARK_WEEKS
+) -> list:
     """snapshots: {date: risk score} of one tutor; the live score ends the line."""
     return [snapshots.get(day) for day in spark_dates(today, weeks)] + [current]
 
 
-def week_change(values: list):
+def week_change(values: list) -> Decimal | None:
     """Now minus 7 days ago (points), None when either is unknown."""
     if len(values) < 2 or values[-1] is None or values[-2] is None:
         return None

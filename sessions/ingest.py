@@ -14,10 +14,13 @@ each other crosswise). A post older than the stored state is stale and changes n
 """
 
 import logging
+import uuid
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from tutorscore.lib.tasks import enqueue
@@ -26,6 +29,7 @@ from .first_sessions import FLAG_FIELDS, plan_pairs, write_changes
 from .models import Reschedule, Session, Tutor
 from .ordering import latest_state
 from .rescheduling import fill_derived_fields
+from .schemas import SessionIn
 from .sql import fetch, lock_clause, matching
 
 logger = logging.getLogger(__name__)
@@ -57,7 +61,7 @@ RESCHEDULE_FIELDS = [
 class IngestError(Exception):
     """The batch is valid JSON but conflicts with stored data (answered as a 422)."""
 
-    def __init__(self, details):
+    def __init__(self, details: dict[str, list[str]]) -> None:
         super().__init__(details)
         self.details = details
 
@@ -73,17 +77,22 @@ class IngestResult:
     changed_session_ids: list = field(default_factory=list)
     stale_session_ids: list = field(default_factory=list)
 
-    def outcome(self, session_id):
+    def outcome(self, session_id: uuid.UUID) -> str:
         if session_id in self.stale_session_ids:
             return "stale"
         return "unchanged" if session_id not in self.changed_session_ids else "stored"
 
 
-def default_tutor_name(tutor_id):
+def default_tutor_name(tutor_id: uuid.UUID | str) -> str:
     return f"Tutor {str(tutor_id)[:8]}"
 
 
-def ingest_sessions(items, *, now=None, prefix=None):
+def ingest_sessions(
+    items: Sequence[SessionIn],
+    *,
+    now: datetime | None = None,
+    prefix: Callable[[int], str] | None = None,
+) -> IngestResult:
     """Upsert validated sessions (schemas.SessionIn) in one transaction; enqueue processing on commit.
 
     `prefix(index)` names an item in error details (e.g. "sessions[3]."). Raises IngestError when
@@ -335,7 +344,7 @@ def _reschedule_from(item, session, stored_reschedule, *, now):
     return fill_derived_fields(reschedule, received_at=now)
 
 
-def bulk_insert(model, objs):
+def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
     """Insert these objects; on PostgreSQL with one COPY, which streams the rows instead of binding
     every value as a query parameter (most of bulk_create's Python time for 1,000 sessions).
     Other databases (SQLite: the demo) keep Django's bulk_create."""
@@ -356,7 +365,7 @@ def bulk_insert(model, objs):
                 copy.write_row([getattr(obj, column.attname) for column in columns])
 
 
-def bulk_update(model, objs, fields):
+def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> None:
     """Write these fields of every object, by primary key, in one statement on PostgreSQL.
 
     Django's bulk_update writes one CASE per field with a branch per row: for a batch of 1,000
@@ -391,7 +400,7 @@ def _values(obj, fields):
     return [getattr(obj, name) for name in fields]
 
 
-def enqueue_processing(session_ids):
+def enqueue_processing(session_ids: Sequence[uuid.UUID | str]) -> None:
     """Queue one scoring task for these sessions; a broker failure is logged, never raised.
 
     The tutors are already flagged (sessions_changed_at), so the periodic stale sweep scores

@@ -1,6 +1,9 @@
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Self, cast
 
 from django.db import connection, models
 from django.db.models import F, Q
@@ -31,22 +34,21 @@ class Tutor(models.Model):
         ordering = ["name"]
         indexes = [models.Index(fields=["sessions_changed_at"], name="tutors_changed_idx")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
-    def get_absolute_url(self):
+    def get_absolute_url(self) -> str:
         return reverse("scoring:tutor_detail", args=[self.pk])
 
     @classmethod
-    def mark_changed(cls, tutor_ids, *, now=None):
+    def mark_changed(cls, tutor_ids: Iterable[uuid.UUID | str], *, now: datetime | None = None) -> None:
         """Flag tutors for rescoring (one UPDATE, whatever the number of tutors; hand-written SQL:
         it runs in every ingest)."""
         tutor_ids = set(tutor_ids)
         if not tutor_ids:
             return
-        changed_at = cls._meta.get_field("sessions_changed_at").get_db_prep_value(
-            now or timezone.now(), connection
-        )
+        field = cast(models.DateTimeField, cls._meta.get_field("sessions_changed_at"))
+        changed_at = field.get_db_prep_value(now or timezone.now(), connection)
         where, params = matching("id", cls._meta.pk, tutor_ids)
         execute(
             "UPDATE tutors SET sessions_changed_at = %s, sessions_version = sessions_version + 1 "
@@ -131,14 +133,14 @@ class Session(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.tutor_id} · {self.student_id} · {self.scheduled_time:%Y-%m-%d %H:%M} · {self.status}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.apply_defaults()
         super().save(*args, **kwargs)
 
-    def apply_defaults(self):
+    def apply_defaults(self) -> Self:
         """A no-show is the tutor's unless the platform says otherwise."""
         if self.status == self.Status.NO_SHOW and not self.no_show_by:
             self.no_show_by = self.NoShowBy.TUTOR
@@ -211,25 +213,25 @@ class Reschedule(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"Reschedule of {self.session_id} by {self.initiator}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         fill_derived_fields(self, received_at=timezone.now())
         super().save(*args, **kwargs)
 
     @property
-    def is_last_minute(self):
+    def is_last_minute(self) -> bool:
         return self.hours_before_session is not None and self.hours_before_session < LAST_MINUTE_HOURS
 
 
-def hash_api_key(raw_key):
+def hash_api_key(raw_key: str) -> str:
     # The raw key has 256 bits of entropy, so one SHA-256 is enough (no slow KDF needed).
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-class ApiKeyQuerySet(models.QuerySet):
-    def active(self):
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def active(self) -> Self:
         return self.filter(revoked_at__isnull=True)
 
 
@@ -252,22 +254,22 @@ class ApiKey(models.Model):
         ordering = ["name"]
         verbose_name = "API key"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
     @property
-    def is_active(self):
+    def is_active(self) -> bool:
         return self.revoked_at is None
 
     @classmethod
-    def create_key(cls, name):
+    def create_key(cls, name: str) -> tuple[Self, str]:
         """Create a key; returns (api_key, raw_key). The raw key is never stored."""
         api_key = cls(name=name)
         raw_key = api_key.assign_new_key()
         api_key.save()
         return api_key, raw_key
 
-    def assign_new_key(self):
+    def assign_new_key(self) -> str:
         """Give this row a fresh random key and return it; only its hash is kept."""
         raw_key = "ts_" + secrets.token_urlsafe(32)
         self.prefix, self.key_hash = raw_key[:10], hash_api_key(raw_key)

@@ -6,9 +6,11 @@ equal) a session that happened (completed, rescheduled, no-show) never goes back
 and the last state received wins.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from .models import Session
+from .schemas import SessionIn
 
 
 def supersedes(
@@ -26,7 +28,12 @@ def supersedes(
     return status != Session.Status.SCHEDULED or current_status == Session.Status.SCHEDULED
 
 
-def latest_state(items, *, current_status=None, current_updated_at=None):
+def latest_state(
+    items: Iterable[SessionIn],
+    *,
+    current_status: str | None = None,
+    current_updated_at: datetime | None = None,
+) -> tuple[SessionIn | None, datetime | None]:
     """(the item a session ends in, the platform updated_at to keep) once these posted states of it
     (schemas.SessionIn, in request order) apply one after the other over its current state;
     the item is None when every one of them is stale."""

@@ -8,6 +8,7 @@ Rules about the present read the time from the validation context (`context={"no
 
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -112,7 +113,8 @@ class RescheduleIn(BaseModel):
     reason: Annotated[Text, Field(max_length=2000)] = ""
     original_time: Timestamp
     new_time: Timestamp | None = None  # null: cancelled outright
-    reason_code: Literal[REASON_CODES] | None = None  # derived from the reason text when absent
+    # Literal of the tuple, expanded at run time (mypy wants the values spelled out).
+    reason_code: Literal[REASON_CODES] | None = None  # type: ignore[valid-type]
     # Defaults to the time the API received it. A future one would count as asked "now" forever.
     cancelled_at: Annotated[Timestamp | None, AfterValidator(_not_in_future)] = None
 
@@ -149,7 +151,7 @@ class SessionIn(BaseModel):
     tutor_id: Id
     student_id: Annotated[Text, Field(min_length=1, max_length=100), AfterValidator(_identifier)]
     # Declared before the fields whose rules depend on it (validators read earlier fields).
-    status: Literal[SESSION_STATUSES]
+    status: Literal[SESSION_STATUSES]  # type: ignore[valid-type]
     scheduled_time: Timestamp
     completed_time: Annotated[Timestamp | None, AfterValidator(_not_in_future)] = None
     duration_minutes: Annotated[int, Field(ge=1, le=300)] | None = None
@@ -257,7 +259,7 @@ MESSAGES = {
 }
 
 
-def error_path(loc):
+def error_path(loc: Sequence[int | str]) -> str:
     """('sessions', 3, 'status') → 'sessions[3].status'; the root is '__all__'."""
     path = ""
     for part in loc:
@@ -268,9 +270,9 @@ def error_path(loc):
     return path or "__all__"
 
 
-def error_details(exc: ValidationError):
+def error_details(exc: ValidationError) -> dict[str, list[str]]:
     """pydantic errors as {field path: [messages]}."""
-    details = {}
+    details: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False, include_input=False):
         loc = error["loc"]
         # A union (`X | None`) reports its branch name (e.g. 'function-after[...]'); drop it.
@@ -279,7 +281,7 @@ def error_details(exc: ValidationError):
     return details
 
 
-def is_unparseable(exc: ValidationError):
+def is_unparseable(exc: ValidationError) -> bool:
     """True when the body is not a JSON object at all (a 400, not a 422)."""
     return any(error["type"] in ("json_invalid", "json_type") for error in exc.errors()) or any(
         error["loc"] == () and error["type"] == "model_type" for error in exc.errors()

@@ -3,11 +3,12 @@
 and browsers retry later and nothing is half-stored (issue 15 item 6)."""
 
 import logging
+from collections.abc import Callable
 
 import redis
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
@@ -15,9 +16,10 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
 
 
-def service_unavailable(request) -> HttpResponse:
+def service_unavailable(request: HttpRequest) -> HttpResponse:
     """The 503 answer for `request`: the API's JSON error shape, or the plain 503 page."""
     retry_after = str(settings.UNAVAILABLE_RETRY_AFTER_SECONDS)
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse(
             {
@@ -35,13 +37,14 @@ def service_unavailable(request) -> HttpResponse:
 
 
 class ServiceUnavailableMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
-    def process_exception(self, request, exception):
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+
         if not isinstance(exception, UNAVAILABLE_ERRORS):
             return None
         logger.error(

@@ -22,16 +22,17 @@ logger = logging.getLogger(__name__)
 
 
 class NotifyingORM(ORM):
-    def __init__(self, list_key=None):
+    def __init__(self, list_key: str | None = None) -> None:
         super().__init__(list_key=list_key)
         self.channel = f"django_q.{self.list_key}"
-        self.listener = None  # the pusher's own connection; LISTEN belongs to one session
+        # The pusher's own connection; LISTEN belongs to one session.
+        self.listener: psycopg.Connection | None = None
 
     @staticmethod
-    def on_postgres():
+    def on_postgres() -> bool:
         return connections[Conf.ORM].vendor == "postgresql"
 
-    def enqueue(self, task):
+    def enqueue(self, task: str) -> int:
         if not self.on_postgres():
             return super().enqueue(task)
         # Not the stock broker's get_connection(): its close_old_connections() is for the pusher's
@@ -48,7 +49,7 @@ class NotifyingORM(ORM):
             )
             return cursor.fetchone()[0]
 
-    def dequeue(self):
+    def dequeue(self) -> list[tuple[int, str]] | None:
         # Listen before looking, so that a task enqueued in between still wakes us.
         if not self.on_postgres() or not self.listen():
             return super().dequeue()
@@ -57,7 +58,7 @@ class NotifyingORM(ORM):
             tasks = self.claim()
         return tasks or None
 
-    def claim(self):
+    def claim(self) -> list[tuple[int, str]]:
         """Lock up to `bulk` ready tasks: the stock ORM broker's claim, without its sleep."""
         tasks = self.get_connection().filter(key=self.list_key, lock__lt=timezone.now())[: Conf.BULK]
         claimed = []
@@ -67,7 +68,7 @@ class NotifyingORM(ORM):
                 claimed.append((task.pk, task.payload))
         return claimed
 
-    def listen(self):
+    def listen(self) -> bool:
         """Open the LISTEN connection if needed; False (after logging) when it cannot be opened."""
         if self.listener is not None and not self.listener.closed:
             return True
@@ -80,8 +81,9 @@ class NotifyingORM(ORM):
             return False
         return True
 
-    def wait(self):
+    def wait(self) -> bool:
         """Block until a NOTIFY or `poll` seconds; True when notified."""
+        assert self.listener is not None  # dequeue() waits only after listen() opened it
         try:
             # stop_after=1 still yields every notification that arrived together: one look at
             # the queue answers them all.

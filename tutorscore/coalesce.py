@@ -16,6 +16,7 @@ the periodic sweeps anyway. (The ORM broker is the database: a request fails wit
 
 import logging
 from time import monotonic
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
@@ -34,7 +35,7 @@ def _marker(key: str) -> str:
     return f"coalesce:{key}"
 
 
-def enqueue_coalesced(func: str, *args, key: str | None = None, **options) -> bool:
+def enqueue_coalesced(func: str, *args: Any, key: str | None = None, **options: Any) -> bool:
     """async_task(func, *args, **options) unless one for `key` (default: func) is already waiting.
 
     Returns True when a task was enqueued. A broker error is raised (after clearing the marker)

@@ -11,11 +11,12 @@ PostgreSQL), Redis by its socket timeouts; a check that fails says so instead of
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ CRITICAL = ("database", "task_queue")
 HEALTH_STATEMENT_TIMEOUT_MS = 2000
 
 
-def healthz(request):
+def healthz(request: HttpRequest) -> JsonResponse:
     if request.method not in ("GET", "HEAD"):
         response = JsonResponse(
             {"error": "method_not_allowed", "message": "Use GET on this endpoint.", "details": {}}, status=405
@@ -57,7 +58,7 @@ def _run(check, **kwargs):
         return {"status": "error", "error": type(exc).__name__}
 
 
-def check_database():
+def check_database() -> dict[str, Any]:
     started = time.perf_counter()
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -69,7 +70,7 @@ def check_database():
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-def check_task_queue():
+def check_task_queue() -> dict[str, Any]:
     """Both queues reachable and how many tasks wait in each, and when a worker last finished a
     task. The ORM broker is the database; the Redis one is bounded by its socket timeouts."""
     from django_q.brokers import get_broker
@@ -92,7 +93,7 @@ def check_task_queue():
     }
 
 
-def check_workers(*, now):
+def check_workers(*, now: datetime) -> dict[str, Any]:
     """Each queue's heartbeat: its schedules (the stale sweep every 5 min, the outbox every
     minute) are run on time only while its cluster is up."""
     from django_q.models import Schedule
@@ -111,7 +112,7 @@ def check_workers(*, now):
     }
 
 
-def check_outbox(*, now):
+def check_outbox(*, now: datetime) -> dict[str, Any]:
     from reports.outbox import backlog
 
     figures = backlog(now=now)
@@ -119,7 +120,7 @@ def check_outbox(*, now):
     return {"status": "late" if too_old or figures["stuck_sending"] else "ok", **figures}
 
 
-def check_static_files():
+def check_static_files() -> dict[str, Any]:
     """In production the hashed-file manifest must exist (collectstatic ran), or every page 500s."""
     backend = settings.STORAGES["staticfiles"]["BACKEND"]
     if "Manifest" not in backend:

@@ -1,6 +1,9 @@
 """Request and response plumbing every dynamic page and API answer goes through."""
 
+from collections.abc import Callable
+
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
 
@@ -12,10 +15,11 @@ class PrivateResponseMiddleware:
     on a shared computer. A view that sets its own Cache-Control keeps it.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         if "Cache-Control" not in response.headers:

@@ -6,6 +6,7 @@ ALLOWED_HOSTS and a mail provider; everything else has a sensible default.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from csp.constants import NONCE, NONE, SELF
@@ -72,7 +73,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "tutorscore.urls"
 WSGI_APPLICATION = "tutorscore.wsgi.application"
 
-TEMPLATES = [
+TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],

@@ -9,6 +9,13 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the factories import models when called: this module loads before Django
+    from django.contrib.auth.models import Group
+
+    from scoring.models import Alert, TutorScore
+    from sessions.models import Session, Tutor
 
 DEFAULT_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -32,7 +39,15 @@ def iso(moment: datetime) -> str:
 TUTOR_ID = uuid.UUID("11111111-1111-4111-8111-111111111111")
 
 
-def session_payload(status="completed", *, session_id=None, tutor_id=TUTOR_ID, days_ago=2, now=NOW, **extra):
+def session_payload(
+    status: str = "completed",
+    *,
+    session_id: uuid.UUID | str | None = None,
+    tutor_id: uuid.UUID | str = TUTOR_ID,
+    days_ago: float = 2,
+    now: datetime = NOW,
+    **extra: Any,
+) -> dict[str, Any]:
     """A valid payload in the original contract (plus whatever `extra` overrides)."""
     scheduled_time = now - timedelta(days=days_ago)
     payload = {
@@ -57,24 +72,24 @@ def session_payload(status="completed", *, session_id=None, tutor_id=TUTOR_ID, d
     return payload
 
 
-def make_tutor(name="Ada Tutor", email=None, **fields):
+def make_tutor(name: str = "Ada Tutor", email: str | None = None, **fields: Any) -> "Tutor":
     from sessions.models import Tutor
 
     return Tutor.objects.create(name=name, email=email, **fields)
 
 
 def make_session(
-    tutor,
+    tutor: "Tutor",
     *,
-    days_ago=3,
-    at=None,
-    status="completed",
-    student_id="student-1",
-    initiator="tutor",
-    reason="",
-    hours_before=48,
-    **fields,
-):
+    days_ago: float = 3,
+    at: datetime | None = None,
+    status: str = "completed",
+    student_id: str = "student-1",
+    initiator: str = "tutor",
+    reason: str = "",
+    hours_before: float = 48,
+    **fields: Any,
+) -> "Session":
     """A session `days_ago` days before NOW (or `at`); a rescheduled one gets its reschedule."""
     from sessions.models import Reschedule, Session
 
@@ -102,7 +117,9 @@ def make_session(
     return session
 
 
-def make_score(tutor, *, now=None, level="low", risk_score="0", **fields):
+def make_score(
+    tutor: "Tutor", *, now: datetime | None = None, level: str = "low", risk_score: str = "0", **fields: Any
+) -> "TutorScore":
     """A TutorScore with the default thresholds, up to date with the tutor's sessions, built
     directly (page and mail tests do not depend on the engine's numbers); rates and counts are
     keyword fields."""
@@ -154,7 +171,15 @@ FLAGGED_SCORE = {
 }
 
 
-def make_alert(tutor, *, kind="reschedule_rate", status="open", opened_at=None, hours_ago=None, **fields):
+def make_alert(
+    tutor: "Tutor",
+    *,
+    kind: str = "reschedule_rate",
+    status: str = "open",
+    opened_at: datetime | None = None,
+    hours_ago: float | None = None,
+    **fields: Any,
+) -> "Alert":
     """An alert opened at `opened_at` (or `hours_ago` hours before NOW), with its opening event."""
     from scoring.models import Alert, AlertEvent
 
@@ -179,7 +204,7 @@ def day(days_ago: float, fmt: str = "%Y-%m-%d") -> str:
     return f"{NOW - timedelta(days=days_ago):{fmt}}"
 
 
-def role(name):
+def role(name: str) -> "Group":
     """The group of the role `name` (README "Roles"). Its migration creates it, but a test with a
     live server flushes the database afterwards, so it is made again when missing."""
     from django.apps import apps

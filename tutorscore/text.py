@@ -1,9 +1,11 @@
 """Free text from people: what the dashboard's forms accept, and where a form may send them next."""
 
 import unicodedata
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
 # Tab and line breaks are text; every other control character (NUL included, which PostgreSQL
@@ -35,11 +37,11 @@ class FreeTextField(forms.CharField):
 
     default_validators = [reject_control_characters]
 
-    def __init__(self, *, max_length: int, **kwargs):
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
         super().__init__(max_length=max_length, strip=True, **kwargs)
 
 
-def safe_next_url(request, fallback: str) -> str:
+def safe_next_url(request: HttpRequest, fallback: str) -> str:
     """POST `next` when it is a clean path on this site, else `fallback`."""
     target = request.POST.get("next", "")
     if not target.startswith("/"):

@@ -5,6 +5,7 @@ from axes.helpers import get_client_ip_address
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Sum
+from django.http import HttpRequest
 from django.utils import timezone
 
 # django-axes stores the username in a 255-character column with no check of its own, so a
@@ -12,9 +13,10 @@ from django.utils import timezone
 AXES_USERNAME_MAX_LENGTH = 255
 
 
-def login_username(request, credentials: dict | None = None) -> str | None:
+def login_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
     """The username failures are counted under: as axes reads it, made storable."""
-    field = settings.AXES_USERNAME_FORM_FIELD
+    field = settings.AXES_USERNAME_FORM_FIELD  # type: ignore[misc]  # axes.conf sets its default
+
     source = credentials if credentials else getattr(request, "data", request.POST)
     username = source.get(field)
     if not isinstance(username, str):
@@ -41,11 +43,11 @@ class AddressAwareHandler(AxesDatabaseHandler):
             request.axes_credentials = credentials
 
 
-def address_is_locked(request) -> bool:
+def address_is_locked(request: HttpRequest) -> bool:
     return address_failures(request) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT
 
 
-def address_failures(request) -> int:
+def address_failures(request: HttpRequest) -> int:
     """Failed logins from the request's address within the cool-off, whatever the username."""
     address = get_client_ip_address(request)
     if not address:

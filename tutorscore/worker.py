@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 
 MANAGE_PY = Path(__file__).resolve().parent.parent / "manage.py"
 
@@ -20,7 +21,7 @@ def main() -> int:
     cluster = None
     stop_requested = False
 
-    def stop(signum, frame):
+    def stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stop_requested
         stop_requested = True
         if cluster is not None:
