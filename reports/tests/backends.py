@@ -5,6 +5,7 @@ import time
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail.backends import locmem
+from django.db import connection
 
 
 class FlakyBackend(locmem.EmailBackend):
@@ -44,3 +45,15 @@ class DyingBackend(locmem.EmailBackend):
     def send_messages(self, messages):
         super().send_messages(messages)
         raise WorkerKilled
+
+
+class CommitModeBackend(locmem.EmailBackend):
+    """Records the database's synchronous_commit setting at the moment each mail is sent."""
+
+    seen: list[str] = []
+
+    def send_messages(self, messages):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            CommitModeBackend.seen.append(cursor.fetchone()[0])
+        return super().send_messages(messages)

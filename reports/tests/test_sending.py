@@ -6,10 +6,11 @@ from datetime import timedelta
 import pytest
 from anymail.message import AnymailRecipientStatus
 from django.core import mail as django_mail
+from django.db import connection
 
 from reports import delivery, outbox, tasks
 from reports.models import EmailReport
-from reports.tests.backends import FlakyBackend
+from reports.tests.backends import CommitModeBackend, FlakyBackend
 from tutorscore.testing import NOW
 
 
@@ -183,3 +184,20 @@ def test_a_message_that_cannot_be_built_fails_visibly(one_recipient, flagged_ses
         "Could not build the message: ValueError: template bug",
     )
     assert report.next_attempt_at == NOW + timedelta(minutes=1)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+def test_delivery_updates_skip_the_disk_wait_and_leave_the_connection_as_it_was(
+    one_recipient, flagged_session, settings
+):
+    """claim/sent UPDATEs commit without waiting for the disk (a lost one means a resend, the
+    outbox's at-least-once rule); nothing else on the connection is affected."""
+    settings.EMAIL_BACKEND = "reports.tests.backends.CommitModeBackend"
+    CommitModeBackend.seen = []
+    ids = outbox.queue_session_report(flagged_session, now=NOW)
+
+    assert delivery.deliver_reports(ids, now=NOW) == 1
+    assert CommitModeBackend.seen == ["off"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
