@@ -19,8 +19,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from scoring.engine import percentage
 from scoring.models import Alert, ScoringSettings, TutorScore
+from scoring.rates import percentage
 from sessions.models import Reschedule, Session
 
 from .models import EmailReport, sending_lease
