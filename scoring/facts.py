@@ -77,30 +77,37 @@ REASON_CODES = tuple(Reschedule.ReasonCode.values)  # read once, not once per tu
 # compilation. So each query is compiled once per shape (database, time zone, number of tutor
 # ids) with sentinel values, and later calls only swap the sentinels in the parameter list for
 # the real `now`-relative datetimes and tutor ids. The SQL is exactly what the ORM would send.
-_SENTINEL_NOW = datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+#
+# Each shape is compiled twice, with two different sets of sentinels: every parameter that
+# changes between the two must be a recognised placeholder ("now − N days" for an N of
+# _NOW_OFFSETS, or a tutor id) at the same position in both, and the SQL must not change. A
+# window Django (or a new query) passes some other way is refused loudly, never run with the
+# sentinel's date. Every part of the two sentinel times differs (year to microsecond, weekday).
+_SENTINELS = (  # (now, first tutor id)
+    (datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC), 1),
+    (datetime(2002, 3, 5, 6, 7, 8, 901234, tzinfo=UTC), 1 << 64),
+)
 _NOW_OFFSETS = (0, *WINDOWS, FIRST_SESSION_FOLLOW_UP_DAYS)  # every "now − N days" the queries use
 _CACHED_TUTOR_IDS = 64  # above this the compilation is noise next to the query itself
 Slot = tuple[str, Any]  # ("now", days) | ("tutor", position) | ("value", the parameter itself)
 _compiled: dict[tuple, tuple[str, list[Slot]]] = {}
 
 
-def _sentinel_tutor_ids(count: int) -> list[uuid.UUID]:
-    return [uuid.UUID(int=number + 1) for number in range(count)]
+class CompiledQueryMismatch(RuntimeError):
+    """A compiled query's placeholders are not where the cache expects them."""
 
 
-def _compile(name: str, build: QueryBuilder, tutor_count: int | None) -> tuple[str, list[Slot]]:
-    """(sql, slots) of build(now, tutor_ids) with sentinels; a slot says what each parameter is."""
-    sentinel_ids = None if tutor_count is None else _sentinel_tutor_ids(tutor_count)
-    sql, params = build(_SENTINEL_NOW, sentinel_ids).query.sql_with_params()
+def _slots(params: Sequence[Any], now: datetime, tutor_ids: TutorIds) -> list[Slot]:
+    """What each parameter of a query compiled with these sentinels is."""
     time_field = Session._meta.get_field("scheduled_time")
     id_field = Tutor._meta.pk
     known = {
-        time_field.get_db_prep_value(_SENTINEL_NOW - timedelta(days=days), connection): ("now", days)
+        time_field.get_db_prep_value(now - timedelta(days=days), connection): ("now", days)
         for days in _NOW_OFFSETS
     }
     known |= {
         id_field.get_db_prep_value(tutor_id, connection): ("tutor", position)
-        for position, tutor_id in enumerate(sentinel_ids or ())
+        for position, tutor_id in enumerate(tutor_ids or ())
     }
     slots = []
     for param in params:
@@ -108,9 +115,28 @@ def _compile(name: str, build: QueryBuilder, tutor_count: int | None) -> tuple[s
             slots.append(known.get(param, ("value", param)))
         except TypeError:  # an unhashable parameter is never a sentinel
             slots.append(("value", param))
+    return slots
+
+
+def _compile(name: str, build: QueryBuilder, tutor_count: int | None) -> tuple[str, list[Slot]]:
+    """(sql, slots) of build(now, tutor_ids), checked against a second set of sentinels."""
+    compiled = []
+    for now, first_id in _SENTINELS:
+        tutor_ids = None if tutor_count is None else [uuid.UUID(int=first_id + n) for n in range(tutor_count)]
+        sql, params = build(now, tutor_ids).query.sql_with_params()
+        compiled.append((sql, _slots(params, now, tutor_ids)))
+    (sql, slots), (other_sql, other_slots) = compiled
+    if sql != other_sql:
+        raise CompiledQueryMismatch(f"{name}: a sentinel was written into the SQL, not passed as a parameter")
+    for position, (slot, other) in enumerate(zip(slots, other_slots, strict=True)):
+        if slot != other:
+            raise CompiledQueryMismatch(
+                f"{name}: parameter {position} depends on now or the tutor ids but is not a placeholder "
+                f"the cache knows ({slot!r} with one set of sentinels, {other!r} with the other)"
+            )
     found = sum(1 for kind, _ in slots if kind == "tutor")
     if found != (tutor_count or 0):
-        raise RuntimeError(f"{name}: {found} of {tutor_count} tutor ids found in the compiled query")
+        raise CompiledQueryMismatch(f"{name}: {found} of {tutor_count} tutor ids found in the compiled query")
     return sql, slots
 
 

@@ -1,6 +1,7 @@
 """The engine's numbers, pinned with a fixed `now`: windows, flags, risk, reasons, both paths."""
 
 import random
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from scoring import engine, rates, reasons, upsert
-from scoring.facts import TutorFacts, run_compiled, tutors_query, window_counts_query
+from scoring.facts import CompiledQueryMismatch, TutorFacts, run_compiled, tutors_query, window_counts_query
 from scoring.models import Alert, ScoringSettings, TutorScore
 from sessions.models import Reschedule, Session, Tutor
 from tutorscore.testing import NOW
@@ -551,6 +552,35 @@ def test_compiled_queries_send_exactly_what_the_orm_would(db, query, tutor_count
             run_compiled(query, build, now=now, tutor_ids=ids)
         sql, params = build(now, ids).query.sql_with_params()
         assert sent[-1] == (sql, list(params))
+
+
+def _since_three_days(now, tutor_ids):  # a window none of the engine's: no known placeholder
+    return Session.objects.filter(scheduled_time__gt=now - timedelta(days=3)).values("id")
+
+
+def _on_the_day(now, tutor_ids):  # `now` passed as a date, not as a window's datetime
+    return Session.objects.filter(scheduled_time__date=now.date()).values("id")
+
+
+def _in_the_sql(now, tutor_ids):  # `now` written into the SQL text
+    return Session.objects.extra(where=[f"scheduled_time > '{now.isoformat()}'"]).values("id")
+
+
+def _named_by_id(now, tutor_ids):  # tutor ids passed in a form the cache does not know
+    return Tutor.objects.filter(name__in=[str(tutor_id) for tutor_id in tutor_ids]).values("id")
+
+
+@pytest.mark.parametrize(
+    ("build", "tutor_ids"),
+    [(_since_three_days, None), (_on_the_day, None), (_in_the_sql, None), (_named_by_id, [uuid.uuid4()])],
+)
+def test_the_compiled_query_cache_refuses_a_placeholder_it_cannot_find(
+    db, build, tutor_ids, django_assert_num_queries
+):
+    # Run from the cache, these would send the sentinel's 2001 date (or ids) instead of the real
+    # ones: a Django upgrade that changed how a window is passed must fail loudly, not move it.
+    with django_assert_num_queries(0), pytest.raises(CompiledQueryMismatch):
+        run_compiled(build.__name__, build, now=NOW, tutor_ids=tutor_ids)
 
 
 def test_newer_only_keeps_a_score_calculated_later(make_tutor, make_session):
