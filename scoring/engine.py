@@ -65,7 +65,8 @@ def _new_score(**values: Any) -> TutorScore:
             _STATIC_DEFAULTS[field.attname] = (
                 None if field.has_default() and callable(field.default) else (field.get_default())
             )
-    return TutorScore(*[values.get(name, default) for name, default in _STATIC_DEFAULTS.items()])
+    # django-stubs types only keyword arguments of a model's constructor.
+    return TutorScore(*[values.get(name, default) for name, default in _STATIC_DEFAULTS.items()])  # type: ignore[misc]
 
 
 def build_score(
@@ -190,7 +191,7 @@ def weigh_facts(
 
 def risk_score(verdicts: dict[str, Evidence], *, settings: ScoringSettings, flagged: bool) -> Decimal:
     """The strongest component plus a quarter of the weighted mean of all, as a whole number."""
-    weights = {
+    weights: dict[str, Decimal] = {
         Alert.Kind.RESCHEDULE_RATE: settings.reschedule_weight,
         Alert.Kind.NO_SHOW_RATE: settings.no_show_weight,
         Alert.Kind.FIRST_SESSION: settings.first_session_weight,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from sessions.first_sessions import FOLLOW_UP_DAYS as FIRST_SESSION_FOLLOW_UP_DAYS
@@ -145,6 +145,7 @@ def run_compiled(
 ) -> tuple[dict[str, int], list[tuple]]:
     """(column positions by alias, row tuples) of the query build(now, tutor_ids) describes."""
     tutor_count = None if tutor_ids is None else len(tutor_ids)
+    params: Sequence[Any]
     if tutor_count is not None and tutor_count > _CACHED_TUTOR_IDS:
         sql, params = build(now, tutor_ids).query.sql_with_params()
     else:
@@ -154,10 +155,11 @@ def run_compiled(
         sql, slots = _compiled[shape]
         time_field = Session._meta.get_field("scheduled_time")
         id_field = Tutor._meta.pk
+        ids = tutor_ids or ()
         params = [
             time_field.get_db_prep_value(now - timedelta(days=value), connection)
             if kind == "now"
-            else id_field.get_db_prep_value(tutor_ids[value], connection)
+            else id_field.get_db_prep_value(ids[value], connection)
             if kind == "tutor"
             else value
             for kind, value in slots
@@ -171,7 +173,7 @@ def run_compiled(
 def window_counts_query(now: datetime, tutor_ids: TutorIds) -> QuerySet:
     """One grouped query: every 7/30/90-day count, by conditional aggregation."""
     in_window = {days: Q(scheduled_time__gt=_window_start(now, days)) for days in WINDOWS}
-    aggregates = {}
+    aggregates: dict[str, Aggregate] = {}
     for days in WINDOWS:
         aggregates[f"total_{days}"] = Count("id", filter=in_window[days])
         aggregates[f"tutor_reschedules_{days}"] = Count("id", filter=in_window[days] & TUTOR_RESCHEDULE)

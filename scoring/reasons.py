@@ -41,7 +41,7 @@ def _top(counts: dict[K, int], *, minimum: int) -> K | None:
     `minimum`; else None."""
     if not counts:
         return None
-    top = max(counts, key=counts.get)
+    top = max(counts, key=counts.__getitem__)
     if counts[top] < minimum or sum(1 for count in counts.values() if count == counts[top]) > 1:
         return None
     return top
@@ -53,7 +53,7 @@ def _sentences(
     """{kind: (figure sentence, clause about the evidence)} of the three rates, when they have data."""
     reschedule = verdicts[Alert.Kind.RESCHEDULE_RATE]
     days = reschedule.window_days
-    sentences = {}
+    sentences: dict[str, tuple[str, Decimal, str]] = {}
     if reschedule.total:
         sentences[Alert.Kind.RESCHEDULE_RATE] = (
             f"Rescheduled {reschedule.events} of {plural(reschedule.total, 'session')} "
@@ -136,7 +136,7 @@ def explain(
 
     # Other reschedule windows that are red or amber (a wider window holding the very same
     # counts adds nothing); without any, the 30-day figure.
-    threshold = format_percent(settings.reschedule_rate_threshold)
+    threshold_text = format_percent(settings.reschedule_rate_threshold)
     lead = verdicts[Alert.Kind.RESCHEDULE_RATE]
     shown = {(lead.events, lead.total)} if Alert.Kind.RESCHEDULE_RATE in ranked else set()
     for days in WINDOWS:
@@ -147,14 +147,14 @@ def explain(
             continue
         reasons.append(
             f"Rescheduled {counts[0]} of {plural(counts[1], 'session')} in the last "
-            f"{days} days ({format_percent(rate)}%, threshold {threshold}%)."
+            f"{days} days ({format_percent(rate)}%, threshold {threshold_text}%)."
         )
         shown.add(counts)
     if not shown and facts.totals[30]:
         reasons.append(
             f"Rescheduled {facts.tutor_reschedules[30]} of {plural(facts.totals[30], 'session')} "
             "in the last 30 days "
-            f"({format_percent(score.reschedule_rate_30d)}%, threshold {threshold}%)."
+            f"({format_percent(score.reschedule_rate_30d)}%, threshold {threshold_text}%)."
         )
 
     # Reschedule patterns over the 90-day window.

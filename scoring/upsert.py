@@ -80,12 +80,14 @@ def save_scores(scores: list[TutorScore], *, newer_only: bool = False) -> list[T
     return [score for score in scores if score.tutor_id in landed]
 
 
-def _fields() -> list[models.Field]:
-    return [TutorScore._meta.get_field(name) for name in SAVED_FIELDS]
+def _fields() -> dict[str, models.Field]:
+    """TutorScore's concrete fields by attribute name ('tutor_id', not 'tutor')."""
+    return {field.attname: field for field in TutorScore._meta.concrete_fields}
 
 
-def _column(name: str) -> str:
-    return connection.ops.quote_name(TutorScore._meta.get_field(name).column)
+def _saved_fields() -> list[models.Field]:
+    fields = _fields()
+    return [fields[name] for name in SAVED_FIELDS]
 
 
 def _table() -> str:
@@ -93,21 +95,26 @@ def _table() -> str:
 
 
 def _upsert_tail(newer_only: bool) -> str:
-    updates = ", ".join(f"{_column(name)} = EXCLUDED.{_column(name)}" for name in SCORE_FIELDS)
+    fields = _fields()
+
+    def column(name: str) -> str:
+        return connection.ops.quote_name(fields[name].column)
+
+    updates = ", ".join(f"{column(name)} = EXCLUDED.{column(name)}" for name in SCORE_FIELDS)
     rules = [NEWER_DATA_ONLY, NEWER_ONLY] if newer_only else [NEWER_DATA_ONLY]
-    where = " AND ".join(f"{_table()}.{_column(name)} <= EXCLUDED.{_column(name)}" for name in rules)
-    tutor = _column("tutor")
+    where = " AND ".join(f"{_table()}.{column(name)} <= EXCLUDED.{column(name)}" for name in rules)
+    tutor = column("tutor_id")
     return f"ON CONFLICT ({tutor}) DO UPDATE SET {updates} WHERE {where} RETURNING {tutor}"
 
 
 def _insert_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.UUID]:
     # Hand-written rather than bulk_create(update_conflicts=...): that cannot say "only when
     # newer", and compiling it was a visible share of the one-tutor path.
-    fields = _fields()
+    fields = _saved_fields()
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     batch = max(1, connection.ops.bulk_batch_size(fields, scores))
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    landed = set()
+    landed: set[uuid.UUID] = set()
     with connection.cursor() as cursor:
         for start in range(0, len(scores), batch):
             chunk = scores[start : start + batch]
@@ -128,10 +135,11 @@ def _insert_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uui
 def _copy_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.UUID]:
     # Binding 10,000 rows × 35 values as query parameters costs seconds of Python; COPY streams
     # them in a fraction of that. Same columns, same conflict rule as the INSERT path.
-    fields = _fields()
+    fields = _saved_fields()
     json_fields = {field.attname for field in fields if isinstance(field, models.JSONField)}
     attnames = [field.attname for field in fields]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    tutor = connection.ops.quote_name(_fields()["tutor_id"].column)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_upsert")
         cursor.execute(f"CREATE TEMPORARY TABLE scoring_upsert (LIKE {_table()}) ON COMMIT DROP")
@@ -145,6 +153,6 @@ def _copy_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.
                 )
         cursor.execute(
             f"INSERT INTO {_table()} ({columns}) SELECT {columns} FROM scoring_upsert "
-            f"ORDER BY {_column('tutor')} {_upsert_tail(newer_only)}"
+            f"ORDER BY {tutor} {_upsert_tail(newer_only)}"
         )
         return {tutor_id for (tutor_id,) in cursor.fetchall()}
