@@ -3,6 +3,7 @@
 Table and column names come from TutorScore._meta, so the SQL follows the model.
 """
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -80,30 +81,26 @@ def save_scores(scores: list[TutorScore], *, newer_only: bool = False) -> list[T
     return [score for score in scores if score.tutor_id in landed]
 
 
-def _fields() -> dict[str, models.Field]:
-    """TutorScore's concrete fields by attribute name ('tutor_id', not 'tutor')."""
-    return {field.attname: field for field in TutorScore._meta.concrete_fields}
-
-
 def _saved_fields() -> list[models.Field]:
-    fields = _fields()
+    fields = {field.attname: field for field in TutorScore._meta.concrete_fields}
     return [fields[name] for name in SAVED_FIELDS]
 
 
-def _table() -> str:
-    return connection.ops.quote_name(TutorScore._meta.db_table)
+@functools.cache
+def _names(vendor: str) -> tuple[str, dict[str, str]]:
+    """TutorScore's quoted table name and column names by attribute name ('tutor_id', not 'tutor'),
+    worked out once per database vendor rather than on every write (each `connection.ops` lookup
+    goes through the connection proxy)."""
+    quote = connection.ops.quote_name
+    columns = {field.attname: quote(field.column) for field in TutorScore._meta.concrete_fields}
+    return quote(TutorScore._meta.db_table), columns
 
 
-def _upsert_tail(newer_only: bool) -> str:
-    fields = _fields()
-
-    def column(name: str) -> str:
-        return connection.ops.quote_name(fields[name].column)
-
-    updates = ", ".join(f"{column(name)} = EXCLUDED.{column(name)}" for name in SCORE_FIELDS)
+def _upsert_tail(table: str, columns: dict[str, str], *, newer_only: bool) -> str:
+    updates = ", ".join(f"{columns[name]} = EXCLUDED.{columns[name]}" for name in SCORE_FIELDS)
     rules = [NEWER_DATA_ONLY, NEWER_ONLY] if newer_only else [NEWER_DATA_ONLY]
-    where = " AND ".join(f"{_table()}.{column(name)} <= EXCLUDED.{column(name)}" for name in rules)
-    tutor = column("tutor_id")
+    where = " AND ".join(f"{table}.{columns[name]} <= EXCLUDED.{columns[name]}" for name in rules)
+    tutor = columns["tutor_id"]
     return f"ON CONFLICT ({tutor}) DO UPDATE SET {updates} WHERE {where} RETURNING {tutor}"
 
 
@@ -111,7 +108,9 @@ def _insert_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uui
     # Hand-written rather than bulk_create(update_conflicts=...): that cannot say "only when
     # newer", and compiling it was a visible share of the one-tutor path.
     fields = _saved_fields()
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table, columns = _names(connection.vendor)
+    column_list = ", ".join(columns[name] for name in SAVED_FIELDS)
+    tail = _upsert_tail(table, columns, newer_only=newer_only)
     batch = max(1, connection.ops.bulk_batch_size(fields, scores))
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     landed: set[uuid.UUID] = set()
@@ -124,8 +123,7 @@ def _insert_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uui
                 for field in fields
             ]
             cursor.execute(
-                f"INSERT INTO {_table()} ({columns}) VALUES "
-                f"{', '.join([row] * len(chunk))} {_upsert_tail(newer_only)}",
+                f"INSERT INTO {table} ({column_list}) VALUES {', '.join([row] * len(chunk))} {tail}",
                 params,
             )
             landed.update(as_uuid(tutor_id) for (tutor_id,) in cursor.fetchall())
@@ -135,24 +133,22 @@ def _insert_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uui
 def _copy_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.UUID]:
     # Binding 10,000 rows × 35 values as query parameters costs seconds of Python; COPY streams
     # them in a fraction of that. Same columns, same conflict rule as the INSERT path.
-    fields = _saved_fields()
-    json_fields = {field.attname for field in fields if isinstance(field, models.JSONField)}
-    attnames = [field.attname for field in fields]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    tutor = connection.ops.quote_name(_fields()["tutor_id"].column)
+    json_fields = {field.attname for field in _saved_fields() if isinstance(field, models.JSONField)}
+    table, columns = _names(connection.vendor)
+    column_list = ", ".join(columns[name] for name in SAVED_FIELDS)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_upsert")
-        cursor.execute(f"CREATE TEMPORARY TABLE scoring_upsert (LIKE {_table()}) ON COMMIT DROP")
-        with cursor.cursor.copy(f"COPY scoring_upsert ({columns}) FROM STDIN") as copy:
+        cursor.execute(f"CREATE TEMPORARY TABLE scoring_upsert (LIKE {table}) ON COMMIT DROP")
+        with cursor.cursor.copy(f"COPY scoring_upsert ({column_list}) FROM STDIN") as copy:
             for score in scores:
                 copy.write_row(
                     [
                         json.dumps(getattr(score, name)) if name in json_fields else getattr(score, name)
-                        for name in attnames
+                        for name in SAVED_FIELDS
                     ]
                 )
         cursor.execute(
-            f"INSERT INTO {_table()} ({columns}) SELECT {columns} FROM scoring_upsert "
-            f"ORDER BY {tutor} {_upsert_tail(newer_only)}"
+            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM scoring_upsert "
+            f"ORDER BY {columns['tutor_id']} {_upsert_tail(table, columns, newer_only=newer_only)}"
         )
         return {tutor_id for (tutor_id,) in cursor.fetchall()}
