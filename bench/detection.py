@@ -44,7 +44,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
 from scoring import engine  # noqa: E402
+from scoring.facts import TutorFacts  # noqa: E402
 from scoring.models import Alert, ScoringSettings  # noqa: E402
+from scoring.rates import WINDOWS  # noqa: E402
 from sessions.generator import Options, generate  # noqa: E402
 from sessions.generator.manifest import by_tutor, read_manifest  # noqa: E402
 from sessions.models import Tutor  # noqa: E402
@@ -131,9 +133,9 @@ class TutorSessions:
 
     def facts(self, now):
         """TutorFacts as the engine's grouped query reads them at `now` (windows of SPEC §5)."""
-        facts = engine.TutorFacts()
+        facts = TutorFacts()
         end = bisect.bisect_right(self.times, now)
-        for days in engine.WINDOWS:
+        for days in WINDOWS:
             start = bisect.bisect_right(self.times, now - days * DAY)
             facts.totals[days] = end - start
             facts.tutor_reschedules[days] = self.reschedules[end] - self.reschedules[start]
@@ -186,7 +188,7 @@ def old_rule(facts, settings):
     return {
         Alert.Kind.RESCHEDULE_RATE: any(
             above(facts.tutor_reschedules[d], facts.totals[d], settings.reschedule_rate_threshold)
-            for d in engine.WINDOWS
+            for d in WINDOWS
         ),
         Alert.Kind.NO_SHOW_RATE: above(facts.no_shows_30d, facts.totals[30], settings.no_show_rate_threshold),
         Alert.Kind.FIRST_SESSION: above(

@@ -43,7 +43,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.db.models import Max  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from scoring import engine  # noqa: E402
+from scoring import engine, facts, upsert  # noqa: E402
 from scoring.alerts import read_flags, sync_alerts  # noqa: E402
 from scoring.models import ScoringSettings, TutorScore  # noqa: E402
 from sessions.models import Session, Tutor  # noqa: E402
@@ -82,7 +82,7 @@ WHERE t.tutor_id = c.tutor_id
 """,
 ]
 
-# Aggregates of engine._window_counts_query that have a score column; the others go to `reasons`.
+# Aggregates of facts.window_counts_query that have a score column; the others go to `reasons`.
 SCORE_COLUMNS = {
     **{f"total_{days}": f"total_sessions_{days}d" for days in (7, 30, 90)},
     **{f"tutor_reschedules_{days}": f"tutor_reschedules_{days}d" for days in (7, 30, 90)},
@@ -96,7 +96,7 @@ SCORE_COLUMNS = {
 def one_statement_floor(now):
     """Every aggregate the score reads, computed by the engine's own grouped query and written into
     the score rows, in one `UPDATE … FROM`; returns the number of rows written."""
-    sql, params = engine._window_counts_query(now, None).query.sql_with_params()
+    sql, params = facts.window_counts_query(now, None).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM ({sql}) c LIMIT 0", params)
         aliases = [column[0] for column in cursor.description if column[0] != "tutor_id"]
@@ -156,16 +156,16 @@ def recompute_in_phases(now, settings):
     """recompute_all's steps one by one (same code, same transaction): seconds per phase."""
     phases = {}
     started = time.perf_counter()
-    facts = engine.read_facts(now=now)
+    tutor_facts = facts.read_facts(now=now)
     phases["read the facts"] = time.perf_counter() - started
     started = time.perf_counter()
     scores = [
-        engine.build_score(tutor_id, row, settings=settings, now=now) for tutor_id, row in facts.items()
+        engine.build_score(tutor_id, row, settings=settings, now=now) for tutor_id, row in tutor_facts.items()
     ]
     phases["build scores and reasons"] = time.perf_counter() - started
     started = time.perf_counter()
     previous_flags = read_flags()
-    scores = engine.save_scores(scores)
+    scores = upsert.save_scores(scores)
     sync_alerts(scores, now=now, previous_flags=previous_flags)
     phases["save scores, sync alerts"] = time.perf_counter() - started
     return phases

@@ -17,11 +17,11 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sessions.api import api_endpoint, error_response
-from sessions.models import Reschedule, Session, Tutor
+from sessions.models import COUNTED_STATUSES, Reschedule, Session, Tutor
 from sessions.schemas import Text, error_details
 
-from .engine import COUNTED_STATUSES, percentage
 from .models import Alert, TutorScore, evidence_why, score_state
+from .rates import percentage
 
 MAX_PAGE_SIZE = 200
 TREND_WEEKS = 12

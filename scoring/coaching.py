@@ -17,8 +17,8 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from sessions.first_sessions import FOLLOW_UP_DAYS
 from sessions.models import COUNTED_STATUSES, Reschedule, Session, Tutor
 
-from .engine import percentage
 from .models import Alert, AlertEvent
+from .rates import percentage
 
 COMPARISON_DAYS = 30
 MIN_SESSIONS = 5

@@ -14,11 +14,11 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Avg, Count, F, Min, Prefetch, Q
 
-from sessions.models import Reschedule, Session, Tutor
+from sessions.models import COUNTED_STATUSES, Reschedule, Session, Tutor
 
-from .engine import COUNTED_STATUSES, WINDOWS
-from .engine import percentage as percent  # the engine's rounding, so a chart matches the stored rates
 from .models import Alert, AlertEvent, RiskLevel, ScoringSettings, TutorScore, TutorScoreHistory
+from .rates import WINDOWS
+from .rates import percentage as percent  # the engine's rounding, so a chart matches the stored rates
 
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 TREND_WEEKS = 12

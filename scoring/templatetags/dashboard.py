@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from django import template
 
-from scoring.engine import rate_colour
 from scoring.models import KIND_CHIPS, kind_why
+from scoring.rates import rate_colour
 
 register = template.Library()
 

@@ -1,6 +1,7 @@
 """The engine's numbers, pinned with a fixed `now`: windows, flags, risk, reasons, both paths."""
 
 import random
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -8,14 +9,15 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from scoring import engine
+from scoring import engine, rates, reasons, upsert
+from scoring.facts import CompiledQueryMismatch, TutorFacts, run_compiled, tutors_query, window_counts_query
 from scoring.models import Alert, ScoringSettings, TutorScore
 from sessions.models import Reschedule, Session, Tutor
 from tutorscore.testing import NOW
 
 DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
-COMPARED_FIELDS = [f for f in engine.SCORE_FIELDS if f != "updated_at"] + ["tutor_id"]
+COMPARED_FIELDS = [f for f in upsert.SCORE_FIELDS if f != "updated_at"] + ["tutor_id"]
 
 
 def score(tutor, **kwargs):
@@ -298,15 +300,15 @@ def test_settings_drive_thresholds_weights_and_are_stored(make_tutor, make_sessi
     ],
 )
 def test_a_pattern_is_named_only_when_one_key_leads(counts, top):
-    assert engine._top(counts, minimum=2) == top
+    assert reasons._top(counts, minimum=2) == top
 
 
 def facts_of(reschedules=(0, 0), no_shows=0, first_sessions=(0, 0)):
     """TutorFacts with `reschedules` = (events, sessions) in every window."""
-    facts = engine.TutorFacts()
+    facts = TutorFacts()
     events, total = reschedules
-    facts.totals = dict.fromkeys(engine.WINDOWS, total)
-    facts.tutor_reschedules = dict.fromkeys(engine.WINDOWS, events)
+    facts.totals = dict.fromkeys(rates.WINDOWS, total)
+    facts.tutor_reschedules = dict.fromkeys(rates.WINDOWS, events)
     facts.no_shows_30d = no_shows
     facts.first_sessions, facts.retained_first_sessions = first_sessions
     return facts
@@ -352,14 +354,14 @@ def test_a_flagged_tutor_always_outranks_an_unflagged_one():
 
 
 def test_rate_colour():
-    assert engine.rate_colour(Decimal("15.01"), Decimal("15")) == "red"
-    assert engine.rate_colour(Decimal("15.00"), Decimal("15")) == "amber"
-    assert engine.rate_colour(Decimal("10.00"), Decimal("15")) == "amber"
-    assert engine.rate_colour(Decimal("9.99"), Decimal("15")) == "green"
-    assert engine.rate_colour(None, Decimal("15")) == ""
-    assert engine.rate_colour(Decimal("59.99"), Decimal("60"), lower_is_worse=True) == "red"
-    assert engine.rate_colour(Decimal("65.00"), Decimal("60"), lower_is_worse=True) == "amber"
-    assert engine.rate_colour(Decimal("65.01"), Decimal("60"), lower_is_worse=True) == "green"
+    assert rates.rate_colour(Decimal("15.01"), Decimal("15")) == "red"
+    assert rates.rate_colour(Decimal("15.00"), Decimal("15")) == "amber"
+    assert rates.rate_colour(Decimal("10.00"), Decimal("15")) == "amber"
+    assert rates.rate_colour(Decimal("9.99"), Decimal("15")) == "green"
+    assert rates.rate_colour(None, Decimal("15")) == ""
+    assert rates.rate_colour(Decimal("59.99"), Decimal("60"), lower_is_worse=True) == "red"
+    assert rates.rate_colour(Decimal("65.00"), Decimal("60"), lower_is_worse=True) == "amber"
+    assert rates.rate_colour(Decimal("65.01"), Decimal("60"), lower_is_worse=True) == "green"
 
 
 # --- two paths, one result, and an independent SQL count -----------------------------------------
@@ -404,7 +406,7 @@ def stored_scores():
 def test_score_tutor_and_recompute_all_store_identical_rows(db, seed, monkeypatch):
     tutors = make_random_data(seed)
     with monkeypatch.context() as patch:
-        patch.setattr(engine, "BULK_THRESHOLD", 1)  # the large-scale write path (COPY on PostgreSQL)
+        patch.setattr(upsert, "BULK_THRESHOLD", 1)  # the large-scale write path (COPY on PostgreSQL)
         assert engine.recompute_all(now=NOW) == len(tutors)
     all_at_once = stored_scores()
 
@@ -535,8 +537,8 @@ def test_recompute_all_with_tutor_ids_scores_only_those(make_tutor, make_session
 @pytest.mark.parametrize("tutor_count", [None, 1, 3])
 def test_compiled_queries_send_exactly_what_the_orm_would(db, query, tutor_count):
     build = {
-        "tutors": engine._tutors_query,
-        "window_counts": engine._window_counts_query,
+        "tutors": tutors_query,
+        "window_counts": window_counts_query,
     }[query]
     sent = []
 
@@ -547,9 +549,38 @@ def test_compiled_queries_send_exactly_what_the_orm_would(db, query, tutor_count
     for now in (NOW, NOW + timedelta(days=3, seconds=7)):  # the second call reuses the compiled SQL
         ids = None if tutor_count is None else [Tutor.objects.create(name="T").pk for _ in range(tutor_count)]
         with connection.execute_wrapper(capture):
-            engine._run_compiled(query, build, now=now, tutor_ids=ids)
+            run_compiled(query, build, now=now, tutor_ids=ids)
         sql, params = build(now, ids).query.sql_with_params()
         assert sent[-1] == (sql, list(params))
+
+
+def _since_three_days(now, tutor_ids):  # a window none of the engine's: no known placeholder
+    return Session.objects.filter(scheduled_time__gt=now - timedelta(days=3)).values("id")
+
+
+def _on_the_day(now, tutor_ids):  # `now` passed as a date, not as a window's datetime
+    return Session.objects.filter(scheduled_time__date=now.date()).values("id")
+
+
+def _in_the_sql(now, tutor_ids):  # `now` written into the SQL text
+    return Session.objects.extra(where=[f"scheduled_time > '{now.isoformat()}'"]).values("id")
+
+
+def _named_by_id(now, tutor_ids):  # tutor ids passed in a form the cache does not know
+    return Tutor.objects.filter(name__in=[str(tutor_id) for tutor_id in tutor_ids]).values("id")
+
+
+@pytest.mark.parametrize(
+    ("build", "tutor_ids"),
+    [(_since_three_days, None), (_on_the_day, None), (_in_the_sql, None), (_named_by_id, [uuid.uuid4()])],
+)
+def test_the_compiled_query_cache_refuses_a_placeholder_it_cannot_find(
+    db, build, tutor_ids, django_assert_num_queries
+):
+    # Run from the cache, these would send the sentinel's 2001 date (or ids) instead of the real
+    # ones: a Django upgrade that changed how a window is passed must fail loudly, not move it.
+    with django_assert_num_queries(0), pytest.raises(CompiledQueryMismatch):
+        run_compiled(build.__name__, build, now=NOW, tutor_ids=tutor_ids)
 
 
 def test_newer_only_keeps_a_score_calculated_later(make_tutor, make_session):
@@ -611,7 +642,7 @@ def test_a_held_flag_says_so_in_its_reason(make_tutor, make_session):
 
 def test_a_seven_day_window_needs_thirty_sevenths_of_the_ratio():
     settings = ScoringSettings()
-    week = engine.TutorFacts()
+    week = TutorFacts()
     week.totals = {7: 6, 30: 60, 90: 60}
     week.tutor_reschedules = {7: 4, 30: 4, 90: 4}  # 4 of 6 this week, nothing before
     verdict = engine.weigh_facts(week, settings=settings)["reschedule_rate"]

@@ -1,0 +1,257 @@
+"""What the engine reads: each tutor's raw counts (TutorFacts), in a fixed number of grouped queries.
+
+Windows: a window of N days holds a tutor's sessions with `now − N days < scheduled_time ≤ now`
+and status completed, rescheduled or no_show (scheduled sessions have not happened yet).
+"""
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Aggregate, Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from sessions.first_sessions import FOLLOW_UP_DAYS as FIRST_SESSION_FOLLOW_UP_DAYS
+from sessions.models import COUNTED_STATUSES, Reschedule, Session, Tutor
+from sessions.rescheduling import LAST_MINUTE_HOURS
+
+from .rates import WEEKDAYS, WINDOWS
+
+TutorIds = Sequence[uuid.UUID] | None
+QueryBuilder = Callable[[datetime, TutorIds], QuerySet]
+
+
+@dataclass
+class TutorFacts:
+    """The raw counts of one tutor, as read from the database."""
+
+    sessions_version: int = 0  # the tutor's sessions_version, read before the counts
+    is_active: bool = True  # as the platform marks the tutor
+    totals: dict[int, int] = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
+    tutor_reschedules: dict[int, int] = field(default_factory=lambda: dict.fromkeys(WINDOWS, 0))
+    no_shows_30d: int = 0
+    last_minute_reschedules: int = 0
+    rated_sessions: int = 0
+    rating_sum: int = 0
+    first_sessions: int = 0
+    retained_first_sessions: int = 0
+    weekdays: dict[int, int] = field(default_factory=dict)  # {ISO weekday: tutor reschedules}, non-zero only
+    reason_codes: dict[str, int] = field(
+        default_factory=dict
+    )  # {reason code: tutor reschedules}, non-zero only
+
+
+def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """A tutor id as the database returned it (SQLite returns hex text)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _restrict(queryset: QuerySet, tutor_ids: TutorIds) -> QuerySet:
+    return queryset if tutor_ids is None else queryset.filter(tutor_id__in=tutor_ids)
+
+
+def _window_start(now: datetime, days: int) -> datetime:
+    return now - timedelta(days=days)
+
+
+def _counted_sessions(now: datetime, tutor_ids: TutorIds, days: int = 90) -> QuerySet:
+    queryset = Session.objects.filter(
+        status__in=COUNTED_STATUSES,
+        scheduled_time__gt=_window_start(now, days),
+        scheduled_time__lte=now,
+    )
+    return _restrict(queryset, tutor_ids)
+
+
+TUTOR_RESCHEDULE = Q(status=Session.Status.RESCHEDULED, reschedule__initiator=Reschedule.Initiator.TUTOR)
+REASON_CODES = tuple(Reschedule.ReasonCode.values)  # read once, not once per tutor row
+
+
+# --- compiled once, executed many times ---------------------------------------------------------
+#
+# Building these ORM queries (40-odd conditional aggregates) cost ~10 ms of Python per call, five
+# times what PostgreSQL needs to run them for one tutor: the per-ingest path was mostly query
+# compilation. So each query is compiled once per shape (database, time zone, number of tutor
+# ids) with sentinel values, and later calls only swap the sentinels in the parameter list for
+# the real `now`-relative datetimes and tutor ids. The SQL is exactly what the ORM would send.
+#
+# Each shape is compiled twice, with two different sets of sentinels: every parameter that
+# changes between the two must be a recognised placeholder ("now − N days" for an N of
+# _NOW_OFFSETS, or a tutor id) at the same position in both, and the SQL must not change. A
+# window Django (or a new query) passes some other way is refused loudly, never run with the
+# sentinel's date. Every part of the two sentinel times differs (year to microsecond, weekday).
+_SENTINELS = (  # (now, first tutor id)
+    (datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC), 1),
+    (datetime(2002, 3, 5, 6, 7, 8, 901234, tzinfo=UTC), 1 << 64),
+)
+_NOW_OFFSETS = (0, *WINDOWS, FIRST_SESSION_FOLLOW_UP_DAYS)  # every "now − N days" the queries use
+_CACHED_TUTOR_IDS = 64  # above this the compilation is noise next to the query itself
+Slot = tuple[str, Any]  # ("now", days) | ("tutor", position) | ("value", the parameter itself)
+_compiled: dict[tuple, tuple[str, list[Slot]]] = {}
+
+
+class CompiledQueryMismatch(RuntimeError):
+    """A compiled query's placeholders are not where the cache expects them."""
+
+
+def _slots(params: Sequence[Any], now: datetime, tutor_ids: TutorIds) -> list[Slot]:
+    """What each parameter of a query compiled with these sentinels is."""
+    time_field = Session._meta.get_field("scheduled_time")
+    id_field = Tutor._meta.pk
+    known = {
+        time_field.get_db_prep_value(now - timedelta(days=days), connection): ("now", days)
+        for days in _NOW_OFFSETS
+    }
+    known |= {
+        id_field.get_db_prep_value(tutor_id, connection): ("tutor", position)
+        for position, tutor_id in enumerate(tutor_ids or ())
+    }
+    slots = []
+    for param in params:
+        try:
+            slots.append(known.get(param, ("value", param)))
+        except TypeError:  # an unhashable parameter is never a sentinel
+            slots.append(("value", param))
+    return slots
+
+
+def _compile(name: str, build: QueryBuilder, tutor_count: int | None) -> tuple[str, list[Slot]]:
+    """(sql, slots) of build(now, tutor_ids), checked against a second set of sentinels."""
+    compiled = []
+    for now, first_id in _SENTINELS:
+        tutor_ids = None if tutor_count is None else [uuid.UUID(int=first_id + n) for n in range(tutor_count)]
+        sql, params = build(now, tutor_ids).query.sql_with_params()
+        compiled.append((sql, _slots(params, now, tutor_ids)))
+    (sql, slots), (other_sql, other_slots) = compiled
+    if sql != other_sql:
+        raise CompiledQueryMismatch(f"{name}: a sentinel was written into the SQL, not passed as a parameter")
+    for position, (slot, other) in enumerate(zip(slots, other_slots, strict=True)):
+        if slot != other:
+            raise CompiledQueryMismatch(
+                f"{name}: parameter {position} depends on now or the tutor ids but is not a placeholder "
+                f"the cache knows ({slot!r} with one set of sentinels, {other!r} with the other)"
+            )
+    found = sum(1 for kind, _ in slots if kind == "tutor")
+    if found != (tutor_count or 0):
+        raise CompiledQueryMismatch(f"{name}: {found} of {tutor_count} tutor ids found in the compiled query")
+    return sql, slots
+
+
+def run_compiled(
+    name: str, build: QueryBuilder, *, now: datetime, tutor_ids: TutorIds
+) -> tuple[dict[str, int], list[tuple]]:
+    """(column positions by alias, row tuples) of the query build(now, tutor_ids) describes."""
+    tutor_count = None if tutor_ids is None else len(tutor_ids)
+    params: Sequence[Any]
+    if tutor_count is not None and tutor_count > _CACHED_TUTOR_IDS:
+        sql, params = build(now, tutor_ids).query.sql_with_params()
+    else:
+        shape = (connection.alias, connection.vendor, timezone.get_current_timezone_name(), name, tutor_count)
+        if shape not in _compiled:
+            _compiled[shape] = _compile(name, build, tutor_count)
+        sql, slots = _compiled[shape]
+        time_field = Session._meta.get_field("scheduled_time")
+        id_field = Tutor._meta.pk
+        ids = tutor_ids or ()
+        params = [
+            time_field.get_db_prep_value(now - timedelta(days=value), connection)
+            if kind == "now"
+            else id_field.get_db_prep_value(ids[value], connection)
+            if kind == "tutor"
+            else value
+            for kind, value in slots
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = {column[0]: position for position, column in enumerate(cursor.description)}
+        return columns, cursor.fetchall()
+
+
+def window_counts_query(now: datetime, tutor_ids: TutorIds) -> QuerySet:
+    """One grouped query: every 7/30/90-day count, by conditional aggregation."""
+    in_window = {days: Q(scheduled_time__gt=_window_start(now, days)) for days in WINDOWS}
+    aggregates: dict[str, Aggregate] = {}
+    for days in WINDOWS:
+        aggregates[f"total_{days}"] = Count("id", filter=in_window[days])
+        aggregates[f"tutor_reschedules_{days}"] = Count("id", filter=in_window[days] & TUTOR_RESCHEDULE)
+    aggregates["no_shows_30d"] = Count(
+        "id",
+        filter=in_window[30] & Q(status=Session.Status.NO_SHOW, no_show_by=Session.NoShowBy.TUTOR),
+    )
+    aggregates["last_minute"] = Count(
+        "id", filter=TUTOR_RESCHEDULE & Q(reschedule__hours_before_session__lt=LAST_MINUTE_HOURS)
+    )
+    # Reschedule patterns over the 90-day window (the query's own window), as more columns of the
+    # same scan rather than extra grouped queries.
+    for weekday in WEEKDAYS:
+        aggregates[f"weekday_{weekday}"] = Count(
+            "id", filter=TUTOR_RESCHEDULE & Q(scheduled_time__iso_week_day=weekday)
+        )
+    for code in REASON_CODES:
+        aggregates[f"reason_{code}"] = Count("id", filter=TUTOR_RESCHEDULE & Q(reschedule__reason_code=code))
+    # Ratings belong to sessions that happened.
+    rated = Q(status=Session.Status.COMPLETED, student_rating__isnull=False)
+    aggregates["rated"] = Count("id", filter=rated)
+    aggregates["rating_sum"] = Sum("student_rating", filter=rated)
+    # Completed first sessions of the window old enough to show whether the student came back
+    # (within FIRST_SESSION_FOLLOW_UP_DAYS), from the flags the writes keep on each session.
+    judged_first = Q(
+        is_first_session=True,
+        status=Session.Status.COMPLETED,
+        scheduled_time__lte=now - timedelta(days=FIRST_SESSION_FOLLOW_UP_DAYS),
+    )
+    aggregates["first_sessions"] = Count("id", filter=judged_first)
+    aggregates["retained_first_sessions"] = Count("id", filter=judged_first & Q(first_session_retained=True))
+    return _counted_sessions(now, tutor_ids).values("tutor_id").annotate(**aggregates).order_by()
+
+
+def _read_window_counts(now: datetime, tutor_ids: TutorIds) -> dict[uuid.UUID, TutorFacts]:
+    """{tutor_id: TutorFacts} of the tutors with counted sessions (sessions_version left unset)."""
+    position, rows = run_compiled("window_counts", window_counts_query, now=now, tutor_ids=tutor_ids)
+    totals = [(days, position[f"total_{days}"]) for days in WINDOWS]
+    reschedules = [(days, position[f"tutor_reschedules_{days}"]) for days in WINDOWS]
+    weekdays = [(day, position[f"weekday_{day}"]) for day in WEEKDAYS]
+    reason_codes = [(code, position[f"reason_{code}"]) for code in REASON_CODES]
+    facts = {}
+    for row in rows:
+        facts[as_uuid(row[position["tutor_id"]])] = TutorFacts(
+            totals={days: row[at] for days, at in totals},
+            tutor_reschedules={days: row[at] for days, at in reschedules},
+            no_shows_30d=row[position["no_shows_30d"]],
+            last_minute_reschedules=row[position["last_minute"]],
+            rated_sessions=row[position["rated"]],
+            rating_sum=row[position["rating_sum"]] or 0,
+            first_sessions=row[position["first_sessions"]],
+            retained_first_sessions=row[position["retained_first_sessions"]],
+            weekdays={day: row[at] for day, at in weekdays if row[at]},
+            reason_codes={code: row[at] for code, at in reason_codes if row[at]},
+        )
+    return facts
+
+
+def tutors_query(now: datetime, tutor_ids: TutorIds) -> QuerySet:
+    """Every tutor (or the given ones) as (id, sessions_version, is_active)."""
+    tutors = Tutor.objects.all() if tutor_ids is None else Tutor.objects.filter(pk__in=tutor_ids)
+    # Ordered, so concurrent scorers upsert (and lock) score rows in the same order: no deadlocks.
+    return tutors.order_by("id").values_list("id", "sessions_version", "is_active")
+
+
+def read_facts(*, now: datetime, tutor_ids: TutorIds = None) -> dict[uuid.UUID, TutorFacts]:
+    """{tutor_id: TutorFacts} for every tutor (or the given ones), in two queries, by tutor id.
+
+    The tutors' versions are read first: a change committed after that read makes its tutor
+    stale again, whether or not the counts read next include it.
+    """
+    _, tutors = run_compiled("tutors", tutors_query, now=now, tutor_ids=tutor_ids)
+    counts = _read_window_counts(now, tutor_ids) if tutors else {}
+    facts = {}
+    # Tutors deleted between the two queries are dropped with their counts.
+    for tutor_id, version, is_active in tutors:
+        tutor_id = as_uuid(tutor_id)
+        facts[tutor_id] = counts.get(tutor_id) or TutorFacts()
+        facts[tutor_id].sessions_version = version
+        facts[tutor_id].is_active = bool(is_active)
+    return facts

@@ -1,0 +1,154 @@
+"""Writing scores: one upsert on tutor that never replaces a score computed from newer data.
+
+Table and column names come from TutorScore._meta, so the SQL follows the model.
+"""
+
+import functools
+import json
+import uuid
+from collections.abc import Sequence
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from .facts import as_uuid
+from .models import TutorScore
+from .rates import WINDOWS
+
+# From this many tutors on, PostgreSQL writes scores with COPY; a handful of tutors (the
+# per-ingest path) is cheaper with a plain INSERT.
+BULK_THRESHOLD = 500
+
+# Every TutorScore field the engine writes (the upsert updates exactly these).
+SCORE_FIELDS = [
+    *(f"total_sessions_{days}d" for days in WINDOWS),
+    *(f"tutor_reschedules_{days}d" for days in WINDOWS),
+    *(f"reschedule_rate_{days}d" for days in WINDOWS),
+    "no_shows_30d",
+    "no_show_rate_30d",
+    "first_sessions_90d",
+    "retained_first_sessions_90d",
+    "first_session_retention_90d",
+    "average_rating_90d",
+    "rated_sessions_90d",
+    "reschedule_flag",
+    "no_show_flag",
+    "first_session_flag",
+    "is_high_risk",
+    "is_watching",
+    "risk_score",
+    "risk_level",
+    "evidence",
+    "reasons",
+    "recommendations",
+    "reschedule_rate_threshold",
+    "no_show_rate_threshold",
+    "first_session_retention_threshold",
+    "minimum_sessions",
+    "flag_evidence_ratio",
+    "last_calculated_at",
+    "sessions_version",
+    "updated_at",
+]
+SAVED_FIELDS = ["id", "tutor_id", "created_at", *SCORE_FIELDS]
+
+# A score never replaces one computed from newer data: the hourly recompute reads every tutor's
+# version first and commits seconds later, after per-ingest tasks may have scored newer sessions
+# (overwriting them would resolve their alerts, and reopen them at the next sweep).
+NEWER_DATA_ONLY = "sessions_version"
+# With newer_only, nor one calculated later: two workers may score the same tutor at once (a
+# coalesced burst), and the one that started first may commit last.
+NEWER_ONLY = "last_calculated_at"
+
+
+def save_scores(scores: list[TutorScore], *, newer_only: bool = False) -> list[TutorScore]:
+    """Upsert the rows on tutor, unless the stored score was computed from a newer
+    sessions_version (with newer_only: or calculated later); returns the scores that landed.
+    PostgreSQL with many rows: COPY into a temporary table, then one INSERT … ON CONFLICT;
+    otherwise multi-row INSERT … ON CONFLICT statements (SQLite batches them by its variable
+    limit)."""
+    if not scores:
+        return []
+    saved_at = timezone.now()
+    for score in scores:
+        score.updated_at = saved_at  # auto_now, as Model.save would set it
+    if connection.vendor == "postgresql" and len(scores) >= BULK_THRESHOLD:
+        landed = _copy_upsert(scores, newer_only=newer_only)
+    else:
+        landed = _insert_upsert(scores, newer_only=newer_only)
+    if len(landed) == len(scores):
+        return scores
+    return [score for score in scores if score.tutor_id in landed]
+
+
+def _saved_fields() -> list[models.Field]:
+    fields = {field.attname: field for field in TutorScore._meta.concrete_fields}
+    return [fields[name] for name in SAVED_FIELDS]
+
+
+@functools.cache
+def _names(vendor: str) -> tuple[str, dict[str, str]]:
+    """TutorScore's quoted table name and column names by attribute name ('tutor_id', not 'tutor'),
+    worked out once per database vendor rather than on every write (each `connection.ops` lookup
+    goes through the connection proxy)."""
+    quote = connection.ops.quote_name
+    columns = {field.attname: quote(field.column) for field in TutorScore._meta.concrete_fields}
+    return quote(TutorScore._meta.db_table), columns
+
+
+def _upsert_tail(table: str, columns: dict[str, str], *, newer_only: bool) -> str:
+    updates = ", ".join(f"{columns[name]} = EXCLUDED.{columns[name]}" for name in SCORE_FIELDS)
+    rules = [NEWER_DATA_ONLY, NEWER_ONLY] if newer_only else [NEWER_DATA_ONLY]
+    where = " AND ".join(f"{table}.{columns[name]} <= EXCLUDED.{columns[name]}" for name in rules)
+    tutor = columns["tutor_id"]
+    return f"ON CONFLICT ({tutor}) DO UPDATE SET {updates} WHERE {where} RETURNING {tutor}"
+
+
+def _insert_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.UUID]:
+    # Hand-written rather than bulk_create(update_conflicts=...): that cannot say "only when
+    # newer", and compiling it was a visible share of the one-tutor path.
+    fields = _saved_fields()
+    table, columns = _names(connection.vendor)
+    column_list = ", ".join(columns[name] for name in SAVED_FIELDS)
+    tail = _upsert_tail(table, columns, newer_only=newer_only)
+    batch = max(1, connection.ops.bulk_batch_size(fields, scores))
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    landed: set[uuid.UUID] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(scores), batch):
+            chunk = scores[start : start + batch]
+            params = [
+                field.get_db_prep_save(getattr(score, field.attname), connection)
+                for score in chunk
+                for field in fields
+            ]
+            cursor.execute(
+                f"INSERT INTO {table} ({column_list}) VALUES {', '.join([row] * len(chunk))} {tail}",
+                params,
+            )
+            landed.update(as_uuid(tutor_id) for (tutor_id,) in cursor.fetchall())
+    return landed
+
+
+def _copy_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.UUID]:
+    # Binding 10,000 rows × 35 values as query parameters costs seconds of Python; COPY streams
+    # them in a fraction of that. Same columns, same conflict rule as the INSERT path.
+    json_fields = {field.attname for field in _saved_fields() if isinstance(field, models.JSONField)}
+    table, columns = _names(connection.vendor)
+    column_list = ", ".join(columns[name] for name in SAVED_FIELDS)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_upsert")
+        cursor.execute(f"CREATE TEMPORARY TABLE scoring_upsert (LIKE {table}) ON COMMIT DROP")
+        with cursor.cursor.copy(f"COPY scoring_upsert ({column_list}) FROM STDIN") as copy:
+            for score in scores:
+                copy.write_row(
+                    [
+                        json.dumps(getattr(score, name)) if name in json_fields else getattr(score, name)
+                        for name in SAVED_FIELDS
+                    ]
+                )
+        cursor.execute(
+            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM scoring_upsert "
+            f"ORDER BY {columns['tutor_id']} {_upsert_tail(table, columns, newer_only=newer_only)}"
+        )
+        return {tutor_id for (tutor_id,) in cursor.fetchall()}
