@@ -30,7 +30,7 @@ from tutorscore.lib.views import (
 )
 from tutorscore.text import safe_next_url
 
-from . import charts, coaching, exports, selectors, trends
+from . import charts, coaching, exports, selectors, timeseries, trends
 from .evidence import flag_tables
 from .forms import (
     ACTION_FORMS,
@@ -62,7 +62,7 @@ def _poll_seconds():
 def overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     stats = selectors.overview_stats(now=now)
-    trend = selectors.platform_weekly_trend(now=now)
+    trend = timeseries.platform_weekly_trend(now=now)
     trend_labels = [f"{point.end:%b %-d}" for point in trend]
     trend_rates = [point.rate for point in trend]
     trend_series = [("Platform tutor reschedule rate", "rate7", trend_rates)]
@@ -172,7 +172,7 @@ def tutor_detail(request: HttpRequest, tutor_id: uuid.UUID) -> HttpResponse:
 
     now = timezone.now()
     thresholds = selectors.thresholds_for(tutor)
-    rolling = selectors.rolling_rates(tutor, now=now)
+    rolling = timeseries.rolling_rates(tutor, now=now)
     x_labels = [f"{point:%b %-d}" for point, _ in rolling[7]]
     series = [
         (f"{days}-day rate", f"rate{days}", [rate for _, rate in rolling[days]]) for days in (7, 30, 90)
