@@ -230,6 +230,8 @@ def tutor_detail(request, tutor_id):
                     "status": alert.status,
                     "message": alert.message,
                     "opened_at": alert.opened_at.isoformat(),
+                    # Set while someone has put the alert aside: it is back in the queue from then.
+                    "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
                 }
                 for alert in alerts
             ],
