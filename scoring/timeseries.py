@@ -12,7 +12,9 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db import connections
+from django.db.models import Count, IntegerField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from sessions.models import Reschedule, Session, Tutor
 
@@ -45,32 +47,59 @@ def period_counts(
     sessions: QuerySet, periods: list[tuple[datetime, datetime]], *, calendar: bool = False
 ) -> list[TrendPoint]:
     """Counted sessions of `sessions`, its tutor reschedules and tutor no-shows in each period:
-    one query. The one implementation of rates over time (platform trend, rolling rates, the
-    API's weeks).
+    the one implementation of rates over time (platform trend, rolling rates, the API's weeks).
 
     A period (start, end) holds start < scheduled_time ≤ end, the window rule of SPEC §5;
-    `calendar` periods (ISO weeks) hold start ≤ scheduled_time < end instead.
+    `calendar` periods (ISO weeks) hold start ≤ scheduled_time < end instead. Periods may overlap.
+
+    One grouped query whatever the number of periods: the sessions are counted per stretch
+    between consecutive period bounds, and each period sums its stretches. (A filtered count per
+    period instead cost ~0.3 ms of ORM time each: 39 for the rolling rates.)
     """
+    bounds = sorted({moment for period in periods for moment in period})
     after, until = ("gte", "lt") if calendar else ("gt", "lte")
-
-    def within(start, end):
-        return Q(**{f"scheduled_time__{after}": start, f"scheduled_time__{until}": end})
-
-    tutor_reschedule = Q(status=Session.Status.RESCHEDULED, reschedule__initiator=Reschedule.Initiator.TUTOR)
-    tutor_no_show = Q(status=Session.Status.NO_SHOW, no_show_by=Session.NoShowBy.TUTOR)
-    counts = sessions.filter(
-        within(min(start for start, _ in periods), max(end for _, end in periods)),
+    counted = sessions.filter(
         status__in=COUNTED_STATUSES,
-    ).aggregate(
-        **{
-            f"{name}{index}": Count("pk", filter=within(start, end) & condition)
-            for index, (start, end) in enumerate(periods)
-            for name, condition in (("s", Q()), ("r", tutor_reschedule), ("n", tutor_no_show))
-        }
+        **{f"scheduled_time__{after}": bounds[0], f"scheduled_time__{until}": bounds[-1]},
     )
+    adapt = connections[counted.db].ops.adapt_datetimefield_value
+    # Stretch i lies between bounds[i] and bounds[i + 1] (same rule at each end as the periods).
+    whens = " ".join(
+        f"WHEN scheduled_time {'<' if calendar else '<='} %s THEN {index}" for index in range(len(bounds) - 1)
+    )
+    stretch = RawSQL(
+        f"CASE {whens} END", [adapt(moment) for moment in bounds[1:]], output_field=IntegerField()
+    )
+
+    def per_stretch(queryset, **counts):
+        rows = queryset.annotate(stretch=stretch).values("stretch").annotate(**counts).order_by()
+        return {row.pop("stretch"): row for row in rows}
+
+    totals = per_stretch(
+        counted,
+        sessions=Count("pk"),
+        tutor_reschedules=Count(
+            "pk",
+            filter=Q(status=Session.Status.RESCHEDULED, reschedule__initiator=Reschedule.Initiator.TUTOR),
+        ),
+        tutor_no_shows=Count(
+            "pk", filter=Q(status=Session.Status.NO_SHOW, no_show_by=Session.NoShowBy.TUTOR)
+        ),
+    )
+    position = {moment: index for index, moment in enumerate(bounds)}
+
+    def total(counts, name, start, end):
+        return sum(counts.get(index, {}).get(name, 0) for index in range(position[start], position[end]))
+
     return [
-        TrendPoint(start, end, counts[f"s{index}"], counts[f"r{index}"], counts[f"n{index}"])
-        for index, (start, end) in enumerate(periods)
+        TrendPoint(
+            start,
+            end,
+            sessions=total(totals, "sessions", start, end),
+            tutor_reschedules=total(totals, "tutor_reschedules", start, end),
+            tutor_no_shows=total(totals, "tutor_no_shows", start, end),
+        )
+        for start, end in periods
     ]
 
 
@@ -86,7 +115,8 @@ def platform_weekly_trend(*, now: datetime, weeks: int = TREND_WEEKS) -> list[Tr
     if not period:
         return _weekly_trend(end=now, weeks=weeks)
     end = datetime.fromtimestamp(now.timestamp() // period * period, tz=UTC)
-    key = f"dashboard:weekly-trend:{weeks}:{end.isoformat()}"
+    # v2: the points moved to scoring.timeseries; the previous release's entries would not unpickle.
+    key = f"dashboard:weekly-trend:v2:{weeks}:{end.isoformat()}"
     try:
         points = cache.get(key)
     except Exception:  # a shared cache (Redis) that is down must not take the overview with it
