@@ -47,7 +47,7 @@ SEARCH_MAX_LENGTH = 100
 class SearchField(forms.CharField):
     """A search: control characters dropped (noise in a search), stripped, cut to its length."""
 
-    def to_python(self, value):
+    def to_python(self, value) -> str:
         return without_control_characters(super().to_python(value)).strip()[:SEARCH_MAX_LENGTH]
 
 
@@ -81,6 +81,23 @@ class TutorListForm(forms.Form):
             "order": state["order"],
             "active": {"active": True, "inactive": False}.get(state["status"]),
         }
+
+    def sort_columns(self) -> dict[str, dict]:
+        """Each sortable column's header: whether it sorts the list, its aria-sort, and the order
+        a click on it asks for (the other way round when it sorts, else its usual order)."""
+        state = self.state()
+        current = state["order"] or selectors.SORTS[state["sort"]][1]
+        columns = {}
+        for key, (label, usual_order) in selectors.SORTS.items():
+            active = key == state["sort"]
+            columns[key] = {
+                "key": key,
+                "label": label,
+                "active": active,
+                "aria_sort": ("descending" if current == "desc" else "ascending") if active else "none",
+                "next_order": ("asc" if current == "desc" else "desc") if active else usual_order,
+            }
+        return columns
 
 
 # --- Alert queue ------------------------------------------------------------------------------

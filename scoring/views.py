@@ -125,25 +125,11 @@ def tutor_list(request: HttpRequest) -> HttpResponse:
         return exports.tutor_csv(queryset, state["window"], now=timezone.now())
 
     page = Paginator(queryset, TUTORS_PER_PAGE).get_page(request.GET.get("page"))
-    current_order = state["order"] or selectors.SORTS[state["sort"]][1]
-    columns = []
-    for key, (label, default_order) in selectors.SORTS.items():
-        active = key == state["sort"]
-        next_order = ("asc" if current_order == "desc" else "desc") if active else default_order
-        columns.append(
-            {
-                "key": key,
-                "label": label,
-                "active": active,
-                "aria_sort": ("descending" if current_order == "desc" else "ascending") if active else "none",
-                "next_order": next_order,
-            }
-        )
     context = {
         "state": state,
         "page": page,
         "rows": _with_trends([exports.tutor_row(tutor, state["window"]) for tutor in page.object_list]),
-        "columns": {column["key"]: column for column in columns},
+        "columns": form.sort_columns(),
         "risk_filters": RISK_FILTERS,
         "status_filters": STATUS_FILTERS,
         "window_choices": WINDOW_CHOICES,
