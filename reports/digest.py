@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from scoring.coaching import COMPARISON_DAYS, MIN_SESSIONS, coaching_outcomes, summarize
 from scoring.models import Alert, kind_why
-from scoring.selectors import platform_weekly_trend
+from scoring.timeseries import platform_weekly_trend
 from sessions.models import Tutor
 
 from .content import absolute_url, score_of, tutor_url

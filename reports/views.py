@@ -12,14 +12,13 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from scoring.models import Alert
-from scoring.views import permission_required, staff_required  # anonymous → login, else 403
 from sessions.models import Session, Tutor
 from tutorscore.lib.tasks import enqueue
+from tutorscore.lib.views import permission_required, render_page, staff_required
 from tutorscore.text import safe_next_url
 
 from . import content, delivery, digest, outbox
@@ -71,12 +70,7 @@ def email_log(request):
         "next_url": request.get_full_path(),
         "poll_seconds": settings.DASHBOARD_POLL_SECONDS,
     }
-    fragment = request.htmx and not request.htmx.history_restore_request
-    response = render(
-        request, "reports/_email_log_results.html" if fragment else "reports/email_log.html", context
-    )
-    patch_vary_headers(response, ["HX-Request"])  # one URL, two answers: caches must keep them apart
-    return response
+    return render_page(request, "reports/email_log.html", "reports/_email_log_results.html", context)
 
 
 @permission_required("reports.resend_email", "resend mail")

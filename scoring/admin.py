@@ -185,10 +185,11 @@ class AlertAdmin(ReadOnlyAdmin):
         "status",
         "assignee",
         "acknowledged_at",
+        "snoozed_until",
         "resolved_at",
         "resolver",
     ]
-    list_filter = ["status", "kind", "opened_at"]
+    list_filter = ["status", "kind", "opened_at", ("snoozed_until", admin.EmptyFieldListFilter)]
     search_fields = ["tutor__name", "tutor__email", "message"]
     date_hierarchy = "opened_at"
     list_select_related = ["tutor", "assignee", "resolved_by"]

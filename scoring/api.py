@@ -5,32 +5,30 @@ authentication and the JSON error shape come from `sessions.api`.
 """
 
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from django.db.models import Count, F, Q
-from django.db.models.functions import TruncWeek
 from django.http import JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sessions.api import api_endpoint, error_response
-from sessions.models import COUNTED_STATUSES, Reschedule, Session, Tutor
+from sessions.models import Reschedule, Tutor
 from sessions.schemas import Text, error_details
 
+from . import selectors, timeseries
 from .models import Alert, TutorScore, evidence_why, score_state
-from .rates import percentage
 
 MAX_PAGE_SIZE = 200
-TREND_WEEKS = 12
 
+# The API's sort keys, and the dashboard list's sort (selectors.SORTS) each one is, in 30-day windows.
 SORT_KEYS = {
-    "risk_score": F("score__risk_score"),
-    "reschedule_rate_30d": F("score__reschedule_rate_30d"),
-    "total_sessions_30d": F("score__total_sessions_30d"),
-    "name": F("name"),
+    "risk_score": "risk",
+    "reschedule_rate_30d": "rate",
+    "total_sessions_30d": "sessions",
+    "name": "name",
 }
 SortParam = Literal[tuple(key for name in SORT_KEYS for key in (name, f"-{name}"))]
 
@@ -173,19 +171,14 @@ def tutor_list(request):
     query, error = _query(TutorListQuery, request)
     if error:
         return error
-    tutors = Tutor.objects.all()
-    if query.risk_level:
-        tutors = tutors.filter(score__risk_level=query.risk_level)
-    if query.is_active is not None:
-        tutors = tutors.filter(is_active=query.is_active)
-    if query.search:
-        tutors = tutors.filter(Q(name__icontains=query.search) | Q(email__icontains=query.search))
-    key = query.sort.lstrip("-")
-    expression = SORT_KEYS[key]
-    ordering = (
-        expression.desc(nulls_last=True) if query.sort.startswith("-") else expression.asc(nulls_last=True)
+    tutors = selectors.tutor_list(
+        search=query.search or "",
+        risk=query.risk_level or "",
+        window=30,
+        sort=SORT_KEYS[query.sort.lstrip("-")],
+        order="desc" if query.sort.startswith("-") else "asc",
+        active=query.is_active,
     )
-    tutors = tutors.order_by(ordering, "name", "pk")
 
     count = tutors.count()
     offset = (query.page - 1) * query.page_size
@@ -237,6 +230,8 @@ def tutor_detail(request, tutor_id):
                     "status": alert.status,
                     "message": alert.message,
                     "opened_at": alert.opened_at.isoformat(),
+                    # Set while someone has put the alert aside: it is back in the queue from then.
+                    "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
                 }
                 for alert in alerts
             ],
@@ -284,57 +279,20 @@ def tutor_history(request, tutor_id):
     )
 
 
-def week_start(moment):
-    """Monday 00:00 UTC of the week holding `moment`."""
-    day = moment.astimezone(UTC).date()
-    return datetime.combine(day - timedelta(days=day.weekday()), time.min, tzinfo=UTC)
-
-
-def weekly_trend(tutor_id, *, now, weeks=TREND_WEEKS):
+def weekly_trend(tutor_id: uuid.UUID, *, now: datetime, weeks: int = timeseries.TREND_WEEKS) -> list[dict]:
     """Per ISO week (Monday, UTC), oldest first, the last `weeks` weeks up to `now` (one query).
 
     sessions: held sessions (completed, rescheduled, no-show) scheduled that week;
     tutor_reschedules: those rescheduled by the tutor; reschedule_rate = 100 × tutor_reschedules /
     sessions (2 decimals, null without sessions); tutor_no_shows: no-shows by the tutor.
     """
-    first_week = week_start(now) - timedelta(weeks=weeks - 1)
-    rows = (
-        Session.objects.filter(
-            tutor_id=tutor_id,
-            scheduled_time__gte=first_week,
-            scheduled_time__lte=now,
-            status__in=COUNTED_STATUSES,
-        )
-        .annotate(week=TruncWeek("scheduled_time", tzinfo=UTC))
-        .values("week")
-        .annotate(
-            sessions=Count("pk"),
-            tutor_reschedules=Count(
-                "pk", filter=Q(status=Session.Status.RESCHEDULED, reschedule__initiator="tutor")
-            ),
-            tutor_no_shows=Count("pk", filter=Q(status=Session.Status.NO_SHOW, no_show_by="tutor")),
-        )
-        .order_by()
-    )
-    by_week = {row["week"].date() if hasattr(row["week"], "date") else row["week"]: row for row in rows}
-    trend = []
-    for offset in range(weeks):
-        start = (first_week + timedelta(weeks=offset)).date()
-        row = by_week.get(start, {})
-        sessions = row.get("sessions", 0)
-        tutor_reschedules = row.get("tutor_reschedules", 0)
-        trend.append(
-            {
-                "week_start": start.isoformat(),
-                "sessions": sessions,
-                "tutor_reschedules": tutor_reschedules,
-                "reschedule_rate": _rate(tutor_reschedules, sessions),
-                "tutor_no_shows": row.get("tutor_no_shows", 0),
-            }
-        )
-    return trend
-
-
-def _rate(part, whole):
-    rate = percentage(part, whole)
-    return None if rate is None else float(rate)
+    return [
+        {
+            "week_start": week.start.date().isoformat(),
+            "sessions": week.sessions,
+            "tutor_reschedules": week.tutor_reschedules,
+            "reschedule_rate": _number(week.rate),
+            "tutor_no_shows": week.tutor_no_shows,
+        }
+        for week in timeseries.tutor_weekly_trend(tutor_id, now=now, weeks=weeks)
+    ]

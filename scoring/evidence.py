@@ -156,3 +156,38 @@ def flag_table(
             {"total": total, "needed": needed, "share": None if needed is None else 100 * needed / total}
         )
     return rows
+
+
+def flag_tables(scoring) -> list[dict]:
+    """The "flags at k of n" tables of `scoring` (the ScoringSettings) for "How scores work"."""
+    ratio, minimum = scoring.flag_evidence_ratio, scoring.minimum_sessions
+    return [
+        {
+            "title": f"Reschedules, 30- and 90-day windows: threshold {scoring.reschedule_rate_threshold:f}%",
+            "note": "Fewest tutor reschedules that raise the flag, by sessions in the window.",
+            "unit": "Sessions in the window",
+            "events": "Flags at",
+            "rows": flag_table(scoring.reschedule_rate_threshold, ratio, minimum),
+        },
+        {
+            "title": "Reschedules, 7-day window",
+            "note": "A week is looked at afresh four times a month, so it needs 30/7 times the ratio.",
+            "unit": "Sessions in 7 days",
+            "events": "Flags at",
+            "rows": flag_table(scoring.reschedule_rate_threshold, ratio, minimum, window_days=7),
+        },
+        {
+            "title": f"No-shows: threshold {scoring.no_show_rate_threshold:f}%",
+            "note": "Fewest tutor no-shows in 30 days that raise the flag, by sessions in the window.",
+            "unit": "Sessions in 30 days",
+            "events": "Flags at",
+            "rows": flag_table(scoring.no_show_rate_threshold, ratio, minimum),
+        },
+        {
+            "title": f"First sessions: retention threshold {scoring.first_session_retention_threshold:f}%",
+            "note": "Fewest new students not coming back that raise the flag, by first sessions in 90 days.",
+            "unit": "First sessions",
+            "events": "Flags at",
+            "rows": flag_table(100 - scoring.first_session_retention_threshold, ratio, minimum),
+        },
+    ]

@@ -1,13 +1,15 @@
-"""Input of the alert queue: its filters, each alert action and the bulk actions."""
+"""Page input of the dashboard: the tutor list's filters, the alert queue's filters, each alert
+action and the bulk actions. A form that changes alerts does so through scoring.alerts."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import pluralize
 
-from tutorscore.text import FreeTextField
+from tutorscore.text import FreeTextField, without_control_characters
 
-from . import selectors
+from . import alerts, selectors
 from .alerts import BULK_ACTIONS, OUTCOMES
 from .models import Alert
 
@@ -16,7 +18,7 @@ SNOOZE_MAX_DAYS = 90
 OUTCOME_CHOICES = [(outcome.value, outcome.label) for outcome in OUTCOMES]
 
 
-def snooze_until(day, *, now) -> datetime:
+def snooze_until(day: date, *, now: datetime) -> datetime:
     """The moment a snooze ends: the start of `day` in UTC, which must be after today and within
     SNOOZE_MAX_DAYS (a snooze is a reminder, not a way to hide an alert for good)."""
     if day <= now.date():
@@ -24,6 +26,81 @@ def snooze_until(day, *, now) -> datetime:
     if day > now.date() + timedelta(days=SNOOZE_MAX_DAYS):
         raise ValidationError(f"Snooze for at most {SNOOZE_MAX_DAYS} days.")
     return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+# --- Tutor list -------------------------------------------------------------------------------
+
+RISK_FILTERS = [
+    ("", "All levels"),
+    ("high", "High"),
+    ("medium", "Medium"),
+    ("low", "Low"),
+    ("inactive", "Inactive"),
+    ("none", "Not scored"),
+]
+WINDOW_CHOICES = [(7, "7 days"), (30, "30 days"), (90, "90 days")]
+# The overview's cards count active tutors only; its links use status=active to list the same ones.
+STATUS_FILTERS = [("", "All tutors"), ("active", "Active"), ("inactive", "Inactive")]
+SEARCH_MAX_LENGTH = 100
+
+
+class SearchField(forms.CharField):
+    """A search: control characters dropped (noise in a search), stripped, cut to its length."""
+
+    def to_python(self, value) -> str:
+        return without_control_characters(super().to_python(value)).strip()[:SEARCH_MAX_LENGTH]
+
+
+class TutorListForm(forms.Form):
+    """The tutor list's state from the query string: a value it does not know means the default."""
+
+    q = SearchField(required=False)
+    risk = forms.ChoiceField(choices=RISK_FILTERS, required=False)
+    status = forms.ChoiceField(choices=STATUS_FILTERS, required=False)
+    window = forms.TypedChoiceField(choices=WINDOW_CHOICES, coerce=int, required=False, empty_value=30)
+    sort = forms.ChoiceField(
+        choices=[(key, label) for key, (label, _) in selectors.SORTS.items()], required=False
+    )
+    order = forms.ChoiceField(choices=[("asc", "Lowest first"), ("desc", "Highest first")], required=False)
+
+    DEFAULTS = {"q": "", "risk": "", "status": "", "window": 30, "sort": "risk", "order": ""}
+
+    def state(self) -> dict:
+        """Every field's valid value, or its default."""
+        self.is_valid()
+        return {name: self.cleaned_data.get(name) or default for name, default in self.DEFAULTS.items()}
+
+    def selector_filters(self) -> dict:
+        """Keyword arguments of selectors.tutor_list."""
+        state = self.state()
+        return {
+            "search": state["q"],
+            "risk": state["risk"],
+            "window": state["window"],
+            "sort": state["sort"],
+            "order": state["order"],
+            "active": {"active": True, "inactive": False}.get(state["status"]),
+        }
+
+    def sort_columns(self) -> dict[str, dict]:
+        """Each sortable column's header: whether it sorts the list, its aria-sort, and the order
+        a click on it asks for (the other way round when it sorts, else its usual order)."""
+        state = self.state()
+        current = state["order"] or selectors.SORTS[state["sort"]][1]
+        columns = {}
+        for key, (label, usual_order) in selectors.SORTS.items():
+            active = key == state["sort"]
+            columns[key] = {
+                "key": key,
+                "label": label,
+                "active": active,
+                "aria_sort": ("descending" if current == "desc" else "ascending") if active else "none",
+                "next_order": ("asc" if current == "desc" else "desc") if active else usual_order,
+            }
+        return columns
+
+
+# --- Alert queue ------------------------------------------------------------------------------
 
 
 class QueueFilterForm(forms.Form):
@@ -35,7 +112,7 @@ class QueueFilterForm(forms.Form):
     assignee = forms.ChoiceField(required=False, label="Assigned to")
     age = forms.ChoiceField(choices=list(selectors.ALERT_AGES.items()), required=False, label="Opened")
 
-    def __init__(self, data, *, staff):
+    def __init__(self, data, *, staff: list):
         super().__init__(data)
         self.fields["assignee"].choices = [
             ("", "Anyone"),
@@ -59,19 +136,37 @@ class QueueFilterForm(forms.Form):
 
 
 class AlertActionForm(forms.Form):
-    def __init__(self, data, *, alert):
+    """One action on one alert: `act` checks the input, then changes the alert."""
+
+    done = ""  # what the success message says was done
+
+    def __init__(self, data, *, alert: Alert, now: datetime):
         super().__init__(data)
         self.alert = alert
+        self.now = now
 
     def error_messages(self) -> list[str]:
         return [message for messages in self.errors.values() for message in messages]
 
+    def act(self, *, user) -> None:
+        """Raises ValidationError with every message when the input or the transition is refused."""
+        if not self.is_valid():
+            raise ValidationError(self.error_messages())
+        self.apply(user=user, **self.cleaned_data)
+
+    def apply(self, *, user, **data) -> None:
+        raise NotImplementedError
+
 
 class AcknowledgeForm(AlertActionForm):
-    pass
+    done = "acknowledged"
+
+    def apply(self, *, user, **data) -> None:
+        alerts.acknowledge(self.alert, user=user)
 
 
 class AssignForm(AlertActionForm):
+    done = "assigned"
     assignee = forms.ModelChoiceField(
         queryset=selectors.alert_assignees(),
         required=False,
@@ -84,8 +179,12 @@ class AssignForm(AlertActionForm):
             raise ValidationError("Choose a staff member to assign.")
         return assignee
 
+    def apply(self, *, user, assignee, **data) -> None:
+        alerts.assign(self.alert, assignee=assignee, user=user)  # None: unassign
+
 
 class NoteForm(AlertActionForm):
+    done = "note added"
     text = FreeTextField(
         max_length=NOTE_MAX_LENGTH,
         error_messages={
@@ -94,8 +193,12 @@ class NoteForm(AlertActionForm):
         },
     )
 
+    def apply(self, *, user, text, **data) -> None:
+        alerts.add_note(self.alert, text=text, user=user)
+
 
 class ResolveForm(AlertActionForm):
+    done = "resolved"
     # Optional for older clients: no outcome records a plain "resolved by a person".
     outcome = forms.ChoiceField(choices=OUTCOME_CHOICES, required=False)
     note = FreeTextField(
@@ -107,16 +210,19 @@ class ResolveForm(AlertActionForm):
     def clean_outcome(self):
         return self.cleaned_data["outcome"] or Alert.Resolution.BY_HAND
 
+    def apply(self, *, user, outcome, note, **data) -> None:
+        alerts.resolve(self.alert, user=user, note=note, outcome=outcome)
+
 
 class SnoozeForm(AlertActionForm):
+    done = "snoozed"
     until = forms.DateField(error_messages={"required": "Choose a date to snooze until."})
-
-    def __init__(self, data, *, alert, now):
-        super().__init__(data, alert=alert)
-        self.now = now
 
     def clean_until(self):
         return snooze_until(self.cleaned_data["until"], now=self.now)
+
+    def apply(self, *, user, until, **data) -> None:
+        alerts.snooze(self.alert, until=until, user=user)
 
 
 ACTION_FORMS = {
@@ -141,7 +247,7 @@ class BulkActionForm(forms.Form):
     outcome = forms.ChoiceField(choices=OUTCOME_CHOICES, required=False)
     until = forms.DateField(required=False)
 
-    def __init__(self, data, *, now):
+    def __init__(self, data, *, now: datetime):
         super().__init__(data)
         self.now = now
 
@@ -160,3 +266,21 @@ class BulkActionForm(forms.Form):
                 raise ValidationError("Choose a date to snooze until.")
             data["until"] = snooze_until(data["until"], now=self.now)
         return data
+
+    def apply(self, matching, *, user) -> str:
+        """Acts on the selected alerts, or on all of `matching` (the queue's filtered queryset);
+        says what was done. Call after is_valid()."""
+        data = self.cleaned_data
+        targets = matching
+        if data["scope"] == "selected":
+            targets = Alert.objects.filter(pk__in=[alert.pk for alert in data["alerts"]])
+        changed = alerts.bulk_act(
+            targets,
+            data["action"],
+            user=user,
+            now=self.now,
+            assignee=data["assign_to"],
+            outcome=data["outcome"],
+            until=data["until"],
+        )
+        return f"{changed} alert{pluralize(changed)} {ACTION_FORMS[data['action']].done}."

@@ -4,26 +4,18 @@ Functions that depend on the time take `now=` so tests pin it; none loops over r
 inside.
 """
 
-import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
-from django.db.models import Avg, Count, F, Min, Prefetch, Q
+from django.db.models import Avg, Count, F, Min, Prefetch, Q, QuerySet
 
-from sessions.models import COUNTED_STATUSES, Reschedule, Session, Tutor
+from sessions.models import Reschedule, Session, Tutor
 
 from .models import Alert, AlertEvent, RiskLevel, ScoringSettings, TutorScore, TutorScoreHistory
 from .rates import WINDOWS
-from .rates import percentage as percent  # the engine's rounding, so a chart matches the stored rates
 
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
-TREND_WEEKS = 12
-
-logger = logging.getLogger(__name__)
 
 
 def stale_tutors_q():
@@ -80,65 +72,6 @@ def overview_stats(*, now):
     }
 
 
-@dataclass(frozen=True)
-class TrendPoint:
-    start: object  # datetime, exclusive
-    end: object  # datetime, inclusive
-    sessions: int
-    tutor_reschedules: int
-
-    @property
-    def rate(self):
-        return percent(self.tutor_reschedules, self.sessions)
-
-
-def platform_weekly_trend(*, now, weeks=TREND_WEEKS):
-    """Platform-wide tutor reschedule rate for each of the last `weeks` 7-day periods, oldest first.
-
-    Week k holds sessions with end − 7(k+1) days < scheduled_time ≤ end − 7k days (the counting
-    rules of SPEC §5). The scan covers most of the sessions table (~0.3 s at a million sessions),
-    so the weeks end at the start of the current cache period (DASHBOARD_TREND_CACHE_SECONDS,
-    default 300 s): every request and worker in that period shares one result.
-    """
-    period = settings.DASHBOARD_TREND_CACHE_SECONDS
-    if not period:
-        return _weekly_trend(end=now, weeks=weeks)
-    end = datetime.fromtimestamp(now.timestamp() // period * period, tz=UTC)
-    key = f"dashboard:weekly-trend:{weeks}:{end.isoformat()}"
-    try:
-        points = cache.get(key)
-    except Exception:  # a shared cache (Redis) that is down must not take the overview with it
-        logger.warning("cache unavailable; computing the weekly trend directly", exc_info=True)
-        return _weekly_trend(end=end, weeks=weeks)
-    if points is None:
-        points = _weekly_trend(end=end, weeks=weeks)
-        cache.set(key, points, period * 2)
-    return points
-
-
-def _weekly_trend(*, end, weeks):
-    bounds = [(end - timedelta(days=7 * (k + 1)), end - timedelta(days=7 * k)) for k in range(weeks)]
-    bounds.reverse()  # oldest first, for the chart
-    in_range = Session.objects.filter(scheduled_time__gt=bounds[0][0], scheduled_time__lte=end)
-
-    def week_counts(queryset):
-        return queryset.aggregate(
-            **{
-                f"w{index}": Count("pk", filter=Q(scheduled_time__gt=start, scheduled_time__lte=end))
-                for index, (start, end) in enumerate(bounds)
-            }
-        )
-
-    sessions = week_counts(in_range.filter(status__in=COUNTED_STATUSES))
-    reschedules = week_counts(
-        in_range.filter(status=Session.Status.RESCHEDULED, reschedule__initiator=Reschedule.Initiator.TUTOR)
-    )
-    return [
-        TrendPoint(start, end, sessions[f"w{index}"], reschedules[f"w{index}"])
-        for index, (start, end) in enumerate(bounds)
-    ]
-
-
 def most_at_risk(*, limit=10):
     return list(
         TutorScore.objects.filter(tutor__is_active=True, risk_score__gt=0)
@@ -162,8 +95,17 @@ SORTS = {
 }
 
 
-def tutor_list(*, search="", risk="", window=30, sort="risk", order=None, active=None):
-    """Tutors with their score (LEFT JOIN: unscored tutors are listed too), filtered and sorted.
+def tutor_list(
+    *,
+    search: str = "",
+    risk: str = "",
+    window: int = 30,
+    sort: str = "risk",
+    order: str | None = None,
+    active: bool | None = None,
+) -> QuerySet:
+    """Tutors with their score (LEFT JOIN: unscored tutors are listed too), filtered and sorted:
+    the dashboard's list and the API's. `risk`: a risk level, "none" (never scored) or "" (any);
     `active`: None lists everyone, True/False only active/inactive tutors."""
     queryset = Tutor.objects.select_related("score")
     if active is not None:
@@ -226,36 +168,6 @@ def window_cards(tutor):
         }
         for days in WINDOWS
     ]
-
-
-def rolling_rates(tutor, *, now, weeks=TREND_WEEKS):
-    """Rolling 7/30/90-day tutor reschedule rates at weekly points, oldest first, ending at now.
-
-    One query: the tutor's counted sessions since the earliest window start; the windows are
-    then slid in Python (a tutor has at most a few hundred sessions in that span).
-    """
-    points = [now - timedelta(days=7 * k) for k in range(weeks, -1, -1)]
-    earliest = points[0] - timedelta(days=max(WINDOWS))
-    rows = list(
-        Session.objects.filter(
-            tutor=tutor,
-            scheduled_time__gt=earliest,
-            scheduled_time__lte=now,
-            status__in=COUNTED_STATUSES,
-        ).values_list("scheduled_time", "status", "reschedule__initiator")
-    )
-    series = {days: [] for days in WINDOWS}
-    for point in points:
-        for days in WINDOWS:
-            start = point - timedelta(days=days)
-            total = tutor_reschedules = 0
-            for scheduled_time, status, initiator in rows:
-                if start < scheduled_time <= point:
-                    total += 1
-                    if status == Session.Status.RESCHEDULED and initiator == Reschedule.Initiator.TUTOR:
-                        tutor_reschedules += 1
-            series[days].append((point, percent(tutor_reschedules, total)))
-    return series
 
 
 def score_history(tutor, *, start, end, fields):

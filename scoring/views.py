@@ -1,94 +1,54 @@
-"""Dashboard pages (SPEC §8). Thin: queries live in selectors, alert transitions in scoring.alerts.
+"""Dashboard pages (SPEC §8). Thin: input is parsed by scoring.forms, queries live in selectors,
+alert transitions in scoring.alerts, CSV in scoring.exports.
 
 Each page view serves the full page, or only the fragment it swaps when the request comes from
 htmx (`request.htmx`), so every page also works as a plain page load without JavaScript.
 """
 
-import csv
+import uuid
 from datetime import UTC, timedelta
-from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render, resolve_url
-from django.template.defaultfilters import pluralize
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import trigger_client_event
 
 from sessions.models import Tutor
-from tutorscore.text import safe_next_url, without_control_characters
+from tutorscore.lib.views import (
+    permission_required,
+    render_page,
+    require_permission,
+    staff_required,
+    wants_fragment,
+)
+from tutorscore.text import safe_next_url
 
-from . import alerts, charts, coaching, selectors, trends
-from .evidence import flag_table
-from .forms import ACTION_FORMS, OUTCOME_CHOICES, SNOOZE_MAX_DAYS, BulkActionForm, QueueFilterForm
+from . import charts, coaching, exports, selectors, timeseries, trends
+from .evidence import flag_tables
+from .forms import (
+    ACTION_FORMS,
+    OUTCOME_CHOICES,
+    RISK_FILTERS,
+    SNOOZE_MAX_DAYS,
+    STATUS_FILTERS,
+    WINDOW_CHOICES,
+    BulkActionForm,
+    QueueFilterForm,
+    TutorListForm,
+)
 from .models import Alert, ScoringSettings
 
 TUTORS_PER_PAGE = 25
 SESSIONS_PER_PAGE = 20
 ALERTS_PER_PAGE = 25
 FALSE_ALARM_DAYS = 90
-
-
-def staff_required(view):
-    """Anonymous → login page; logged in without staff rights → 403."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            if request.htmx:  # a polled fragment after the session expired: reload the whole page,
-                # and come back to the page the user was on, filters included (not the fragment URL).
-                next_url = request.htmx.current_url_abs_path or request.get_full_path()
-                return HttpResponseClientRedirect(
-                    f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': next_url})}"
-                )
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def permission_required(permission: str, what: str):
-    """staff_required, then the role's `permission` (see README "Roles"), else a 403 saying what."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            require_permission(request, permission, what)
-            return view(request, *args, **kwargs)
-
-        return staff_required(wrapper)
-
-    return decorator
-
-
-def require_permission(request, permission: str, what: str) -> None:
-    if not request.user.has_perm(permission):
-        raise PermissionDenied(f"Your role does not allow you to {what}. Ask an administrator for it.")
-
-
-def _wants_fragment(request):
-    # A history restore (back button with an empty htmx cache) needs the whole page.
-    return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
-
-
-def _render(request, page_template, fragment_template, context):
-    fragment = _wants_fragment(request)
-    response = render(
-        request, fragment_template if fragment else page_template, {**context, "fragment": fragment}
-    )
-    # The same URL answers with a page or a fragment: caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 def _poll_seconds():
@@ -99,10 +59,10 @@ def _poll_seconds():
 
 
 @staff_required
-def overview(request):
+def overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     stats = selectors.overview_stats(now=now)
-    trend = selectors.platform_weekly_trend(now=now)
+    trend = timeseries.platform_weekly_trend(now=now)
     trend_labels = [f"{point.end:%b %-d}" for point in trend]
     trend_rates = [point.rate for point in trend]
     trend_series = [("Platform tutor reschedule rate", "rate7", trend_rates)]
@@ -132,54 +92,10 @@ def overview(request):
         "recent_alerts": selectors.recent_alerts(),
         "poll_seconds": _poll_seconds(),
     }
-    return _render(request, "scoring/overview.html", "scoring/_overview_panels.html", context)
+    return render_page(request, "scoring/overview.html", "scoring/_overview_panels.html", context)
 
 
 # --- Tutor list -------------------------------------------------------------------------------
-
-RISK_FILTERS = [
-    ("", "All levels"),
-    ("high", "High"),
-    ("medium", "Medium"),
-    ("low", "Low"),
-    ("inactive", "Inactive"),
-    ("none", "Not scored"),
-]
-WINDOW_CHOICES = [(7, "7 days"), (30, "30 days"), (90, "90 days")]
-# The overview's cards count active tutors only; its links use status=active to list the same ones.
-STATUS_FILTERS = [("", "All tutors"), ("active", "Active"), ("inactive", "Inactive")]
-
-
-def _list_state(query):
-    """The tutor list's state from the query string; anything unknown falls back to the default."""
-    risk = query.get("risk", "")
-    window = query.get("window", "30")
-    sort = query.get("sort", "risk")
-    order = query.get("order", "")
-    status = query.get("status", "")
-    return {
-        "q": without_control_characters(query.get("q", "")).strip()[:100],
-        "risk": risk if risk in dict(RISK_FILTERS) else "",
-        "status": status if status in dict(STATUS_FILTERS) else "",
-        "window": int(window) if window in ("7", "30", "90") else 30,
-        "sort": sort if sort in selectors.SORTS else "risk",
-        "order": order if order in ("asc", "desc") else "",
-    }
-
-
-def _row(tutor, window):
-    """The values one table row (and one CSV line) shows."""
-    score = getattr(tutor, "score", None)
-    return {
-        "tutor": tutor,
-        "score": score,
-        "rate": getattr(score, f"reschedule_rate_{window}d", None),
-        "sessions": getattr(score, f"total_sessions_{window}d", None),
-        "threshold": getattr(score, "reschedule_rate_threshold", None),
-        "no_show_rate": getattr(score, "no_show_rate_30d", None),
-        "no_show_threshold": getattr(score, "no_show_rate_threshold", None),
-        "risk_score": getattr(score, "risk_score", None),
-    }
 
 
 def _with_trends(rows):
@@ -200,105 +116,33 @@ def _with_trends(rows):
 
 
 @staff_required
-def tutor_list(request):
-    state = _list_state(request.GET)
-    queryset = selectors.tutor_list(
-        search=state["q"],
-        risk=state["risk"],
-        window=state["window"],
-        sort=state["sort"],
-        order=state["order"],
-        active={"active": True, "inactive": False}.get(state["status"]),
-    )
+def tutor_list(request: HttpRequest) -> HttpResponse:
+    form = TutorListForm(request.GET)
+    state = form.state()
+    queryset = selectors.tutor_list(**form.selector_filters())
     if request.GET.get("format") == "csv":
         require_permission(request, "scoring.export_tutors", "export the tutor list")
-        return _tutor_csv(queryset, state["window"])
+        return exports.tutor_csv(queryset, state["window"], now=timezone.now())
 
     page = Paginator(queryset, TUTORS_PER_PAGE).get_page(request.GET.get("page"))
-    current_order = state["order"] or selectors.SORTS[state["sort"]][1]
-    columns = []
-    for key, (label, default_order) in selectors.SORTS.items():
-        active = key == state["sort"]
-        next_order = ("asc" if current_order == "desc" else "desc") if active else default_order
-        columns.append(
-            {
-                "key": key,
-                "label": label,
-                "active": active,
-                "aria_sort": ("descending" if current_order == "desc" else "ascending") if active else "none",
-                "next_order": next_order,
-            }
-        )
     context = {
         "state": state,
         "page": page,
-        "rows": _with_trends([_row(tutor, state["window"]) for tutor in page.object_list]),
-        "columns": {column["key"]: column for column in columns},
+        "rows": _with_trends([exports.tutor_row(tutor, state["window"]) for tutor in page.object_list]),
+        "columns": form.sort_columns(),
         "risk_filters": RISK_FILTERS,
         "status_filters": STATUS_FILTERS,
         "window_choices": WINDOW_CHOICES,
         "poll_seconds": _poll_seconds(),
     }
-    return _render(request, "scoring/tutor_list.html", "scoring/_tutor_table.html", context)
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_text(value):
-    """Platform-supplied text, defused: a spreadsheet runs a cell starting with = + - @ as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def _tutor_csv(queryset, window):
-    """Every row of the filtered, sorted list (all pages), with the columns the table shows."""
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(
-            [
-                "Name",
-                "Email",
-                f"Reschedule rate {window}d (%)",
-                "Risk level",
-                "State",
-                "Why",
-                f"Sessions {window}d",
-                "No-show rate 30d (%)",
-                "Risk score",
-                "Last updated (UTC)",
-            ]
-        )
-        for tutor in queryset.iterator(chunk_size=2000):
-            row = _row(tutor, window)
-            score = row["score"]
-            yield writer.writerow(
-                [
-                    _csv_text(tutor.name),
-                    _csv_text(tutor.email or ""),
-                    "" if row["rate"] is None else row["rate"],  # unknown, not 0
-                    score.risk_level if score else "",
-                    score.state if score else "",
-                    score.why if score else "",
-                    "" if row["sessions"] is None else row["sessions"],
-                    "" if row["no_show_rate"] is None else row["no_show_rate"],
-                    "" if row["risk_score"] is None else row["risk_score"],
-                    score.last_calculated_at.isoformat() if score else "",
-                ]
-            )
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="tutors-{timezone.now():%Y%m%d-%H%M}.csv"'
-    return response
+    return render_page(request, "scoring/tutor_list.html", "scoring/_tutor_table.html", context)
 
 
 # --- Tutor detail -----------------------------------------------------------------------------
 
 
 @staff_required
-def tutor_detail(request, tutor_id):
+def tutor_detail(request: HttpRequest, tutor_id: uuid.UUID) -> HttpResponse:
     try:
         tutor = selectors.tutor_with_score(tutor_id)
     except Tutor.DoesNotExist:
@@ -306,15 +150,15 @@ def tutor_detail(request, tutor_id):
     sessions_page = Paginator(selectors.session_history(tutor), SESSIONS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    if _wants_fragment(request) and request.htmx.target == "session-history":
+    if wants_fragment(request) and request.htmx.target == "session-history":
         # Paging through the history swaps only the history panel.
-        return _render(
+        return render_page(
             request, None, "scoring/_session_history.html", {"tutor": tutor, "sessions": sessions_page}
         )
 
     now = timezone.now()
     thresholds = selectors.thresholds_for(tutor)
-    rolling = selectors.rolling_rates(tutor, now=now)
+    rolling = timeseries.rolling_rates(tutor, now=now)
     x_labels = [f"{point:%b %-d}" for point, _ in rolling[7]]
     series = [
         (f"{days}-day rate", f"rate{days}", [rate for _, rate in rolling[days]]) for days in (7, 30, 90)
@@ -343,7 +187,7 @@ def tutor_detail(request, tutor_id):
         **_alert_card_context(now),
         "emails": selectors.emails_about(tutor),
     }
-    return _render(request, "scoring/tutor_detail.html", "scoring/tutor_detail.html", context)
+    return render_page(request, "scoring/tutor_detail.html", "scoring/tutor_detail.html", context)
 
 
 # What each alert event looks like on the history chart: (css class, glyph, verb).
@@ -431,43 +275,12 @@ def _history_context(request, tutor, *, now, threshold):
 
 
 @staff_required
-def how_scores_work(request):
+def how_scores_work(request: HttpRequest) -> HttpResponse:
     """The flag rule and the risk score, with the "flags at k of n" tables of the current settings."""
     scoring = ScoringSettings.load()
-    ratio, minimum = scoring.flag_evidence_ratio, scoring.minimum_sessions
-    tables = [
-        {
-            "title": f"Reschedules, 30- and 90-day windows: threshold {scoring.reschedule_rate_threshold:f}%",
-            "note": "Fewest tutor reschedules that raise the flag, by sessions in the window.",
-            "unit": "Sessions in the window",
-            "events": "Flags at",
-            "rows": flag_table(scoring.reschedule_rate_threshold, ratio, minimum),
-        },
-        {
-            "title": "Reschedules, 7-day window",
-            "note": "A week is looked at afresh four times a month, so it needs 30/7 times the ratio.",
-            "unit": "Sessions in 7 days",
-            "events": "Flags at",
-            "rows": flag_table(scoring.reschedule_rate_threshold, ratio, minimum, window_days=7),
-        },
-        {
-            "title": f"No-shows: threshold {scoring.no_show_rate_threshold:f}%",
-            "note": "Fewest tutor no-shows in 30 days that raise the flag, by sessions in the window.",
-            "unit": "Sessions in 30 days",
-            "events": "Flags at",
-            "rows": flag_table(scoring.no_show_rate_threshold, ratio, minimum),
-        },
-        {
-            "title": f"First sessions: retention threshold {scoring.first_session_retention_threshold:f}%",
-            "note": "Fewest new students not coming back that raise the flag, by first sessions in 90 days.",
-            "unit": "First sessions",
-            "events": "Flags at",
-            "rows": flag_table(100 - scoring.first_session_retention_threshold, ratio, minimum),
-        },
-    ]
     context = {
         "settings": scoring,
-        "tables": tables,
+        "tables": flag_tables(scoring),
         "false_alarm_days": FALSE_ALARM_DAYS,
         "not_a_problem": selectors.not_a_problem_counts(now=timezone.now(), days=FALSE_ALARM_DAYS),
     }
@@ -486,7 +299,7 @@ def _alert_card_context(now, *, staff=None):
 
 
 @staff_required
-def alert_list(request):
+def alert_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     staff = list(selectors.alert_assignees())
     filters = QueueFilterForm(request.GET, staff=staff)
@@ -502,12 +315,12 @@ def alert_list(request):
         "poll_seconds": _poll_seconds(),
         **_alert_card_context(now, staff=staff),
     }
-    return _render(request, "scoring/alert_list.html", "scoring/_alert_queue.html", context)
+    return render_page(request, "scoring/alert_list.html", "scoring/_alert_queue.html", context)
 
 
 @permission_required("scoring.act_on_alert", "act on alerts")
 @require_POST
-def alert_bulk(request):
+def alert_bulk(request: HttpRequest) -> HttpResponse:
     """A bulk action on the selected alerts or all matching the filter, then back to the queue."""
     now = timezone.now()
     filters = QueueFilterForm(request.POST, staff=list(selectors.alert_assignees()))
@@ -517,25 +330,13 @@ def alert_bulk(request):
         for message in form.error_messages():
             messages.error(request, message)
         return redirect(back)
-    data = form.cleaned_data
-    targets = selectors.queue_alerts(now=now, **filters.filters(user=request.user))
-    if data["scope"] == "selected":
-        targets = Alert.objects.filter(pk__in=[alert.pk for alert in data["alerts"]])
-    changed = alerts.bulk_act(
-        targets,
-        data["action"],
-        user=request.user,
-        now=now,
-        assignee=data["assign_to"],
-        outcome=data["outcome"],
-        until=data["until"],
-    )
-    messages.success(request, f"{changed} alert{pluralize(changed)} {BULK_DONE[data['action']]}.")
+    matching = selectors.queue_alerts(now=now, **filters.filters(user=request.user))
+    messages.success(request, form.apply(matching, user=request.user))
     return redirect(back)
 
 
 @staff_required
-def coaching_results(request):
+def coaching_results(request: HttpRequest) -> HttpResponse:
     """Did coaching work: the summary per kind and every acted-on alert's before/after."""
     outcomes = coaching.coaching_outcomes(now=timezone.now())
     context = {
@@ -548,77 +349,21 @@ def coaching_results(request):
 
 
 @permission_required("scoring.export_tutors", "export coaching results")
-def coaching_csv(request):
+def coaching_csv(request: HttpRequest) -> HttpResponse:
     """Every acted-on alert's comparison, as the page lists them (formula-safe like the tutor CSV)."""
-    now = timezone.now()
-    writer = csv.writer(_Echo())
-
-    def blank_if_none(value):
-        return "" if value is None else value  # unknown, not 0
-
-    def lines():
-        yield writer.writerow(
-            [
-                "Tutor",
-                "Alert",
-                "Alert opened (UTC)",
-                "First action (UTC)",
-                "Sessions before",
-                "Rate before (%)",
-                "Sessions after",
-                "Rate after (%)",
-                "Change (points)",
-                "Result",
-            ]
-        )
-        for outcome in coaching.coaching_outcomes(now=now):
-            yield writer.writerow(
-                [
-                    _csv_text(outcome.alert.tutor.name),
-                    outcome.alert.get_kind_display(),
-                    outcome.alert.opened_at.isoformat(),
-                    outcome.first_action_at.isoformat(),
-                    outcome.sessions_before,
-                    blank_if_none(outcome.rate_before),
-                    outcome.sessions_after if outcome.ready else "",
-                    blank_if_none(outcome.rate_after),
-                    blank_if_none(outcome.change),
-                    outcome.verdict,
-                ]
-            )
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="coaching-{now:%Y%m%d-%H%M}.csv"'
-    return response
-
-
-BULK_DONE = {"acknowledge": "acknowledged", "assign": "assigned", "resolve": "resolved", "snooze": "snoozed"}
-DONE = {**BULK_DONE, "note": "note added"}
+    return exports.coaching_csv(now=timezone.now())
 
 
 @permission_required("scoring.act_on_alert", "act on alerts")
 @require_POST
-def alert_action(request, alert_id, action):
+def alert_action(request: HttpRequest, alert_id: uuid.UUID, action: str) -> HttpResponse:
     """acknowledge / assign / note / resolve: the updated alert card for htmx, a redirect otherwise."""
     now = timezone.now()
     alert = get_object_or_404(Alert.objects.select_related("tutor"), pk=alert_id)
-    extra = {"now": now} if action == "snooze" else {}
-    form = ACTION_FORMS[action](request.POST, alert=alert, **extra)
+    form = ACTION_FORMS[action](request.POST, alert=alert, now=now)
     errors = []
     try:
-        if not form.is_valid():
-            raise ValidationError(form.error_messages())
-        data = form.cleaned_data
-        if action == "acknowledge":
-            alerts.acknowledge(alert, user=request.user)
-        elif action == "assign":
-            alerts.assign(alert, assignee=data["assignee"], user=request.user)  # None: unassign
-        elif action == "note":
-            alerts.add_note(alert, text=data["text"], user=request.user)
-        elif action == "resolve":
-            alerts.resolve(alert, user=request.user, note=data["note"], outcome=data["outcome"])
-        elif action == "snooze":
-            alerts.snooze(alert, until=data["until"], user=request.user)
+        form.act(user=request.user)
     except ValidationError as error:
         errors = error.messages
 
@@ -626,7 +371,7 @@ def alert_action(request, alert_id, action):
         for message in errors:
             messages.error(request, message)
         if not errors:
-            messages.success(request, f"{alert}: {DONE[action]}.")
+            messages.success(request, f"{alert}: {form.done}.")
         return redirect(safe_next_url(request, alert.get_absolute_url()))
 
     fresh = selectors.alerts_with_events(Alert.objects.filter(pk=alert.pk)).get()

@@ -93,7 +93,7 @@ def test_digest_sections_against_known_data(digest_data):
 
 
 def test_the_week_is_the_overview_charts_last_two_weeks(digest_data):
-    from scoring.selectors import platform_weekly_trend
+    from scoring.timeseries import platform_weekly_trend
 
     *_, previous, week = platform_weekly_trend(now=NOW)
     figures = digest.week_figures(now=NOW)

@@ -1,5 +1,6 @@
 """Scoring admin: one editable settings row, read-only computed data, alert actions with events."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -206,3 +207,27 @@ def test_alerts_cannot_be_added_or_edited_by_hand(admin_client, alert):
     assert admin_client.get(reverse("admin:scoring_alert_add")).status_code == 403
     url = reverse("admin:scoring_alert_change", args=[alert.pk])
     assert admin_client.post(url, {"status": "resolved"}).status_code == 403
+
+
+def test_alert_admin_shows_and_filters_snoozed_until(admin_client, alert, make_tutor):
+    snoozed = Alert.objects.create(
+        tutor=make_tutor("Sleepy"),
+        kind="no_show_rate",
+        message="No-shows",
+        opened_at=NOW,
+        snoozed_until=NOW + timedelta(days=3),
+    )
+    changelist = reverse("admin:scoring_alert_changelist")
+    page = admin_client.get(changelist)
+    assert page.status_code == 200
+    assert "Snoozed until" in page.content.decode()  # the column header
+    assert [
+        row.pk
+        for row in admin_client.get(changelist, {"snoozed_until__isempty": "0"}).context["cl"].result_list
+    ] == [snoozed.pk]
+    assert [
+        row.pk
+        for row in admin_client.get(changelist, {"snoozed_until__isempty": "1"}).context["cl"].result_list
+    ] == [alert.pk]
+    detail = admin_client.get(reverse("admin:scoring_alert_change", args=[snoozed.pk])).content.decode()
+    assert "Snoozed until" in detail

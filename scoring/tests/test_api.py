@@ -189,6 +189,17 @@ def test_detail(get, tutors, now):
         "flag_evidence_ratio": 40.0,
     }
     assert [alert["kind"] for alert in body["open_alerts"]] == ["reschedule_rate"]
+    assert body["open_alerts"][0]["snoozed_until"] is None
+
+
+def test_detail_says_until_when_an_open_alert_is_snoozed(get, make_tutor, now):
+    tutor = make_tutor()
+    until = now + timedelta(days=3)
+    Alert.objects.create(
+        tutor=tutor, kind="no_show_rate", message="No-shows", opened_at=now, snoozed_until=until
+    )
+    [alert] = get(f"/api/tutors/{tutor.pk}").json()["open_alerts"]
+    assert (alert["status"], alert["snoozed_until"]) == ("open", until.isoformat())
 
 
 def test_detail_of_unscored_tutor(get, tutors):

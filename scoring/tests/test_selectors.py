@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from scoring import selectors
+from scoring import selectors, timeseries
 from scoring.models import ScoringSettings, TutorScore
 from sessions.models import Session, Tutor
 from tutorscore.testing import NOW, make_alert, make_score
@@ -20,10 +20,10 @@ def frozen(monkeypatch):
 
 
 def test_percent_rounds_half_up_and_is_unknown_without_sessions():
-    assert selectors.percent(1, 3) == Decimal("33.33")
-    assert selectors.percent(1, 8) == Decimal("12.50")
-    assert selectors.percent(1, 400) == Decimal("0.25")
-    assert selectors.percent(0, 0) is None
+    assert timeseries.percent(1, 3) == Decimal("33.33")
+    assert timeseries.percent(1, 8) == Decimal("12.50")
+    assert timeseries.percent(1, 400) == Decimal("0.25")
+    assert timeseries.percent(0, 0) is None
 
 
 def test_weekly_trend_counts_sessions_and_tutor_reschedules_per_7_day_period(make_tutor, make_session):
@@ -38,7 +38,7 @@ def test_weekly_trend_counts_sessions_and_tutor_reschedules_per_7_day_period(mak
     make_session(tutor, days_ago=84.5)  # older than 12 weeks
     make_session(tutor, at=NOW + timedelta(hours=1))  # in the future
 
-    trend = selectors.platform_weekly_trend(now=NOW)
+    trend = timeseries.platform_weekly_trend(now=NOW)
     assert len(trend) == 12
     assert trend[-1].end == NOW and trend[0].start == NOW - timedelta(days=84)
     assert [(point.sessions, point.tutor_reschedules) for point in trend[-2:]] == [(2, 1), (4, 1)]
@@ -49,12 +49,12 @@ def test_weekly_trend_counts_sessions_and_tutor_reschedules_per_7_day_period(mak
 def test_weekly_trend_is_shared_within_a_cache_period(make_tutor, make_session, django_assert_num_queries):
     tutor = make_tutor()
     make_session(tutor, days_ago=1)
-    assert selectors.platform_weekly_trend(now=NOW)[-1].sessions == 1
+    assert timeseries.platform_weekly_trend(now=NOW)[-1].sessions == 1
     make_session(tutor, at=NOW + timedelta(minutes=1))
     with django_assert_num_queries(0):  # 12:04:59 is in the same 5-minute period as 12:00
-        trend = selectors.platform_weekly_trend(now=NOW + timedelta(minutes=4, seconds=59))
+        trend = timeseries.platform_weekly_trend(now=NOW + timedelta(minutes=4, seconds=59))
     assert trend[-1].end == NOW and trend[-1].sessions == 1
-    later = selectors.platform_weekly_trend(now=NOW + timedelta(minutes=5, seconds=30))
+    later = timeseries.platform_weekly_trend(now=NOW + timedelta(minutes=5, seconds=30))
     assert later[-1].end == NOW + timedelta(minutes=5) and later[-1].sessions == 2
 
 
@@ -64,17 +64,17 @@ def test_weekly_trend_is_computed_when_the_shared_cache_is_down(
     def redis_down(*args, **kwargs):
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(selectors.cache, "get", redis_down)
+    monkeypatch.setattr(timeseries.cache, "get", redis_down)
     make_session(make_tutor(), days_ago=1)
 
-    assert selectors.platform_weekly_trend(now=NOW)[-1].sessions == 1
+    assert timeseries.platform_weekly_trend(now=NOW)[-1].sessions == 1
     assert "cache unavailable; computing the weekly trend directly" in caplog.text
 
 
 def test_weekly_trend_without_cache_ends_at_now(settings, make_tutor, make_session):
     settings.DASHBOARD_TREND_CACHE_SECONDS = 0
     make_session(make_tutor(), at=NOW + timedelta(minutes=1))
-    assert selectors.platform_weekly_trend(now=NOW + timedelta(minutes=2))[-1].sessions == 1
+    assert timeseries.platform_weekly_trend(now=NOW + timedelta(minutes=2))[-1].sessions == 1
 
 
 def test_overview_stats(make_tutor, make_session):
@@ -124,7 +124,7 @@ def test_rolling_rates_slide_weekly_windows_over_the_tutors_sessions(make_tutor,
     make_session(tutor, days_ago=40)
     make_session(other, days_ago=2, status="rescheduled")
 
-    series = selectors.rolling_rates(tutor, now=NOW)
+    series = timeseries.rolling_rates(tutor, now=NOW)
     assert [point for point, _ in series[7]][-2:] == [NOW - timedelta(days=7), NOW]
     assert len(series[7]) == 13
     # At NOW: 7 d holds 2 sessions (1 tutor reschedule); 30 d holds 3 (2); 90 d holds 4 (2).

@@ -259,7 +259,7 @@ def test_every_page_says_as_of_when_in_the_display_time_zone(staff_client, url, 
     assert f"{shown:%b} {shown.day}, {shown:%H:%M} IST" in as_of
 
 
-@pytest.mark.parametrize("url", ["/", "/tutors/"])
+@pytest.mark.parametrize("url", ["/", "/tutors/", "/alerts/", "/alerts/?kind=no_show_rate"])
 def test_a_polled_fragment_updates_as_of_out_of_band(staff_client, url):
     fragment = staff_client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert 'id="as-of" hx-swap-oob="true">As of' in fragment

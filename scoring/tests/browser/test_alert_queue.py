@@ -73,6 +73,17 @@ def test_a_typed_and_an_added_note_survive_the_refresh(sized_page, live_server, 
     expect(card.get_by_text("Called Bob, agreed a calendar check-in")).to_be_visible()
 
 
+def test_the_queue_refresh_updates_as_of(sized_page, live_server, staff_user, alerts, settings):
+    settings.DASHBOARD_POLL_SECONDS = 1
+    page = sized_page
+    log_in(page, live_server, "/alerts/")
+    read_at = page.locator("#as-of time")
+    first = read_at.get_attribute("datetime")
+    page.get_by_role("heading", name="Alert queue").click()  # the focus out of the queue: it polls
+    expect(read_at).not_to_have_attribute("datetime", first, timeout=5000)
+    expect(page.locator("#as-of")).to_have_count(1)  # swapped in place, not added
+
+
 def test_bulk_resolve_the_selected_alerts(sized_page, live_server, staff_user, alerts):
     page = sized_page
     log_in(page, live_server, "/alerts/")
