@@ -137,3 +137,28 @@ def test_axe_finds_nothing_serious_with_the_readout_shown(browser, live_server, 
         assert serious_violations(page) == []
     finally:
         context.close()
+
+
+def test_the_overview_waits_with_its_refresh_while_its_chart_shows_a_readout(
+    page, live_server, staff_user, tutor, make_session, settings
+):
+    settings.DASHBOARD_POLL_SECONDS = 1
+    make_session(tutor, days_ago=3)
+    log_in(page, live_server, "/")
+    panels = page.locator("#overview-panels")
+    panels.evaluate("element => element.dataset.original = 'yes'")  # gone once the panels are swapped
+    chart = panels.locator("svg.chart-lines")
+    chart.focus()
+    page.keyboard.press("End")
+    expect(panels.locator(".chart-readout strong")).to_have_text(
+        json.loads(chart.get_attribute("data-dates"))[-1]
+    )
+    page.wait_for_timeout(2500)  # two polls skipped
+    expect(panels).to_have_attribute("data-original", "yes")
+    expect(chart).to_be_focused()
+
+    page.keyboard.press("Escape")
+    expect(panels).not_to_have_attribute("data-original", "yes")
+    expect(page.locator("#overview-panels svg.chart-lines")).to_have_attribute(
+        "tabindex", "0"
+    )  # set up again
