@@ -100,7 +100,7 @@ def line_chart(
     point_titles: {css_key: [text per point]}, shown on hover (SVG <title>); the page gives the
     same values in a table. marks: [(point index, css class, glyph, text)], vertical lines for
     events (an alert opened, a note). static/js/chart.js reads the data-* attributes (x of each
-    date, the dates, each point's index and value text) for its cursor and readout.
+    date, the dates, each point's index) and the points' titles for its cursor and readout.
     """
     chart_id = _chart_id("line")
     width, height = 640, 260
@@ -198,11 +198,10 @@ def line_chart(
                     segments.append(current)
                 current = []
             else:
-                # The readout's line: the point's title without its date, else name and value.
-                label_prefix = f"{x_labels[index]}: " if index < len(x_labels) else ""
+                # Without a given title: "Mar 3: 7-day rate 12.50%" (the readout drops the date).
                 shown = _fmt(value) if unit == "%" else f"{_number(float(value))}{unit}"
-                readout = titles[index].removeprefix(label_prefix) or f"{name} {shown}"
-                current.append((x_at(index), y_at(value), titles[index], index, readout))
+                text = titles[index] or f"{x_labels[index]}: {name} {shown}"
+                current.append((x_at(index), y_at(value), text, index))
         if current:
             segments.append(current)
         paths = format_html_join(
@@ -212,12 +211,8 @@ def line_chart(
         )
         dots = format_html_join(
             "",
-            '<circle cx="{}" cy="{}" r="{}" data-i="{}" data-v="{}"><title>{}</title></circle>',
-            (
-                (x, y, radius, index, readout, text or readout)
-                for segment in segments
-                for x, y, text, index, readout in segment
-            ),
+            '<circle cx="{}" cy="{}" r="{}" data-i="{}"><title>{}</title></circle>',
+            ((x, y, radius, index, text) for segment in segments for x, y, text, index in segment),
         )
         # No aria-label here: a <g> without a role may not carry one (axe aria-allowed-attr); the
         # chart's name and summary are on the <svg>, the values in the page's table.

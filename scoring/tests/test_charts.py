@@ -108,9 +108,8 @@ def test_line_chart_carries_the_data_its_keyboard_cursor_reads():
     )
     assert 'data-x="44.0 624.0" data-dates="[&quot;Mar 2&quot;, &quot;Mar 3&quot;]"' in svg
     assert '<g class="series series-risk" data-name="Risk score">' in svg
-    # Without a title the readout (and the hover title) says the series and its value.
-    assert 'r="3" data-i="0" data-v="Risk score 70"><title>Risk score 70</title>' in svg
-    # With one, the readout is the title without its date; the hover title keeps the date.
-    assert 'data-i="1" data-v="30-day rate 20.00% (4 of 20 sessions)"><title>Mar 3: 30-day rate' in svg
+    # Without a given title a point's title says its date, series and value, as point_label does.
+    assert 'r="3" data-i="0"><title>Mar 2: Risk score 70</title>' in svg
+    assert 'data-i="1"><title>Mar 3: 30-day rate 20.00% (4 of 20 sessions)</title>' in svg
     assert '<g class="mark mark-opened" data-i="1">' in svg
     assert '<line class="cursor"' in svg

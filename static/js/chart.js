@@ -1,7 +1,7 @@
 // Line charts (scoring/charts.py) as one tab stop each: Left/Right/Home/End move a cursor across
 // the dates, hovering or tapping picks the nearest date, Escape hides the values. The values of
-// every series at that date show in a readout under the chart, an aria-live region. Without
-// JavaScript the points' <title> tooltips and the page's tables still give every value.
+// every series at that date show in a readout (an aria-live region) on the chart, under it on a
+// phone. Without JavaScript the points' <title> tooltips and the page's tables give every value.
 (() => {
   function setUp(svg) {
     const xs = svg.dataset.x.split(" ").map(Number);
@@ -36,7 +36,9 @@
         const swatch = document.createElement("span");
         swatch.className = `swatch ${[...series.classList].find((name) => name.startsWith("series-"))}`;
         swatch.setAttribute("aria-hidden", "true");
-        line.append(swatch, dot ? dot.dataset.v : `${series.dataset.name}: no data`);
+        // A point's title is "Mar 3: 30-day rate 20.00% (4 of 20 sessions)": the date is the heading.
+        const value = dot?.querySelector("title").textContent.replace(`${dates[current]}: `, "");
+        line.append(swatch, value ?? `${series.dataset.name}: no data`);
         return line;
       });
       svg.querySelectorAll(`.mark[data-i="${current}"] title`).forEach((title) => {
