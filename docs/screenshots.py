@@ -30,6 +30,14 @@ def main(base="http://127.0.0.1:8000", username="admin", password="tutorscore-de
         page.goto(f"{base}/tutors/?sort=rate&window=30")
         page.screenshot(path=DOCS / "tutors.png")
         page.goto(base + riskiest)
+        # The history chart by keyboard: its cursor on the latest alert mark (else today), the readout shown.
+        chart = page.locator("#history svg.chart-lines")
+        chart.focus()
+        page.keyboard.press("End")
+        marks = chart.locator(".mark").evaluate_all("marks => marks.map(mark => Number(mark.dataset.i))")
+        last = len(chart.get_attribute("data-x").split()) - 1
+        for _ in range(last - max(marks, default=last)):
+            page.keyboard.press("ArrowLeft")
         page.screenshot(path=DOCS / "tutor.png", full_page=True)
 
         phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)

@@ -4,6 +4,7 @@ Each chart carries its own text alternative (role="img", <title>, <desc>); pages
 visually-hidden summary sentence next to it (see `describe_*`).
 """
 
+import json
 import math
 from collections.abc import Sequence
 from decimal import Decimal
@@ -61,16 +62,17 @@ def bar_chart(bars: Sequence[Bar], *, title: str, description: str) -> SafeStrin
     return _svg("bars", width, height, chart_id, title, description, rows)
 
 
-def _svg(kind, width, height, chart_id, title, description, parts):
+def _svg(kind, width, height, chart_id, title, description, parts, data=""):
     """The chart's <svg> with its title and description as the text alternative."""
     return format_html(
-        '<svg class="chart chart-{}" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-t {}-d" '
+        '<svg class="chart chart-{}" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-t {}-d"{} '
         'preserveAspectRatio="xMinYMin meet"><title id="{}-t">{}</title><desc id="{}-d">{}</desc>{}</svg>',
         kind,
         width,
         height,
         chart_id,
         chart_id,
+        data,
         chart_id,
         title,
         chart_id,
@@ -103,8 +105,9 @@ def line_chart(
 
     A None value (no sessions in that window) breaks the line instead of drawing a false 0%.
     point_titles: {css_key: [text per point]}, shown on hover (SVG <title>); the page gives the
-    same values in a table for the keyboard. marks: [(point index, css class, glyph, text)],
-    vertical lines for events (an alert opened, a note).
+    same values in a table. marks: [(point index, css class, glyph, text)], vertical lines for
+    events (an alert opened, a note). static/js/chart.js reads the data-* attributes (x of each
+    date, the dates, each point's index) and the points' titles for its cursor and readout.
     """
     chart_id = _chart_id("line")
     width, height = 640, 260
@@ -173,9 +176,11 @@ def line_chart(
     for index, css_class, glyph, text in marks:
         parts.append(
             format_html(
-                '<g class="mark {}"><title>{}</title><line x1="{}" x2="{}" y1="{}" y2="{}"></line>'
+                '<g class="mark {}" data-i="{}"><title>{}</title>'
+                '<line x1="{}" x2="{}" y1="{}" y2="{}"></line>'
                 '<text x="{}" y="{}" text-anchor="middle">{}</text></g>',
                 css_class,
+                index,
                 text,
                 x_at(index),
                 x_at(index),
@@ -186,8 +191,12 @@ def line_chart(
                 glyph,
             )
         )
+    # The keyboard and pointer cursor of static/js/chart.js, hidden until it picks a date.
+    parts.append(
+        format_html('<line class="cursor" x1="0" x2="0" y1="{}" y2="{}"></line>', top, height - bottom)
+    )
     radius = 3 if n_points <= 60 else 2
-    for _name, css_key, points in series:
+    for name, css_key, points in series:
         titles = (point_titles or {}).get(css_key) or [""] * len(points)
         segments: list[list[tuple[float, float, str]]] = []
         current: list[tuple[float, float, str]] = []
@@ -197,23 +206,33 @@ def line_chart(
                     segments.append(current)
                 current = []
             else:
-                current.append((x_at(index), y_at(value), titles[index]))
+                # Without a given title: "Mar 3: 7-day rate 12.50%" (the readout drops the date).
+                shown = _fmt(value) if unit == "%" else f"{_number(float(value))}{unit}"
+                text = titles[index] or f"{x_labels[index]}: {name} {shown}"
+                current.append((x_at(index), y_at(value), text, index))
         if current:
             segments.append(current)
         paths = format_html_join(
             "",
             '<path d="{}"></path>',
-            (("M" + " L".join(f"{x},{y}" for x, y, _ in segment),) for segment in segments),
+            (("M" + " L".join(f"{x},{y}" for x, y, *_ in segment),) for segment in segments),
         )
         dots = format_html_join(
             "",
-            '<circle cx="{}" cy="{}" r="{}"><title>{}</title></circle>',
-            ((x, y, radius, text) for segment in segments for x, y, text in segment),
+            '<circle cx="{}" cy="{}" r="{}" data-i="{}"><title>{}</title></circle>',
+            ((x, y, radius, index, text) for segment in segments for x, y, text, index in segment),
         )
         # No aria-label here: a <g> without a role may not carry one (axe aria-allowed-attr); the
         # chart's name and summary are on the <svg>, the values in the page's table.
-        parts.append(format_html('<g class="series series-{}">{}{}</g>', css_key, paths, dots))
-    return _svg("lines", width, height, chart_id, title, description, parts)
+        parts.append(
+            format_html('<g class="series series-{}" data-name="{}">{}{}</g>', css_key, name, paths, dots)
+        )
+    data = format_html(
+        ' data-x="{}" data-dates="{}"',
+        " ".join(str(x_at(index)) for index in range(n_points)),
+        json.dumps(list(x_labels)),
+    )
+    return _svg("lines", width, height, chart_id, title, description, parts, data)
 
 
 def sparkline(values: Sequence[Number | None], *, label: str) -> SafeString:

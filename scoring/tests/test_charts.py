@@ -91,3 +91,25 @@ def test_pct_and_duration():
     assert duration(timedelta(hours=3)) == "3 h"
     assert duration(timedelta(hours=3, minutes=5)) == "3 h 5 min"
     assert duration(timedelta(days=2, hours=4, minutes=1)) == "2 d 4 h"
+
+
+def test_line_chart_carries_the_data_its_keyboard_cursor_reads():
+    svg = charts.line_chart(
+        [
+            ("Risk score", "risk", [Decimal("70"), Decimal("72")]),
+            ("30-day rate", "rate30", [None, Decimal("20")]),
+        ],
+        title="History",
+        description="desc",
+        x_labels=["Mar 2", "Mar 3"],
+        point_titles={"rate30": ["", "Mar 3: 30-day rate 20.00% (4 of 20 sessions)"]},
+        marks=[(1, "mark-opened", "!", "Mar 3: alert opened")],
+        unit="",
+    )
+    assert 'data-x="44.0 624.0" data-dates="[&quot;Mar 2&quot;, &quot;Mar 3&quot;]"' in svg
+    assert '<g class="series series-risk" data-name="Risk score">' in svg
+    # Without a given title a point's title says its date, series and value, as point_label does.
+    assert 'r="3" data-i="0"><title>Mar 2: Risk score 70</title>' in svg
+    assert 'data-i="1"><title>Mar 3: 30-day rate 20.00% (4 of 20 sessions)</title>' in svg
+    assert '<g class="mark mark-opened" data-i="1">' in svg
+    assert '<line class="cursor"' in svg
