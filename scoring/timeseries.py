@@ -134,13 +134,13 @@ def _weekly_trend(*, end, weeks):
 
 
 def rolling_rates(tutor: Tutor, *, now: datetime, weeks: int = TREND_WEEKS) -> dict[int, list]:
-    """{days: [(point, rate)]}: rolling 7/30/90-day tutor reschedule rates at weekly points,
-    oldest first, ending at now (one query)."""
+    """{days: [(point, rate, sessions)]}: rolling 7/30/90-day tutor reschedule rates at weekly
+    points, oldest first, ending at now, with the sessions behind each rate (one query)."""
     points = [now - timedelta(days=7 * k) for k in range(weeks, -1, -1)]
     periods = [(point - timedelta(days=days), point) for point in points for days in WINDOWS]
     series: dict[int, list] = {days: [] for days in WINDOWS}
     for counts in period_counts(Session.objects.filter(tutor=tutor), periods):
-        series[(counts.end - counts.start).days].append((counts.end, counts.rate))
+        series[(counts.end - counts.start).days].append((counts.end, counts.rate, counts.sessions))
     return series
 
 

@@ -44,6 +44,7 @@ from .forms import (
     TutorListForm,
 )
 from .models import Alert, ScoringSettings
+from .rates import WINDOWS
 
 TUTORS_PER_PAGE = 25
 SESSIONS_PER_PAGE = 20
@@ -159,10 +160,15 @@ def tutor_detail(request: HttpRequest, tutor_id: uuid.UUID) -> HttpResponse:
     now = timezone.now()
     thresholds = selectors.thresholds_for(tutor)
     rolling = timeseries.rolling_rates(tutor, now=now)
-    x_labels = [f"{point:%b %-d}" for point, _ in rolling[7]]
-    series = [
-        (f"{days}-day rate", f"rate{days}", [rate for _, rate in rolling[days]]) for days in (7, 30, 90)
-    ]
+    x_labels = [f"{point:%b %-d}" for point, _, _ in rolling[7]]
+    series = [(f"{days}-day rate", f"rate{days}", [rate for _, rate, _ in rolling[days]]) for days in WINDOWS]
+    # Each point's hover/readout text carries the sample size behind the rate.
+    point_titles = {
+        f"rate{days}": [
+            trends.point_label(point, f"{days}-day rate", rate, total) for point, rate, total in rolling[days]
+        ]
+        for days in WINDOWS
+    }
     rolling_summary = charts.describe_rolling(series, thresholds["reschedule"])
     context = {
         "tutor": tutor,
@@ -175,6 +181,7 @@ def tutor_detail(request: HttpRequest, tutor_id: uuid.UUID) -> HttpResponse:
             description=rolling_summary,
             x_labels=x_labels,
             threshold=thresholds["reschedule"],
+            point_titles=point_titles,
         ),
         "rolling_legend": charts.legend(series),
         "rolling_summary": rolling_summary,

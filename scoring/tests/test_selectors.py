@@ -125,7 +125,7 @@ def test_rolling_rates_slide_weekly_windows_over_the_tutors_sessions(make_tutor,
     make_session(other, days_ago=2, status="rescheduled")
 
     series = timeseries.rolling_rates(tutor, now=NOW)
-    assert [point for point, _ in series[7]][-2:] == [NOW - timedelta(days=7), NOW]
+    assert [point for point, _, _ in series[7]][-2:] == [NOW - timedelta(days=7), NOW]
     assert len(series[7]) == 13
     # At NOW: 7 d holds 2 sessions (1 tutor reschedule); 30 d holds 3 (2); 90 d holds 4 (2).
     assert [series[days][-1][1] for days in (7, 30, 90)] == [
@@ -133,6 +133,7 @@ def test_rolling_rates_slide_weekly_windows_over_the_tutors_sessions(make_tutor,
         Decimal("66.67"),
         Decimal("50.00"),
     ]
+    assert [series[days][-1][2] for days in (7, 30, 90)] == [2, 3, 4]  # the sample behind each rate
     # A week earlier: 7 d holds only the day-10 reschedule; 30 d adds nothing older than 37 days.
     assert [series[days][-2][1] for days in (7, 30, 90)] == [
         Decimal("100.00"),

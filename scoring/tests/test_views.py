@@ -408,6 +408,8 @@ def test_tutor_detail_shows_cards_chart_reschedules_reasons_and_alerts(
     assert "Schedule a calendar-planning check-in" in html
     chart = html.split('<svg class="chart chart-lines"')[2].split("</svg>")[0]  # [1]: the history chart
     assert 'role="img"' in chart and "Threshold 15%" in chart
+    today = f"{NOW:%b} {NOW.day}"  # each point says how many sessions its rate stands on
+    assert f"<title>{today}: 30-day rate 33.33% (2 of 6 sessions)</title>" in chart
     assert "Latest rolling rates — 7-day rate: 33.33%; 30-day rate: 33.33%; 90-day rate: 33.33%." in html
     reschedules = html.split("Recent reschedules")[1].split("</table>")[0]
     assert reschedules.index("Family wedding") < reschedules.index("Exam conflict")
