@@ -198,8 +198,8 @@ def line_chart(
     radius = 3 if n_points <= 60 else 2
     for name, css_key, points in series:
         titles = (point_titles or {}).get(css_key) or [""] * len(points)
-        segments: list[list[tuple[float, float, str]]] = []
-        current: list[tuple[float, float, str]] = []
+        segments: list[list[tuple[float, float, str, int]]] = []
+        current: list[tuple[float, float, str, int]] = []
         for index, value in enumerate(points):
             if value is None:
                 if current:
