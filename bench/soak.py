@@ -6,7 +6,7 @@
 Runs the production processes on DATABASE_URL itself (migrated, never dropped): gunicorn
 (2 gthread workers × 4 threads), the scoring qcluster and the mail qcluster (worker-mail), with
 two report recipients and the per-session report mode `all` (every session is mailed: the
-worst case for the mail side; mail goes to the locmem backend). It posts `--rate` completed
+worst case for the mail side; mail goes to Django's dummy backend, which drops it). It posts `--rate` completed
 sessions per second, one per request, at concurrency 4, for `--seconds` (default 10 minutes),
 sampling every second: queued tasks (both queues, from /healthz) and the RSS of the web and
 worker process groups. Then it waits (bounded) until every tutor is scored and every mail sent,
@@ -201,7 +201,13 @@ def main():
 
     setup = [("setup_schedules",), ("shell", "-c", SETUP)]
     with LiveStack(
-        database_url=database_url, scratch=False, redis_url=options.redis_url, setup=setup
+        database_url=database_url,
+        scratch=False,
+        redis_url=options.redis_url,
+        setup=setup,
+        # Mail is rendered, built and handed to a backend that drops it: the locmem backend would
+        # keep every message in the worker's memory, which is not the memory this measures.
+        email_backend="django.core.mail.backends.dummy.EmailBackend",
     ) as stack:
         key = stack.create_api_key(f"soak-{uuid.uuid4().hex[:8]}")
         broker = "redis" if options.redis_url else "orm"
