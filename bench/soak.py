@@ -6,11 +6,11 @@
 Runs the production processes on DATABASE_URL itself (migrated, never dropped): gunicorn
 (2 gthread workers × 4 threads), the scoring qcluster and the mail qcluster (worker-mail), with
 two report recipients and the per-session report mode `all` (every session is mailed: the
-worst case for the mail side; mail goes to Django's dummy backend, which drops it). It posts `--rate` completed
-sessions per second, one per request, at concurrency 4, for `--seconds` (default 10 minutes),
-sampling every second: queued tasks (both queues, from /healthz) and the RSS of the web and
-worker process groups. Then it waits (bounded) until every tutor is scored and every mail sent,
-and prints:
+worst case for the mail side; mail is built, then dropped by Django's dummy backend). It posts
+`--rate` completed sessions per second, one per request, at concurrency 4, for `--seconds`
+(default 10 minutes), sampling every second: queued tasks (both queues, from /healthz) and the
+RSS of the web and worker process trees. Then it waits (bounded) until every tutor is scored
+and every mail sent, and prints:
 
 - requests accepted (202) / answered otherwise;
 - queue depth peak (scoring + mail tasks waiting);
