@@ -19,7 +19,8 @@ from sessions.models import Reschedule, Tutor
 from sessions.schemas import Text, error_details
 
 from . import selectors, timeseries
-from .models import Alert, TutorScore, evidence_why, score_state
+from .explain import evidence_why
+from .models import Alert, TutorScore, score_state
 
 MAX_PAGE_SIZE = 200
 
