@@ -16,7 +16,8 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from scoring.coaching import COMPARISON_DAYS, MIN_SESSIONS, coaching_outcomes, summarize
-from scoring.models import Alert, kind_why
+from scoring.explain import kind_why
+from scoring.models import Alert
 from scoring.timeseries import platform_weekly_trend
 from sessions.models import Tutor
 

@@ -7,9 +7,10 @@ authentication and the JSON error shape come from `sessions.api`.
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from django.http import JsonResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,7 +20,8 @@ from sessions.models import Reschedule, Tutor
 from sessions.schemas import Text, error_details
 
 from . import selectors, timeseries
-from .models import Alert, TutorScore, evidence_why, score_state
+from .explain import evidence_why
+from .models import Alert, TutorScore, score_state
 
 MAX_PAGE_SIZE = 200
 
@@ -30,7 +32,7 @@ SORT_KEYS = {
     "total_sessions_30d": "sessions",
     "name": "name",
 }
-SortParam = Literal[tuple(key for name in SORT_KEYS for key in (name, f"-{name}"))]
+SORT_PARAMS = tuple(key for name in SORT_KEYS for key in (name, f"-{name}"))
 
 
 class TutorListQuery(BaseModel):
@@ -41,7 +43,7 @@ class TutorListQuery(BaseModel):
     risk_level: Literal["low", "medium", "high", "inactive"] | None = None
     is_active: bool | None = None
     search: Annotated[Text, Field(max_length=200)] | None = None  # no NUL: PostgreSQL refuses it
-    sort: SortParam = "-risk_score"
+    sort: Literal[SORT_PARAMS] = "-risk_score"  # type: ignore[valid-type]  # built from SORT_KEYS
     page: Annotated[int, Field(ge=1)] = 1
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 50
 
@@ -52,27 +54,31 @@ class HistoryQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
 
 
-def _query(schema, request):
+Query = TypeVar("Query", bound=BaseModel)
+
+
+def _query(schema: type[Query], request: HttpRequest) -> Query | JsonResponse:
+    """The parsed query string, or the 422 response saying what is wrong with it."""
     try:
-        return schema.model_validate(request.GET.dict()), None
+        return schema.model_validate(request.GET.dict())
     except ValidationError as exc:
-        return None, error_response(422, "validation_error", "Invalid query parameters.", error_details(exc))
+        return error_response(422, "validation_error", "Invalid query parameters.", error_details(exc))
 
 
-def _number(value):
+def _number(value: Decimal | None) -> float | None:
     return float(value) if value is not None else None
 
 
-def _tutor_or_404(tutor_id, queryset=None):
+def _tutor_or_404(tutor_id: uuid.UUID, queryset: QuerySet[Tutor] | None = None) -> Tutor | JsonResponse:
     # `queryset or …` would evaluate the QuerySet (every tutor) just to test its truthiness;
     # get() rather than first(), which would also sort the one row by id.
     try:
-        return (Tutor.objects if queryset is None else queryset).get(pk=tutor_id), None
+        return (Tutor.objects if queryset is None else queryset).get(pk=tutor_id)
     except Tutor.DoesNotExist:
-        return None, error_response(404, "not_found", f"No tutor with id {tutor_id}.")
+        return error_response(404, "not_found", f"No tutor with id {tutor_id}.")
 
 
-def _score_of(tutor):
+def _score_of(tutor: Tutor) -> TutorScore | None:
     try:
         return tutor.score
     except TutorScore.DoesNotExist:
@@ -104,7 +110,7 @@ SUMMARY_FIELDS = (
 PLACEHOLDER_ID = uuid.UUID(int=0)
 
 
-def tutor_summary(row, url):
+def tutor_summary(row: dict[str, Any], url: str) -> dict[str, Any]:
     """The list representation of a tutor, from a `.values(*SUMMARY_FIELDS)` row."""
     summary = {name: row[name] for name in ("name", "email", "is_active")}
     for name in SUMMARY_SCORE_FIELDS:
@@ -122,7 +128,7 @@ def tutor_summary(row, url):
     return {"id": str(row["id"]), **summary, "url": url}
 
 
-def score_detail(score):
+def score_detail(score: TutorScore) -> dict[str, Any]:
     """Everything a score says: windows, rates, flags, risk, reasons, and its thresholds."""
     return {
         "risk_score": _number(score.risk_score),
@@ -166,11 +172,11 @@ def score_detail(score):
 
 
 @api_endpoint("GET")
-def tutor_list(request):
+def tutor_list(request: HttpRequest) -> JsonResponse:
     """GET /api/tutors?risk_level=&is_active=&search=&sort=&page=&page_size= (two queries)."""
-    query, error = _query(TutorListQuery, request)
-    if error:
-        return error
+    query = _query(TutorListQuery, request)
+    if isinstance(query, JsonResponse):
+        return query
     tutors = selectors.tutor_list(
         search=query.search or "",
         risk=query.risk_level or "",
@@ -189,9 +195,9 @@ def tutor_list(request):
     # One reverse() for the page, not one per tutor.
     template = request.build_absolute_uri(reverse("scoring_api:tutor_detail", args=[PLACEHOLDER_ID]))
 
-    def page_url(number):
+    def page_url(number: int) -> str:
         params = request.GET.copy()
-        params["page"] = number
+        params["page"] = str(number)
         return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
     return JsonResponse(
@@ -209,11 +215,11 @@ def tutor_list(request):
 
 
 @api_endpoint("GET")
-def tutor_detail(request, tutor_id):
+def tutor_detail(request: HttpRequest, tutor_id: uuid.UUID) -> JsonResponse:
     """GET /api/tutors/{id}: the tutor, the full current score and the unresolved alerts."""
-    tutor, error = _tutor_or_404(tutor_id, Tutor.objects.select_related("score"))
-    if error:
-        return error
+    tutor = _tutor_or_404(tutor_id, Tutor.objects.select_related("score"))
+    if isinstance(tutor, JsonResponse):
+        return tutor
     score = _score_of(tutor)
     alerts = Alert.objects.filter(tutor=tutor).exclude(status=Alert.Status.RESOLVED).order_by("-opened_at")
     return JsonResponse(
@@ -241,14 +247,14 @@ def tutor_detail(request, tutor_id):
 
 
 @api_endpoint("GET")
-def tutor_history(request, tutor_id):
+def tutor_history(request: HttpRequest, tutor_id: uuid.UUID) -> JsonResponse:
     """GET /api/tutors/{id}/history: recent reschedules and the weekly trend (three queries)."""
-    query, error = _query(HistoryQuery, request)
-    if error:
-        return error
-    tutor, error = _tutor_or_404(tutor_id)
-    if error:
-        return error
+    query = _query(HistoryQuery, request)
+    if isinstance(query, JsonResponse):
+        return query
+    tutor = _tutor_or_404(tutor_id)
+    if isinstance(tutor, JsonResponse):
+        return tutor
     now = timezone.now()
     reschedules = (
         Reschedule.objects.filter(session__tutor=tutor)
@@ -266,7 +272,8 @@ def tutor_history(request, tutor_id):
                     "initiator": reschedule.initiator,
                     "original_time": reschedule.original_time.isoformat(),
                     "new_time": reschedule.new_time.isoformat() if reschedule.new_time else None,
-                    "cancelled_at": reschedule.cancelled_at.isoformat(),
+                    # Null only before the first save, which sets it (a CheckConstraint says so).
+                    "cancelled_at": reschedule.cancelled_at.isoformat(),  # type: ignore[union-attr]
                     "hours_before_session": _number(reschedule.hours_before_session),
                     "is_last_minute": reschedule.is_last_minute,
                     "reason": reschedule.reason,
@@ -279,7 +286,9 @@ def tutor_history(request, tutor_id):
     )
 
 
-def weekly_trend(tutor_id: uuid.UUID, *, now: datetime, weeks: int = timeseries.TREND_WEEKS) -> list[dict]:
+def weekly_trend(
+    tutor_id: uuid.UUID, *, now: datetime, weeks: int = timeseries.TREND_WEEKS
+) -> list[dict[str, Any]]:
     """Per ISO week (Monday, UTC), oldest first, the last `weeks` weeks up to `now` (one query).
 
     sessions: held sessions (completed, rescheduled, no-show) scheduled that week;

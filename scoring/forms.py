@@ -1,10 +1,14 @@
 """Page input of the dashboard: the tutor list's filters, the alert queue's filters, each alert
 action and the bulk actions. A form that changes alerts does so through scoring.alerts."""
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 
 from django import forms
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.template.defaultfilters import pluralize
 
 from tutorscore.text import FreeTextField, without_control_characters
@@ -47,8 +51,9 @@ SEARCH_MAX_LENGTH = 100
 class SearchField(forms.CharField):
     """A search: control characters dropped (noise in a search), stripped, cut to its length."""
 
-    def to_python(self, value) -> str:
-        return without_control_characters(super().to_python(value)).strip()[:SEARCH_MAX_LENGTH]
+    def to_python(self, value: Any) -> str:
+        # `or ""`: the parent returns empty_value for an empty input, which is "" here.
+        return without_control_characters(super().to_python(value) or "").strip()[:SEARCH_MAX_LENGTH]
 
 
 class TutorListForm(forms.Form):
@@ -57,7 +62,7 @@ class TutorListForm(forms.Form):
     q = SearchField(required=False)
     risk = forms.ChoiceField(choices=RISK_FILTERS, required=False)
     status = forms.ChoiceField(choices=STATUS_FILTERS, required=False)
-    window = forms.TypedChoiceField(choices=WINDOW_CHOICES, coerce=int, required=False, empty_value=30)
+    window = forms.TypedChoiceField(choices=WINDOW_CHOICES, coerce=int, required=False)  # empty: DEFAULTS
     sort = forms.ChoiceField(
         choices=[(key, label) for key, (label, _) in selectors.SORTS.items()], required=False
     )
@@ -65,12 +70,12 @@ class TutorListForm(forms.Form):
 
     DEFAULTS = {"q": "", "risk": "", "status": "", "window": 30, "sort": "risk", "order": ""}
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, Any]:
         """Every field's valid value, or its default."""
         self.is_valid()
         return {name: self.cleaned_data.get(name) or default for name, default in self.DEFAULTS.items()}
 
-    def selector_filters(self) -> dict:
+    def selector_filters(self) -> dict[str, Any]:
         """Keyword arguments of selectors.tutor_list."""
         state = self.state()
         return {
@@ -82,7 +87,7 @@ class TutorListForm(forms.Form):
             "active": {"active": True, "inactive": False}.get(state["status"]),
         }
 
-    def sort_columns(self) -> dict[str, dict]:
+    def sort_columns(self) -> dict[str, dict[str, Any]]:
         """Each sortable column's header: whether it sorts the list, its aria-sort, and the order
         a click on it asks for (the other way round when it sorts, else its usual order)."""
         state = self.state()
@@ -112,16 +117,17 @@ class QueueFilterForm(forms.Form):
     assignee = forms.ChoiceField(required=False, label="Assigned to")
     age = forms.ChoiceField(choices=list(selectors.ALERT_AGES.items()), required=False, label="Opened")
 
-    def __init__(self, data, *, staff: list):
+    def __init__(self, data: Mapping[str, Any], *, staff: list[User]) -> None:
         super().__init__(data)
-        self.fields["assignee"].choices = [
+        # Declared as a ChoiceField above: its choices are the staff, known only now.
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = [
             ("", "Anyone"),
             ("mine", "Me"),
             ("none", "Nobody"),
             *[(str(person.pk), person.get_full_name() or person.get_username()) for person in staff],
         ]
 
-    def filters(self, *, user) -> dict:
+    def filters(self, *, user: User) -> dict[str, Any]:
         """Keyword arguments of selectors.queue_alerts; an invalid field falls back to "any"."""
         self.is_valid()
         values = {name: self.cleaned_data.get(name) or "" for name in ("kind", "status", "age")}
@@ -140,28 +146,29 @@ class AlertActionForm(forms.Form):
 
     done = ""  # what the success message says was done
 
-    def __init__(self, data, *, alert: Alert, now: datetime):
+    def __init__(self, data: Mapping[str, Any], *, alert: Alert, now: datetime) -> None:
         super().__init__(data)
         self.alert = alert
         self.now = now
 
     def error_messages(self) -> list[str]:
-        return [message for messages in self.errors.values() for message in messages]
+        return [str(message) for messages in self.errors.values() for message in messages]
 
-    def act(self, *, user) -> None:
+    def act(self, *, user: User) -> None:
         """Raises ValidationError with every message when the input or the transition is refused."""
         if not self.is_valid():
             raise ValidationError(self.error_messages())
-        self.apply(user=user, **self.cleaned_data)
+        self.apply(user=user)
 
-    def apply(self, *, user, **data) -> None:
+    def apply(self, *, user: User) -> None:
+        """Changes the alert with the cleaned input (called by `act` once it is valid)."""
         raise NotImplementedError
 
 
 class AcknowledgeForm(AlertActionForm):
     done = "acknowledged"
 
-    def apply(self, *, user, **data) -> None:
+    def apply(self, *, user: User) -> None:
         alerts.acknowledge(self.alert, user=user)
 
 
@@ -173,14 +180,14 @@ class AssignForm(AlertActionForm):
         error_messages={"invalid_choice": "Choose a staff member to assign."},
     )
 
-    def clean_assignee(self):
+    def clean_assignee(self) -> User | None:
         assignee = self.cleaned_data["assignee"]
         if assignee is None and self.alert.assignee_id is None:  # empty choice: unassign, if assigned
             raise ValidationError("Choose a staff member to assign.")
         return assignee
 
-    def apply(self, *, user, assignee, **data) -> None:
-        alerts.assign(self.alert, assignee=assignee, user=user)  # None: unassign
+    def apply(self, *, user: User) -> None:
+        alerts.assign(self.alert, assignee=self.cleaned_data["assignee"], user=user)  # None: unassign
 
 
 class NoteForm(AlertActionForm):
@@ -193,8 +200,8 @@ class NoteForm(AlertActionForm):
         },
     )
 
-    def apply(self, *, user, text, **data) -> None:
-        alerts.add_note(self.alert, text=text, user=user)
+    def apply(self, *, user: User) -> None:
+        alerts.add_note(self.alert, text=self.cleaned_data["text"], user=user)
 
 
 class ResolveForm(AlertActionForm):
@@ -207,25 +214,26 @@ class ResolveForm(AlertActionForm):
         error_messages={"max_length": f"Keep the note under {NOTE_MAX_LENGTH} characters."},
     )
 
-    def clean_outcome(self):
+    def clean_outcome(self) -> str:
         return self.cleaned_data["outcome"] or Alert.Resolution.BY_HAND
 
-    def apply(self, *, user, outcome, note, **data) -> None:
-        alerts.resolve(self.alert, user=user, note=note, outcome=outcome)
+    def apply(self, *, user: User) -> None:
+        data = self.cleaned_data
+        alerts.resolve(self.alert, user=user, note=data["note"], outcome=data["outcome"])
 
 
 class SnoozeForm(AlertActionForm):
     done = "snoozed"
     until = forms.DateField(error_messages={"required": "Choose a date to snooze until."})
 
-    def clean_until(self):
+    def clean_until(self) -> datetime:
         return snooze_until(self.cleaned_data["until"], now=self.now)
 
-    def apply(self, *, user, until, **data) -> None:
-        alerts.snooze(self.alert, until=until, user=user)
+    def apply(self, *, user: User) -> None:
+        alerts.snooze(self.alert, until=self.cleaned_data["until"], user=user)
 
 
-ACTION_FORMS = {
+ACTION_FORMS: dict[str, type[AlertActionForm]] = {
     "acknowledge": AcknowledgeForm,
     "assign": AssignForm,
     "note": NoteForm,
@@ -247,15 +255,16 @@ class BulkActionForm(forms.Form):
     outcome = forms.ChoiceField(choices=OUTCOME_CHOICES, required=False)
     until = forms.DateField(required=False)
 
-    def __init__(self, data, *, now: datetime):
+    def __init__(self, data: Mapping[str, Any], *, now: datetime) -> None:
         super().__init__(data)
         self.now = now
 
     def error_messages(self) -> list[str]:
-        return [message for messages in self.errors.values() for message in messages]
+        return [str(message) for messages in self.errors.values() for message in messages]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data  # what the parent returns: the fields' cleaned values
         action, scope = data.get("action"), data.get("scope")
         if scope == "selected" and not data.get("alerts"):
             raise ValidationError("Select at least one alert first.")
@@ -267,7 +276,7 @@ class BulkActionForm(forms.Form):
             data["until"] = snooze_until(data["until"], now=self.now)
         return data
 
-    def apply(self, matching, *, user) -> str:
+    def apply(self, matching: QuerySet[Alert], *, user: User) -> str:
         """Acts on the selected alerts, or on all of `matching` (the queue's filtered queryset);
         says what was done. Call after is_valid()."""
         data = self.cleaned_data

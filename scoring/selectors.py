@@ -4,11 +4,15 @@ Functions that depend on the time take `now=` so tests pin it; none loops over r
 inside.
 """
 
-from datetime import UTC, datetime, time, timedelta
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, F, Min, Prefetch, Q, QuerySet
+from django.contrib.auth.models import User
+from django.db.models import Avg, Count, F, Min, Model, Prefetch, Q, QuerySet
 
 from sessions.models import Reschedule, Session, Tutor
 
@@ -18,7 +22,7 @@ from .rates import WINDOWS
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 
 
-def stale_tutors_q():
+def stale_tutors_q() -> Q:
     """Tutors whose sessions changed since their score (or who were never scored)."""
     return Q(sessions_changed_at__isnull=False) & (
         Q(score__isnull=True) | Q(sessions_version__gt=F("score__sessions_version"))
@@ -28,7 +32,7 @@ def stale_tutors_q():
 # --- Overview ---------------------------------------------------------------------------------
 
 
-def overview_stats(*, now):
+def overview_stats(*, now: datetime) -> dict[str, Any]:
     """The overview cards and the risk distribution: three aggregate queries."""
     tutor_stats = Tutor.objects.aggregate(
         active_tutors=Count("pk", filter=Q(is_active=True)),
@@ -72,7 +76,7 @@ def overview_stats(*, now):
     }
 
 
-def most_at_risk(*, limit=10):
+def most_at_risk(*, limit: int = 10) -> list[TutorScore]:
     return list(
         TutorScore.objects.filter(tutor__is_active=True, risk_score__gt=0)
         .select_related("tutor")
@@ -80,7 +84,7 @@ def most_at_risk(*, limit=10):
     )
 
 
-def recent_alerts(*, limit=8):
+def recent_alerts(*, limit: int = 8) -> list[Alert]:
     return list(Alert.objects.select_related("tutor", "tutor__score").order_by("-opened_at")[:limit])
 
 
@@ -103,7 +107,7 @@ def tutor_list(
     sort: str = "risk",
     order: str | None = None,
     active: bool | None = None,
-) -> QuerySet:
+) -> QuerySet[Tutor]:
     """Tutors with their score (LEFT JOIN: unscored tutors are listed too), filtered and sorted:
     the dashboard's list and the API's. `risk`: a risk level, "none" (never scored) or "" (any);
     `active`: None lists everyone, True/False only active/inactive tutors."""
@@ -132,12 +136,12 @@ def tutor_list(
 # --- Tutor detail -----------------------------------------------------------------------------
 
 
-def tutor_with_score(tutor_id):
+def tutor_with_score(tutor_id: uuid.UUID) -> Tutor:
     """The tutor and its score in one query (raises Tutor.DoesNotExist)."""
     return Tutor.objects.select_related("score").get(pk=tutor_id)
 
 
-def thresholds_for(tutor):
+def thresholds_for(tutor: Tutor) -> dict[str, Decimal | int]:
     """The thresholds the tutor's score was judged against, or the current settings if unscored."""
     score = getattr(tutor, "score", None)
     if score is not None:
@@ -156,7 +160,7 @@ def thresholds_for(tutor):
     }
 
 
-def window_cards(tutor):
+def window_cards(tutor: Tutor) -> list[dict[str, Any]]:
     """One card per window: sessions, tutor reschedules, rate (None when unscored)."""
     score = getattr(tutor, "score", None)
     return [
@@ -170,7 +174,7 @@ def window_cards(tutor):
     ]
 
 
-def score_history(tutor, *, start, end, fields):
+def score_history(tutor: Tutor, *, start: date, end: date, fields: Sequence[str]) -> list[dict[str, Any]]:
     """The tutor's daily snapshots from start to end (dates, inclusive), oldest first: one query."""
     return list(
         TutorScoreHistory.objects.filter(tutor=tutor, date__range=(start, end))
@@ -188,7 +192,7 @@ CHART_EVENT_ACTIONS = (
 )
 
 
-def chart_events(tutor, *, start, end):
+def chart_events(tutor: Tutor, *, start: date, end: date) -> list[AlertEvent]:
     """The tutor's alert events on the UTC days start…end, oldest first: one query."""
     return list(
         AlertEvent.objects.filter(
@@ -202,9 +206,11 @@ def chart_events(tutor, *, start, end):
     )
 
 
-def snapshot_scores(tutor_ids, *, days):
+def snapshot_scores(
+    tutor_ids: Iterable[uuid.UUID], *, days: Iterable[date]
+) -> dict[uuid.UUID, dict[date, Decimal]]:
     """{tutor_id: {date: risk score}} of the given tutors on the given days: one query for a page."""
-    found = {}
+    found: dict[uuid.UUID, dict[date, Decimal]] = {}
     rows = TutorScoreHistory.objects.filter(tutor_id__in=tutor_ids, date__in=days).values_list(
         "tutor_id", "date", "risk_score"
     )
@@ -213,7 +219,7 @@ def snapshot_scores(tutor_ids, *, days):
     return found
 
 
-def recent_reschedules(tutor, *, limit=10):
+def recent_reschedules(tutor: Tutor, *, limit: int = 10) -> list[Reschedule]:
     return list(
         Reschedule.objects.filter(session__tutor=tutor)
         .select_related("session")
@@ -221,22 +227,22 @@ def recent_reschedules(tutor, *, limit=10):
     )
 
 
-def session_history(tutor):
+def session_history(tutor: Tutor) -> QuerySet[Session]:
     return Session.objects.filter(tutor=tutor).select_related("reschedule").order_by("-scheduled_time", "id")
 
 
-def alerts_with_events(queryset):
+def alerts_with_events(queryset: QuerySet[Alert]) -> QuerySet[Alert]:
     """Alerts with their people and their event trail (two queries whatever the count)."""
     return queryset.select_related("tutor", "tutor__score", "assignee", "acknowledged_by").prefetch_related(
         Prefetch("events", queryset=AlertEvent.objects.select_related("actor").order_by("created_at"))
     )
 
 
-def tutor_alerts(tutor):
+def tutor_alerts(tutor: Tutor) -> list[Alert]:
     return list(alerts_with_events(Alert.objects.filter(tutor=tutor).order_by("-opened_at")))
 
 
-def emails_about(tutor, *, limit=10):
+def emails_about(tutor: Tutor, *, limit: int = 10) -> list[Model]:
     """Mails sent about this tutor (its own, and alert mails listing one of its alerts), through
     the reverse relation the reports app declares."""
     manager = getattr(tutor, "email_reports", None)
@@ -247,7 +253,7 @@ def emails_about(tutor, *, limit=10):
     return list(mails.only(*fields).order_by("-created_at")[:limit])
 
 
-def alert_assignees():
+def alert_assignees() -> QuerySet[User]:
     """Who an alert can be assigned to: active staff who may act on alerts, through a role, their
     own permissions or as superusers (a queryset, for the assign form too)."""
     can_act = {"codename": "act_on_alert", "content_type__app_label": "scoring"}
@@ -277,7 +283,9 @@ ALERT_AGES = {
 }
 
 
-def queue_alerts(*, now, kind="", status="", assignee="", age=""):
+def queue_alerts(
+    *, now: datetime, kind: str = "", status: str = "", assignee: int | str = "", age: str = ""
+) -> QuerySet[Alert]:
     """Unresolved alerts matching the queue's filters, a plain queryset (bulk actions lock it).
 
     A snoozed alert (snoozed_until after `now`) shows only under "snoozed" and is back in the
@@ -296,7 +304,8 @@ def queue_alerts(*, now, kind="", status="", assignee="", age=""):
     if assignee == "none":
         queryset = queryset.filter(assignee__isnull=True)
     elif assignee:
-        queryset = queryset.filter(assignee_id=assignee)
+        # A filter form's id arrives as text; the lookup converts it as it does any query value.
+        queryset = queryset.filter(assignee_id=assignee)  # type: ignore[misc]
     if age == "day":
         queryset = queryset.filter(opened_at__gt=now - timedelta(days=1))
     elif age == "week":
@@ -306,7 +315,7 @@ def queue_alerts(*, now, kind="", status="", assignee="", age=""):
     return queryset
 
 
-def alert_queue(queryset, *, sort="newest"):
+def alert_queue(queryset: QuerySet[Alert], *, sort: str = "newest") -> QuerySet[Alert]:
     """The queue's page rows: `queryset` (from queue_alerts) sorted, with people and history;
     "severity" puts the riskiest tutors first."""
     if sort == "severity":
@@ -316,7 +325,7 @@ def alert_queue(queryset, *, sort="newest"):
     return alerts_with_events(queryset)
 
 
-def not_a_problem_counts(*, now, days=90) -> list[tuple[str, int]]:
+def not_a_problem_counts(*, now: datetime, days: int = 90) -> list[tuple[str, int]]:
     """(kind label, count) of alerts resolved as "not a problem" in the last `days`, every kind
     listed: the flags people judged false alarms, for whoever tunes the thresholds."""
     counts = dict(

@@ -6,13 +6,16 @@ htmx (`request.htmx`), so every page also works as a plain page load without Jav
 """
 
 import uuid
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +25,7 @@ from django_htmx.http import trigger_client_event
 
 from sessions.models import Tutor
 from tutorscore.lib.views import (
+    StaffRequest,
     permission_required,
     render_page,
     require_permission,
@@ -52,7 +56,7 @@ ALERTS_PER_PAGE = 25
 FALSE_ALARM_DAYS = 90
 
 
-def _poll_seconds():
+def _poll_seconds() -> int:
     return settings.DASHBOARD_POLL_SECONDS
 
 
@@ -60,7 +64,7 @@ def _poll_seconds():
 
 
 @staff_required
-def overview(request: HttpRequest) -> HttpResponse:
+def overview(request: StaffRequest) -> HttpResponse:
     now = timezone.now()
     stats = selectors.overview_stats(now=now)
     trend = timeseries.platform_weekly_trend(now=now)
@@ -99,7 +103,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 # --- Tutor list -------------------------------------------------------------------------------
 
 
-def _with_trends(rows):
+def _with_trends(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row's risk-score sparkline (weekly snapshots, then now) and change on 7 days ago:
     one query for the whole page."""
     today = timezone.now().astimezone(UTC).date()  # snapshots are keyed by UTC day
@@ -117,7 +121,7 @@ def _with_trends(rows):
 
 
 @staff_required
-def tutor_list(request: HttpRequest) -> HttpResponse:
+def tutor_list(request: StaffRequest) -> HttpResponse | StreamingHttpResponse:
     form = TutorListForm(request.GET)
     state = form.state()
     queryset = selectors.tutor_list(**form.selector_filters())
@@ -143,7 +147,7 @@ def tutor_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def tutor_detail(request: HttpRequest, tutor_id: uuid.UUID) -> HttpResponse:
+def tutor_detail(request: StaffRequest, tutor_id: uuid.UUID) -> HttpResponse:
     try:
         tutor = selectors.tutor_with_score(tutor_id)
     except Tutor.DoesNotExist:
@@ -206,7 +210,9 @@ EVENT_MARKS = {
 }
 
 
-def _history_context(request, tutor, *, now, threshold):
+def _history_context(
+    request: HttpRequest, tutor: Tutor, *, now: datetime, threshold: Decimal | int
+) -> dict[str, Any]:
     """The risk-score and rate history chart of the chosen date range, with alert events marked."""
     today = now.astimezone(UTC).date()  # snapshots are keyed by UTC day
     form = trends.HistoryRangeForm(request.GET, today=today)
@@ -230,7 +236,7 @@ def _history_context(request, tutor, *, now, threshold):
             else trends.point_label(point.day, label, value, point.values[sample] if sample else None)
             for point, value in zip(days, values, strict=True)
         ]
-    events = []
+    events: list[dict[str, Any]] = []
     for event in selectors.chart_events(tutor, start=start, end=end):
         css_class, glyph, verb = EVENT_MARKS[event.action]
         day = event.created_at.astimezone(UTC).date()
@@ -282,7 +288,7 @@ def _history_context(request, tutor, *, now, threshold):
 
 
 @staff_required
-def how_scores_work(request: HttpRequest) -> HttpResponse:
+def how_scores_work(request: StaffRequest) -> HttpResponse:
     """The flag rule and the risk score, with the "flags at k of n" tables of the current settings."""
     scoring = ScoringSettings.load()
     context = {
@@ -294,7 +300,7 @@ def how_scores_work(request: HttpRequest) -> HttpResponse:
     return render(request, "scoring/how_scores_work.html", context)
 
 
-def _alert_card_context(now, *, staff=None):
+def _alert_card_context(now: datetime, *, staff: list[User] | None = None) -> dict[str, Any]:
     """What an alert card's actions offer (_alert.html)."""
     return {
         "now": now,
@@ -306,7 +312,7 @@ def _alert_card_context(now, *, staff=None):
 
 
 @staff_required
-def alert_list(request: HttpRequest) -> HttpResponse:
+def alert_list(request: StaffRequest) -> HttpResponse:
     now = timezone.now()
     staff = list(selectors.alert_assignees())
     filters = QueueFilterForm(request.GET, staff=staff)
@@ -327,7 +333,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required("scoring.act_on_alert", "act on alerts")
 @require_POST
-def alert_bulk(request: HttpRequest) -> HttpResponse:
+def alert_bulk(request: StaffRequest) -> HttpResponse:
     """A bulk action on the selected alerts or all matching the filter, then back to the queue."""
     now = timezone.now()
     filters = QueueFilterForm(request.POST, staff=list(selectors.alert_assignees()))
@@ -343,7 +349,7 @@ def alert_bulk(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def coaching_results(request: HttpRequest) -> HttpResponse:
+def coaching_results(request: StaffRequest) -> HttpResponse:
     """Did coaching work: the summary per kind and every acted-on alert's before/after."""
     outcomes = coaching.coaching_outcomes(now=timezone.now())
     context = {
@@ -356,19 +362,19 @@ def coaching_results(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("scoring.export_tutors", "export coaching results")
-def coaching_csv(request: HttpRequest) -> HttpResponse:
+def coaching_csv(request: StaffRequest) -> StreamingHttpResponse:
     """Every acted-on alert's comparison, as the page lists them (formula-safe like the tutor CSV)."""
     return exports.coaching_csv(now=timezone.now())
 
 
 @permission_required("scoring.act_on_alert", "act on alerts")
 @require_POST
-def alert_action(request: HttpRequest, alert_id: uuid.UUID, action: str) -> HttpResponse:
+def alert_action(request: StaffRequest, alert_id: uuid.UUID, action: str) -> HttpResponse:
     """acknowledge / assign / note / resolve: the updated alert card for htmx, a redirect otherwise."""
     now = timezone.now()
     alert = get_object_or_404(Alert.objects.select_related("tutor"), pk=alert_id)
     form = ACTION_FORMS[action](request.POST, alert=alert, now=now)
-    errors = []
+    errors: list[str] = []
     try:
         form.act(user=request.user)
     except ValidationError as error:

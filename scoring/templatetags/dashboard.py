@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django import template
 
-from scoring.models import KIND_CHIPS, kind_why
+from scoring.explain import KIND_CHIPS, kind_why
 from scoring.rates import rate_colour
 
 register = template.Library()

@@ -8,7 +8,8 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from scoring.models import AlertEvent, TutorScoreHistory, evidence_chips, kind_why
+from scoring.explain import evidence_chips, kind_why
+from scoring.models import AlertEvent, TutorScoreHistory
 from scoring.trends import HistoryRangeForm, events_of, sparkline_values, week_change
 from tutorscore.testing import NOW, make_alert, make_score
 

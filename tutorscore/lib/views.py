@@ -5,15 +5,26 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render, resolve_url
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]  # a page, a redirect or a streamed CSV
+
+
+class StaffRequest(HttpRequest):
+    """For type checking only: the request a staff_required view gets, from a logged-in user,
+    with the details django-htmx's middleware sets."""
+
+    user: User
+    htmx: HtmxDetails
 
 
 def staff_required(view: View) -> View:
