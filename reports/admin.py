@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from tutorscore.lib.tasks import enqueue
 
@@ -38,24 +40,24 @@ class EmailReportAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in EmailReport._meta.fields] + ["listed_alerts"]
 
     @admin.display(description="alerts listed")
-    def listed_alerts(self, obj):
+    def listed_alerts(self, obj: EmailReport) -> str:
         alerts = obj.alerts.select_related("tutor").order_by("opened_at", "tutor__name")
         return "; ".join(f"{alert.tutor.name}: {alert.get_kind_display().lower()}" for alert in alerts) or "—"
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: EmailReport | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: EmailReport | None = None) -> bool:
         return False
 
-    def has_resend_permission(self, request):
+    def has_resend_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("reports.resend_email")
 
     @admin.action(description="Resend selected failed mails", permissions=["resend"])
-    def resend_failed(self, request, queryset):
+    def resend_failed(self, request: HttpRequest, queryset: QuerySet[EmailReport]) -> None:
         selected = list(queryset.values_list("pk", flat=True))
         ids = [str(pk) for pk in delivery.resend(selected)]
         if ids:

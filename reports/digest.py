@@ -202,7 +202,7 @@ def digest_context(*, now: datetime) -> dict:
         else:
             (line.new if alert.opened_at > since else line.open).append(alert)
 
-    def section(name):
+    def section(name: str) -> dict:
         rows = [
             {"tutor": lines[pk].tutor, "tutor_url": tutor_url(pk), "text": line_text(lines[pk], now=now)}
             for pk in ids[name]

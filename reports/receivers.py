@@ -8,14 +8,17 @@ scoring that sent the signal; the outbox schedule sends whatever a lost request 
 
 import logging
 import time
+from typing import Any
+from uuid import UUID
 
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from scoring.models import ScoringSettings
+from scoring.models import Alert, ScoringSettings, TutorScore
 from scoring.signals import alert_opened, sessions_scored
+from sessions.models import Session
 
 from . import digest, outbox, tasks
 
@@ -23,10 +26,11 @@ logger = logging.getLogger(__name__)
 
 
 SETTINGS_TTL_SECONDS = 5
-_settings_cache = {"loaded_at": None, "settings": None}
+# {"loaded_at": time.monotonic() value or None, "settings": ScoringSettings or None}
+_settings_cache: dict[str, Any] = {"loaded_at": None, "settings": None}
 
 
-def current_settings():
+def current_settings() -> ScoringSettings:
     """ScoringSettings, re-read at most every few seconds: sessions_scored fires after every
     scoring pass (many a second in a burst), and a settings save clears it at once here."""
     loaded_at = _settings_cache["loaded_at"]
@@ -36,7 +40,9 @@ def current_settings():
 
 
 @receiver(sessions_scored, dispatch_uid="reports.session_report")
-def on_sessions_scored(sender, sessions, scores, **kwargs):
+def on_sessions_scored(
+    sender: object, sessions: list[Session], scores: dict[UUID, TutorScore], **kwargs: object
+) -> None:
     # Decided here, on the scores that cover the sessions, and written in the same transaction as
     # those scores: a report cannot be lost between the two (reports/outbox.py).
     scoring_settings = current_settings()
@@ -59,14 +65,16 @@ def on_sessions_scored(sender, sessions, scores, **kwargs):
 
 
 @receiver(alert_opened, dispatch_uid="reports.alert_mail")
-def on_alert_opened(sender, alert, **kwargs):
+def on_alert_opened(sender: object, alert: Alert, **kwargs: object) -> None:
     # The alert row is the outbox's to-do: the run batches it with the others of its window.
     if current_settings().recipients:
         tasks.request_flush()
 
 
 @receiver(post_save, sender=ScoringSettings, dispatch_uid="reports.digest_time")
-def on_settings_saved(sender, instance, created, **kwargs):
+def on_settings_saved(
+    sender: type[ScoringSettings], instance: ScoringSettings, created: bool, **kwargs: object
+) -> None:
     """The digest schedule follows ScoringSettings.digest_time (setup_schedules creates it)."""
     from django_q.models import Schedule
 

@@ -5,6 +5,8 @@ Thin wrappers around reports.outbox / reports.delivery; each is safe to run twic
 on their unique key and claimed before sending).
 """
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -14,13 +16,13 @@ from tutorscore.lib.tasks import enqueue
 from . import delivery, outbox
 
 
-def flush_outbox():
+def flush_outbox() -> int:
     """Every minute, and after scoring: reclaim, batch alerts, send what is due."""
     release_coalesced(outbox.FLUSH_TASK)  # a kick from now on enqueues a new run
     return outbox.flush(now=timezone.now())
 
 
-def request_flush():
+def request_flush() -> None:
     """Ask the mail cluster for an outbox run soon (coalesced); a broker error is logged: the
     every-minute schedule runs it anyway."""
     enqueue(
@@ -32,12 +34,12 @@ def request_flush():
     )
 
 
-def send_daily_digest():
+def send_daily_digest() -> int:
     """Queue and send today's digest (run daily by the reports.daily_digest schedule)."""
     now = timezone.now()
     return delivery.deliver_reports(outbox.queue_digest(now=now), now=now)
 
 
-def deliver_reports(report_ids):
+def deliver_reports(report_ids: Iterable[object]) -> int:
     """Send rows that were requeued (resend from the log or the admin)."""
     return delivery.deliver_reports(report_ids)

@@ -1,6 +1,8 @@
 """Reports pages: the email log (filter, paginate, resend) and a preview of each kind of mail."""
 
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
 
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
@@ -8,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +20,7 @@ from django.views.decorators.http import require_POST
 from scoring.models import Alert
 from sessions.models import Session, Tutor
 from tutorscore.lib.tasks import enqueue
-from tutorscore.lib.views import permission_required, render_page, staff_required
+from tutorscore.lib.views import StaffRequest, permission_required, render_page, staff_required
 from tutorscore.text import safe_next_url
 
 from . import content, delivery, digest, outbox
@@ -28,11 +30,11 @@ PAGE_SIZE = 50
 PREVIEW_ALERTS = 3
 
 
-def _choice(value, choices):
+def _choice(value: str, choices: Iterable[tuple[str, str]]) -> str:
     return value if value in dict(choices) else ""
 
 
-def _tutor(tutor_id):
+def _tutor(tutor_id: str) -> Tutor | None:
     """The tutor a `?tutor=` filter names, or None (unknown or malformed ids are ignored)."""
     try:
         return Tutor.objects.filter(pk=uuid.UUID(tutor_id)).first()
@@ -41,7 +43,7 @@ def _tutor(tutor_id):
 
 
 @staff_required
-def email_log(request):
+def email_log(request: StaffRequest) -> HttpResponse:
     kind = _choice(request.GET.get("kind", ""), EmailReport.Kind.choices)
     status = _choice(request.GET.get("status", ""), EmailReport.Status.choices)
     tutor = _tutor(request.GET.get("tutor", ""))
@@ -63,7 +65,11 @@ def email_log(request):
         "filter_query": urlencode(
             {
                 key: value
-                for key, value in (("kind", kind), ("status", status), ("tutor", tutor and tutor.pk))
+                for key, value in (
+                    ("kind", kind),
+                    ("status", status),
+                    ("tutor", str(tutor.pk) if tutor else ""),
+                )
                 if value
             }
         ),
@@ -75,7 +81,7 @@ def email_log(request):
 
 @permission_required("reports.resend_email", "resend mail")
 @require_POST
-def resend(request, report_id):
+def resend(request: StaffRequest, report_id: uuid.UUID) -> HttpResponse:
     """Requeue a failed mail; the django-q2 task sends it (never the view)."""
     report = get_object_or_404(EmailReport, pk=report_id)
     requeued = delivery.resend([report.pk])
@@ -94,7 +100,7 @@ def resend(request, report_id):
     return redirect(next_url)
 
 
-def _preview_context(kind, *, now):
+def _preview_context(kind: str, *, now: datetime) -> dict | None:
     """The data a preview of `kind` is rendered from, or None when there is none yet."""
     if kind == EmailReport.Kind.SESSION_REPORT:
         session = (
@@ -103,18 +109,19 @@ def _preview_context(kind, *, now):
             .order_by("-scheduled_time")
             .first()
         )
-        return session and content.session_report_context(session)
+        return content.session_report_context(session) if session else None
     if kind == EmailReport.Kind.ALERT:  # a batch: the latest few alerts
         alerts = list(Alert.objects.select_related("tutor__score").order_by("-opened_at")[:PREVIEW_ALERTS])
-        return alerts and content.alert_context(alerts)
+        return content.alert_context(alerts) if alerts else None
     if not Session.objects.exists():
         return None
     return digest.digest_context(now=now)
 
 
 @staff_required
-@csp_update({"style-src": [UNSAFE_INLINE]})  # the mail's own inline styles, in its srcdoc iframe
-def preview(request, kind):
+# The mail's own inline styles, in its srcdoc iframe (csp types its decorators for one-argument views).
+@csp_update({"style-src": [UNSAFE_INLINE]})  # type: ignore[arg-type]
+def preview(request: HttpRequest, kind: str) -> HttpResponse:
     if kind not in EmailReport.Kind.values:
         raise Http404("No such kind of mail.")
     context = _preview_context(kind, now=timezone.now())

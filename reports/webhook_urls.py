@@ -10,6 +10,8 @@ Events are recorded all or nothing.
 
 import functools
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from anymail.utils import get_anymail_setting, get_request_basic_auth
 from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
@@ -18,7 +20,7 @@ from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import path
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
@@ -41,12 +43,12 @@ def _secrets() -> list[str]:
     return [secret] if isinstance(secret, str) else list(secret)
 
 
-def gated(view):
+def gated(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Wrap an anymail webhook view: 404 unless secured and configured, 401 without the secret."""
 
     @csrf_exempt
     @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         secrets = _secrets()
         if not secrets:
             raise Http404("Tracking webhooks are off: ANYMAIL_WEBHOOK_SECRET is not set.")

@@ -5,14 +5,24 @@ scoring.alerts (which records an AlertEvent for each), never through a raw edit.
 """
 
 import copy
+from typing import Any, Protocol, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from . import alerts, engine
 from .models import Alert, AlertEvent, ScoringSettings, TutorScore, TutorScoreHistory
+
+
+class AlertAction(Protocol):
+    """scoring.alerts.acknowledge / resolve, as the admin calls them."""
+
+    def __call__(self, alert: Alert, *, user: User) -> AlertEvent: ...
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -20,13 +30,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     show_full_result_count = False
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -57,8 +67,9 @@ class ScoringSettingsForm(forms.ModelForm):
         model = ScoringSettings
         fields = [*SCORING_FIELDS, "report_recipients", "session_report_mode", "digest_time"]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors or self.cleaned_data.get("confirm"):
             return cleaned
         if not any(name in self.changed_data for name in SCORING_FIELDS):
@@ -107,14 +118,16 @@ class ScoringSettingsAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ["created_at", "updated_at"]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         settings = ScoringSettings.load()
         return redirect("admin:scoring_scoringsettings_change", settings.pk)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return not ScoringSettings.objects.exists()
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -159,20 +172,23 @@ class TutorScoreHistoryAdmin(ReadOnlyAdmin):
     ordering = ["-date", "tutor__name"]
 
 
+EVENT_FIELDS = ["created_at", "action", "actor", "text"]
+
+
 class AlertEventInline(admin.TabularInline):
     model = AlertEvent
-    fields = ["created_at", "action", "actor", "text"]
-    readonly_fields = fields
+    fields = [*EVENT_FIELDS]
+    readonly_fields = EVENT_FIELDS
     extra = 0
     can_delete = False
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AlertEvent]:
         return super().get_queryset(request).select_related("actor")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -197,31 +213,31 @@ class AlertAdmin(ReadOnlyAdmin):
     actions = ["acknowledge", "resolve"]
 
     @admin.display(description="Resolved by")
-    def resolver(self, alert):
+    def resolver(self, alert: Alert) -> User | str:
         if alert.resolved_by_system:
             return "system"
         return alert.resolved_by or ""
 
-    def _apply(self, request, queryset, action, verb):
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Alert], action: AlertAction, verb: str) -> None:
         done = 0
         for alert in queryset.select_related("tutor"):
             try:
-                action(alert, user=request.user)
+                action(alert, user=cast(User, request.user))  # the admin serves logged-in staff only
             except ValidationError as error:
                 self.message_user(request, f"{alert}: {' '.join(error.messages)}", messages.WARNING)
             else:
                 done += 1
         self.message_user(request, f"{verb} {done} alert(s).", messages.SUCCESS)
 
-    def has_act_on_alert_permission(self, request):
+    def has_act_on_alert_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("scoring.act_on_alert")
 
     @admin.action(description="Acknowledge selected alerts", permissions=["act_on_alert"])
-    def acknowledge(self, request, queryset):
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         self._apply(request, queryset, alerts.acknowledge, "Acknowledged")
 
     @admin.action(description="Resolve selected alerts", permissions=["act_on_alert"])
-    def resolve(self, request, queryset):
+    def resolve(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         self._apply(request, queryset, alerts.resolve, "Resolved")
 
 

@@ -1,6 +1,8 @@
 """Daily score history: one snapshot row per tutor and day, for trends and audit."""
 
-from datetime import UTC, timedelta
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -22,7 +24,7 @@ SNAPSHOT_FIELDS = [
 ]
 
 
-def _upsert(rows, *, day, now):
+def _upsert(rows: Iterable[dict[str, Any]], *, day: date, now: datetime) -> int:
     history = [
         TutorScoreHistory(tutor_id=row["tutor_id"], date=day, created_at=now, updated_at=now, **row["fields"])
         for row in rows
@@ -36,7 +38,7 @@ def _upsert(rows, *, day, now):
     return len(history)
 
 
-def snapshot_scores(*, now=None):
+def snapshot_scores(*, now: datetime | None = None) -> int:
     """Copy every current TutorScore into the history row of now's (UTC) date; re-running the
     same day overwrites that day's rows (idempotent). Returns the number of rows written."""
     now = now or timezone.now()
@@ -47,7 +49,9 @@ def snapshot_scores(*, now=None):
     return _upsert(rows, day=now.astimezone(UTC).date(), now=now)
 
 
-def backfill_history(*, days, now=None, settings=None):
+def backfill_history(
+    *, days: int, now: datetime | None = None, settings: ScoringSettings | None = None
+) -> int:
     """Fill the last `days` days of history by scoring every tutor as of each past day's end.
 
     For demos and for a fresh deployment, so trend charts have data on day one. Existing rows of

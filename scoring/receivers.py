@@ -10,7 +10,13 @@ from .models import ScoringSettings
 
 
 @receiver(post_save, sender=ScoringSettings, dispatch_uid="scoring.settings_changed")
-def settings_changed(sender, instance, created, raw=False, **kwargs):
+def settings_changed(
+    sender: type[ScoringSettings],
+    instance: ScoringSettings,
+    created: bool,
+    raw: bool = False,
+    **kwargs: object,
+) -> None:
     """New thresholds or weights: rescore every tutor once the change is committed."""
     if raw or created:  # loaddata, or the default row appearing on first load: nothing changed
         return

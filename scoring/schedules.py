@@ -8,7 +8,7 @@ from django_q.models import Schedule
 SNAPSHOT_AT = time(23, 55)  # UTC; the day's last snapshot is that day's history row
 
 
-def next_daily_run(at, *, now=None):
+def next_daily_run(at: time, *, now: datetime | None = None) -> datetime:
     """The next UTC datetime at time-of-day `at`, strictly after now."""
     now = (now or timezone.now()).astimezone(UTC)
     candidate = datetime.combine(now.date(), at, tzinfo=UTC)

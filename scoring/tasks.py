@@ -7,7 +7,8 @@ Nothing is lost beyond that either: the 5-minute sweep rescores every stale tuto
 
 import logging
 import uuid
-from datetime import timedelta
+from collections.abc import Collection, Iterable, Iterator
+from datetime import datetime, timedelta
 from itertools import chain, islice
 
 from django.db import transaction
@@ -30,7 +31,9 @@ STALE_FULL_RECOMPUTE = 5000
 PROCESS_TASK = "scoring.tasks.process_sessions"
 
 
-def schedule_retry(func, args, *, attempt, now=None):
+def schedule_retry(
+    func: str, args: Iterable[object], *, attempt: int, now: datetime | None = None
+) -> Schedule | None:
     """Schedule run `attempt + 1` of task `func` (dotted path); None once MAX_ATTEMPTS is reached."""
     if attempt >= MAX_ATTEMPTS:
         logger.error("%s failed %d times, giving up (the stale sweep will catch up): %r", func, attempt, args)
@@ -55,7 +58,7 @@ COALESCE_WINDOW = timedelta(minutes=30)
 COALESCE_LIMIT = 2000  # after a bulk load: leave the rest to the sweep's full recompute
 
 
-def stale_tutor_ids(tutor_ids=None):
+def stale_tutor_ids(tutor_ids: Iterable[uuid.UUID] | None = None) -> list[uuid.UUID]:
     """Tutors without a score, or whose sessions changed since the version their score saw."""
     tutors = Tutor.objects.filter(STALE).order_by()
     if tutor_ids is not None:
@@ -63,7 +66,7 @@ def stale_tutor_ids(tutor_ids=None):
     return list(tutors.values_list("id", flat=True))
 
 
-def recently_stale_tutor_ids(*, now=None):
+def recently_stale_tutor_ids(*, now: datetime | None = None) -> list[uuid.UUID]:
     """Tutors that went stale within COALESCE_WINDOW (at most COALESCE_LIMIT, oldest change
     first), read through the sessions_changed_at index."""
     now = now or timezone.now()
@@ -85,7 +88,9 @@ ANNOUNCE_OVERLAP = timedelta(seconds=10)
 ANNOUNCE_CHUNK = 2000  # sessions per signal: after an outage or a bulk load there can be many
 
 
-def newly_covered_sessions(previous_calculations, tutor_ids):
+def newly_covered_sessions(
+    previous_calculations: dict[uuid.UUID, datetime], tutor_ids: Collection[uuid.UUID]
+) -> Iterator[Session]:
     """Sessions of these tutors that changed since (about) the score each had before rescoring:
     all of them for a tutor never scored. `previous_calculations` is {tutor_id: last_calculated_at}.
     Yields them, read in chunks."""
@@ -103,7 +108,14 @@ def newly_covered_sessions(previous_calculations, tutor_ids):
                 yield session
 
 
-def rescore_and_announce(stale, *, sessions=(), everyone=False, now=None, newer_only=False):
+def rescore_and_announce(
+    stale: Collection[uuid.UUID],
+    *,
+    sessions: Collection[Session] = (),
+    everyone: bool = False,
+    now: datetime | None = None,
+    newer_only: bool = False,
+) -> int:
     """Rescore the `stale` tutors (`everyone`: every tutor), and send `sessions_scored` for
     `sessions` and for every session a new score covers for the first time, in the same
     transaction: what a receiver writes (the mail outbox) commits with the score or not at all,
@@ -128,12 +140,12 @@ def rescore_and_announce(stale, *, sessions=(), everyone=False, now=None, newer_
     return scored
 
 
-def announce(sessions, scores):
+def announce(sessions: Iterable[Session], scores: dict[uuid.UUID, TutorScore]) -> None:
     """Send `sessions_scored` once for these sessions, with their tutors' fresh scores."""
-    sessions = [session for session in sessions if session.tutor_id in scores]  # deleted tutors: none
-    if not sessions:
+    known = [session for session in sessions if session.tutor_id in scores]  # deleted tutors: none
+    if not known:
         return
-    for session in sessions:
+    for session in known:
         score = scores[session.tutor_id]
         score.tutor = session.tutor
         # With the ingest and mail lines, this follows one session from the API to its mails.
@@ -144,49 +156,47 @@ def announce(sessions, scores):
             score.risk_level,
             score.risk_score,
         )
-    for receiver, result in sessions_scored.send_robust(sender=Session, sessions=sessions, scores=scores):
+    for receiver, result in sessions_scored.send_robust(sender=Session, sessions=known, scores=scores):
         if isinstance(result, Exception):
             logger.error(
-                "sessions_scored receiver %r failed for %d sessions: %r", receiver, len(sessions), result
+                "sessions_scored receiver %r failed for %d sessions: %r", receiver, len(known), result
             )
 
 
-def _is_stale(tutor, score):
+def _is_stale(tutor: Tutor, score: TutorScore | None) -> bool:
     # The STALE rule, in Python, for tutors and scores already loaded.
     return score is None or tutor.sessions_version > score.sessions_version
 
 
-def process_sessions(session_ids, *, attempt=1):
+def process_sessions(session_ids: Iterable[uuid.UUID | str], *, attempt: int = 1) -> int:
     """After ingest: rescore the stale tutors of these sessions, together with every other tutor
     that went stale recently (coalesced, set-based), then send `sessions_scored` for these sessions
     and every session the new scores cover for the first time. Running it twice rescores nothing
     the second time. Under a burst the tasks behind the first one find their tutors fresh: two
     queries, then the signals."""
     release_coalesced(PROCESS_TASK)  # from here on, a new ingest enqueues a new task
-    session_ids = [str(session_id) for session_id in session_ids]
+    ids = [str(session_id) for session_id in session_ids]
     try:
-        sessions = list(
-            Session.objects.filter(pk__in=session_ids).select_related("tutor__score", "reschedule")
-        )
+        sessions = list(Session.objects.filter(pk__in=ids).select_related("tutor__score", "reschedule"))
         tutors = {session.tutor_id: session.tutor for session in sessions}
         # A tutor never scored has no `score`: the reverse accessor raises an AttributeError.
         scores = {tutor_id: getattr(tutor, "score", None) for tutor_id, tutor in tutors.items()}
         stale = {tutor_id for tutor_id, tutor in tutors.items() if _is_stale(tutor, scores[tutor_id])}
         # Always, even for no session: a coalesced task stands for the ingests that did not enqueue.
-        stale = sorted(stale.union(recently_stale_tutor_ids()))
-        if stale:
-            rescored = rescore_and_announce(stale, sessions=sessions, newer_only=True)
+        stale_ids = sorted(stale.union(recently_stale_tutor_ids()))
+        if stale_ids:
+            rescored = rescore_and_announce(stale_ids, sessions=sessions, newer_only=True)
         else:
             rescored = 0
             announce(sessions, {tutor_id: score for tutor_id, score in scores.items() if score})
     except Exception:
-        schedule_retry(PROCESS_TASK, [session_ids], attempt=attempt)
+        schedule_retry(PROCESS_TASK, [ids], attempt=attempt)
         raise
     logger.info("process_sessions: %d sessions, %d tutors rescored", len(sessions), rescored)
     return rescored
 
 
-def rescore_stale(*, attempt=1):
+def rescore_stale(*, attempt: int = 1) -> int:
     """The 5-minute sweep: rescore every tutor whose sessions changed since its score, and
     announce the sessions a lost processing task never announced."""
     try:
@@ -202,7 +212,7 @@ def rescore_stale(*, attempt=1):
     return scored
 
 
-def recompute_all_task(*, attempt=1):
+def recompute_all_task(*, attempt: int = 1) -> int:
     """Hourly (and after a settings change): rescore every tutor, since windows slide with time."""
     try:
         return rescore_and_announce(stale_tutor_ids(), everyone=True)
@@ -211,7 +221,7 @@ def recompute_all_task(*, attempt=1):
         raise
 
 
-def snapshot_history(*, attempt=1):
+def snapshot_history(*, attempt: int = 1) -> int:
     """Nightly: refresh every score, then write today's history snapshot."""
     try:
         now = timezone.now()

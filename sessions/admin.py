@@ -3,9 +3,12 @@
 Every session or reschedule saved or deleted here marks its tutor for rescoring (sessions/signals.py).
 """
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -13,6 +16,11 @@ from django.utils.html import format_html
 from . import ingest
 from .models import ApiKey, Reschedule, Session, Tutor
 from .rescheduling import LAST_MINUTE_HOURS, fill_derived_fields
+
+if TYPE_CHECKING:  # the stubs' name for what get_fields returns (a list of names or of groups)
+    from django.contrib.admin.options import _FieldGroups
+
+M = TypeVar("M", bound=Model)
 
 
 @admin.register(Tutor)
@@ -25,17 +33,19 @@ class TutorAdmin(admin.ModelAdmin):
     fields = ["id", "name", "email", "is_active", *readonly_fields]
     show_full_result_count = False  # one COUNT(*) per page is enough on large tables
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Tutor | None = None
+    ) -> list[str] | tuple[str, ...]:
         # The id is the platform's tutor id: settable on creation, fixed afterwards.
         return [*self.readonly_fields, "id"] if obj else self.readonly_fields
 
     @admin.display(description="Sessions")
-    def sessions_link(self, tutor):
+    def sessions_link(self, tutor: Tutor) -> str:
         url = reverse("admin:tutoring_session_changelist") + f"?tutor__id__exact={tutor.pk}"
         return format_html('<a href="{}">sessions</a>', url)
 
 
-def search_by_tutor_or_student(queryset, search_term, *, prefix):
+def search_by_tutor_or_student(queryset: QuerySet[M], search_term: str, *, prefix: str) -> QuerySet[M]:
     """Rows of tutors whose name contains the term (or e-mail is it), or of that exact student id.
 
     Matching the few thousand tutors first lets the database use the (tutor, time) index; a
@@ -49,8 +59,9 @@ def search_by_tutor_or_student(queryset, search_term, *, prefix):
 
 
 class SessionForm(forms.ModelForm):
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         # Apply Session.apply_defaults() before the database constraints are checked, so a
         # no-show without "by" means the tutor and other statuses drop a stale no_show_by.
         status = cleaned.get("status")
@@ -62,8 +73,9 @@ class SessionForm(forms.ModelForm):
 
 
 class RescheduleForm(forms.ModelForm):
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("original_time"):
             # Derive reason_code and cancelled_at as Reschedule.save() would, before the
             # database constraints are validated (cancelled_at must be set, the code valid).
@@ -88,7 +100,7 @@ class RescheduleInline(admin.StackedInline):
     form = RescheduleForm
     extra = 0
     max_num = 1
-    fields = RESCHEDULE_FIELDS
+    fields = [*RESCHEDULE_FIELDS]
     readonly_fields = ["hours_before_session", "created_at"]
 
 
@@ -115,11 +127,15 @@ class SessionAdmin(admin.ModelAdmin):
     inlines = [RescheduleInline]
     show_full_result_count = False
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Session | None = None
+    ) -> list[str] | tuple[str, ...]:
         # The id is the platform's session id: settable on creation, fixed afterwards.
         return [*self.readonly_fields, "id"] if obj else self.readonly_fields
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Session], search_term: str
+    ) -> tuple[QuerySet[Session], bool]:
         return search_by_tutor_or_student(queryset, search_term, prefix=""), False
 
 
@@ -127,10 +143,10 @@ class LastMinuteFilter(admin.SimpleListFilter):
     title = "last-minute"
     parameter_name = "last_minute"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("yes", f"Less than {LAST_MINUTE_HOURS} h before"), ("no", f"{LAST_MINUTE_HOURS} h or more")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Reschedule]) -> QuerySet[Reschedule]:
         last_minute = Q(hours_before_session__lt=LAST_MINUTE_HOURS)
         if self.value() == "yes":
             return queryset.filter(last_minute)
@@ -161,15 +177,17 @@ class RescheduleAdmin(admin.ModelAdmin):
     readonly_fields = ["hours_before_session", "created_at"]
     show_full_result_count = False
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Reschedule], search_term: str
+    ) -> tuple[QuerySet[Reschedule], bool]:
         return search_by_tutor_or_student(queryset, search_term, prefix="session__"), False
 
     @admin.display(description="Tutor", ordering="session__tutor__name")
-    def tutor(self, reschedule):
+    def tutor(self, reschedule: Reschedule) -> Tutor:
         return reschedule.session.tutor
 
     @admin.display(description="Last-minute", boolean=True)
-    def is_last_minute(self, reschedule):
+    def is_last_minute(self, reschedule: Reschedule) -> bool:
         return reschedule.is_last_minute
 
 
@@ -177,10 +195,10 @@ class ActiveKeyFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("active", "Active"), ("revoked", "Revoked")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
         if self.value() in ("active", "revoked"):
             return queryset.filter(revoked_at__isnull=self.value() == "active")
         return queryset
@@ -195,19 +213,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     search_fields = ["name", "prefix"]
     actions = ["revoke"]
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> "_FieldGroups":
         if obj is None:
             return ["name"]
         return ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         return [] if obj is None else ["prefix", "created_at", "last_used_at", "revoked_at"]
 
     @admin.display(boolean=True, description="Active")
-    def is_active(self, api_key):
+    def is_active(self, api_key: ApiKey) -> bool:
         return api_key.is_active
 
-    def save_model(self, request, obj, form, change):
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         raw_key = None if change else obj.assign_new_key()
         super().save_model(request, obj, form, change)
         if raw_key:
@@ -218,6 +236,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
             )
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
-    def revoke(self, request, queryset):
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)

@@ -19,11 +19,14 @@ Every write keeps the flags of the pairs it touches up to date, in its own trans
 QuerySet.update) or that old code made during a deploy (repair).
 """
 
+import uuid
 from collections import defaultdict
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from itertools import groupby
+from typing import Any, cast
 
-from django.db import transaction
+from django.db import models, transaction
 
 from .models import COUNTED_STATUSES, Session, Tutor
 from .sql import fetch, matching_rows
@@ -31,8 +34,12 @@ from .sql import fetch, matching_rows
 FOLLOW_UP_DAYS = 14
 NOT_FIRST = (False, False)
 
+Pair = tuple[uuid.UUID, str]  # (tutor_id, student_id)
+Flags = tuple[bool, bool]  # (is_first_session, first_session_retained)
+Changes = dict[Flags, list[uuid.UUID]]  # {flags: ids of the sessions to set them on}
 
-def pair_flags(sessions):
+
+def pair_flags(sessions: Iterable[tuple[uuid.UUID, str, datetime]]) -> dict[uuid.UUID, Flags]:
     """{session id: (is_first_session, first_session_retained)} for the sessions of ONE pair,
     given as (id, status, scheduled_time) tuples in any order."""
     sessions = list(sessions)
@@ -53,11 +60,13 @@ PAIR_COLUMNS = ("tutor_id", "student_id", "id", "status", "scheduled_time")
 FLAG_FIELDS = ["is_first_session", "first_session_retained"]
 
 
-def _changes(rows_by_pair, incoming=None):
+def _changes(
+    rows_by_pair: Iterable[Iterable[tuple[Any, ...]]], incoming: dict[uuid.UUID, Session] | None = None
+) -> Changes:
     """{flags: [ids]} of the stored sessions whose flags differ from what their pair implies; the
     flags of `incoming` sessions ({id: Session}, about to be written) are set on them instead."""
     incoming = incoming or {}
-    changes = defaultdict(list)
+    changes: Changes = defaultdict(list)
     for rows in rows_by_pair:
         rows = list(rows)
         flags = pair_flags(row[2:5] for row in rows)
@@ -72,16 +81,16 @@ def _changes(rows_by_pair, incoming=None):
     return changes
 
 
-def write_changes(changes, *, model=Session, chunk_size=5000):
+def write_changes(changes: Changes, *, model: type[models.Model] = Session, chunk_size: int = 5000) -> None:
     """Store what plan_pairs returned: one UPDATE per combination of flags (at most three)."""
     for (is_first, retained), ids in changes.items():
         for start in range(0, len(ids), chunk_size):
-            model.objects.filter(pk__in=ids[start : start + chunk_size]).update(
+            model._default_manager.filter(pk__in=ids[start : start + chunk_size]).update(
                 is_first_session=is_first, first_session_retained=retained
             )
 
 
-def plan_pairs(pairs, incoming=()):
+def plan_pairs(pairs: Iterable[Pair], incoming: Iterable[Session] = ()) -> Changes:
     """Work out the flags of every session of these (tutor_id, student_id) pairs, in one SELECT.
 
     `incoming` are Session objects about to be written, new or changed versions of stored rows.
@@ -89,44 +98,49 @@ def plan_pairs(pairs, incoming=()):
     written once, flagged. Returns {flags: [ids]} for the other, stored sessions whose flags change.
     The caller must hold the pairs' tutors locked (Tutor.mark_changed) to see concurrent writes.
     """
-    pairs = set(pairs)
-    if not pairs:
+    wanted = set(pairs)
+    if not wanted:
         return {}
-    incoming = {session.pk: session for session in incoming}
-    fields = [Session._meta.get_field(name) for name in (*PAIR_COLUMNS, *FLAG_FIELDS)]
+    by_id = {session.pk: session for session in incoming}
+    fields = [cast(models.Field, Session._meta.get_field(name)) for name in (*PAIR_COLUMNS, *FLAG_FIELDS)]
     # The exact pairs, not a tutor list and a student list: those also matched every other
     # pair they combine into (12 times the rows for a batch of 1,000).
-    where, params = matching_rows(["tutor_id", "student_id"], fields[:2], pairs)
+    where, params = matching_rows(["tutor_id", "student_id"], fields[:2], wanted)
     rows = fetch(
         f"SELECT {', '.join(field.column for field in fields)} FROM sessions WHERE {where}", params, fields
     )
-    by_pair = defaultdict(list)
+    by_pair: defaultdict[Pair, list[tuple[Any, ...]]] = defaultdict(list)
     for row in rows:
-        if row[2] not in incoming:  # a stored row about to change is replaced
+        if row[2] not in by_id:  # a stored row about to change is replaced
             by_pair[row[:2]].append(row)
-    for session in incoming.values():
+    for session in by_id.values():
         pair = (session.tutor_id, session.student_id)
-        if pair in pairs:
+        if pair in wanted:
             by_pair[pair].append((*pair, session.pk, session.status, session.scheduled_time))
-    return _changes(by_pair.values(), incoming)
+    return _changes(by_pair.values(), by_id)
 
 
-def refresh_pairs(pairs):
+def refresh_pairs(pairs: Iterable[Pair]) -> None:
     """Bring the flags of every stored session of these pairs up to date (after a write)."""
     write_changes(plan_pairs(pairs))
 
 
-def backfill(model):
+def backfill(model: type[models.Model]) -> None:
     """Set the flags of every session, pair after pair (the migration that added them)."""
     rows = (
-        model.objects.order_by("tutor_id", "student_id")
+        model._default_manager.order_by("tutor_id", "student_id")
         .values_list(*PAIR_COLUMNS, *FLAG_FIELDS)
         .iterator(chunk_size=10_000)
     )
     write_changes(_changes(rows for _, rows in groupby(rows, key=lambda row: row[:2])), model=model)
 
 
-def repair(*, since=None, chunk_size=500, progress=None):
+def repair(
+    *,
+    since: datetime | None = None,
+    chunk_size: int = 500,
+    progress: Callable[[int, int, int], object] | None = None,
+) -> tuple[int, int]:
     """Re-derive the flags of every pair (or of the pairs with a session written since `since`),
     a chunk of tutors per transaction with those tutors locked, so live ingests wait their turn
     instead of racing it. Tutors whose flags were wrong are marked for rescoring.

@@ -94,6 +94,8 @@ class Session(models.Model):
     platform_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # (tutor_id, student_id) as stored before a save, or None: set by signals.remember_stored_pair.
+    _stored_pair: tuple[uuid.UUID, str] | None
 
     class Meta:
         db_table = "sessions"

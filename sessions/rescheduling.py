@@ -1,7 +1,12 @@
 """Derived reschedule fields, computed in one place for every write path."""
 
 import re
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # models imports this module
+    from .models import Reschedule
 
 LAST_MINUTE_HOURS = 24
 
@@ -24,7 +29,7 @@ REASON_KEYWORDS = [
 _COMPILED = [(code, re.compile(pattern, re.IGNORECASE)) for code, pattern in REASON_KEYWORDS]
 
 
-def classify_reason(text):
+def classify_reason(text: str | None) -> str:
     """Map free-text reschedule reasons to a reason code by keyword rules; `other` when none match."""
     for code, pattern in _COMPILED:
         if text and pattern.search(text):
@@ -32,13 +37,13 @@ def classify_reason(text):
     return "other"
 
 
-def hours_before_session(original_time, cancelled_at):
+def hours_before_session(original_time: datetime, cancelled_at: datetime) -> Decimal:
     """(original_time − cancelled_at) in hours, 2 decimals; negative when asked after the start."""
     seconds = Decimal((original_time - cancelled_at).total_seconds())
     return (seconds / Decimal(3600)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def fill_derived_fields(reschedule, *, received_at):
+def fill_derived_fields(reschedule: "Reschedule", *, received_at: datetime) -> "Reschedule":
     """Fill reason_code (when the platform sent none), cancelled_at and hours_before_session."""
     if not reschedule.reason_code:
         reschedule.reason_code = classify_reason(reschedule.reason)

@@ -4,6 +4,8 @@ and, for a session, brings the first-session flags of its pair up to date.
 Bulk writes skip signals; the ingest and generator code does both itself.
 """
 
+from typing import Any
+
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
@@ -12,7 +14,7 @@ from .models import Reschedule, Session, Tutor
 
 
 @receiver(pre_save, sender=Session)
-def remember_stored_pair(sender, instance, **kwargs):
+def remember_stored_pair(sender: type[Session], instance: Session, **kwargs: Any) -> None:
     # A save may move the session to another tutor or student: that pair changes too.
     instance._stored_pair = (
         Session.objects.filter(pk=instance.pk).values_list("tutor_id", "student_id").first()
@@ -20,17 +22,18 @@ def remember_stored_pair(sender, instance, **kwargs):
 
 
 @receiver([post_save, post_delete], sender=Session)
-def session_changed(sender, instance, **kwargs):
+def session_changed(sender: type[Session], instance: Session, **kwargs: Any) -> None:
     pairs = {(instance.tutor_id, instance.student_id)}
-    if getattr(instance, "_stored_pair", None):
-        pairs.add(instance._stored_pair)
+    stored = getattr(instance, "_stored_pair", None)  # unset on a delete
+    if stored:
+        pairs.add(stored)
     # mark_changed locks the tutors before the pairs are read, as the ingest does.
     Tutor.mark_changed(tutor_id for tutor_id, _ in pairs)
     refresh_pairs(pairs)
 
 
 @receiver([post_save, post_delete], sender=Reschedule)
-def reschedule_changed(sender, instance, **kwargs):
+def reschedule_changed(sender: type[Reschedule], instance: Reschedule, **kwargs: Any) -> None:
     tutor_id = Session.objects.filter(pk=instance.session_id).values_list("tutor_id", flat=True).first()
     if tutor_id:
         Tutor.mark_changed([tutor_id])

@@ -17,6 +17,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 PROFILES = {
     # profile: (share of tutors, reschedule probability, no-show probability)
@@ -36,11 +37,11 @@ REASONS = [
 TUTOR_SHARE_OF_RESCHEDULES = 0.982
 
 
-def _draw_uuid(source):
+def _draw_uuid(source: random.Random) -> uuid.UUID:
     return uuid.UUID(int=source.getrandbits(128), version=4)
 
 
-def iso(moment):
+def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -50,20 +51,22 @@ class SimulatedTutor:
     name: str
     email: str
     profile: str
-    students: list
+    students: list[str]
 
 
 @dataclass(order=True)
 class FollowUp:
     due: datetime
     sequence: int
-    payload: dict = field(compare=False)
+    payload: dict[str, Any] = field(compare=False)
 
 
 class PlatformSimulator:
     """Yields session payloads: new sessions, and follow-ups of earlier ones as they fall due."""
 
-    def __init__(self, *, seed=42, tutors=50, lead_seconds=20, run=None):
+    def __init__(
+        self, *, seed: int = 42, tutors: int = 50, lead_seconds: float = 20, run: object = None
+    ) -> None:
         # A string seed of its own: generate_data's Random(seed) draws other tutor ids.
         tutor_random = random.Random(f"simulate_platform tutors {seed}")
         self.tutors = [self._tutor(tutor_random, index, seed) for index in range(tutors)]
@@ -71,11 +74,11 @@ class PlatformSimulator:
             f"simulate_platform sessions {seed} {uuid.uuid4() if run is None else run}"
         )
         self.lead_seconds = lead_seconds
-        self.pending = []  # heap of FollowUp
+        self.pending: list[FollowUp] = []  # a heap
         self.sequence = itertools.count()
 
     @staticmethod
-    def _tutor(tutor_random, index, seed):
+    def _tutor(tutor_random: random.Random, index: int, seed: int) -> SimulatedTutor:
         draw, cumulative = tutor_random.random(), 0.0
         profile = "high"
         for name, (share, _reschedule, _no_show) in PROFILES.items():
@@ -93,14 +96,14 @@ class PlatformSimulator:
             students=students,
         )
 
-    def next_payload(self, *, now):
+    def next_payload(self, *, now: datetime) -> dict[str, Any]:
         """The next thing the platform posts at `now`: a due follow-up first, else a new session."""
         if self.pending and self.pending[0].due <= now:
             follow_up = heapq.heappop(self.pending)
             return self._finish(follow_up.payload, now=now)
         return self._schedule(now=now)
 
-    def _schedule(self, *, now):
+    def _schedule(self, *, now: datetime) -> dict[str, Any]:
         tutor = self.random.choice(self.tutors)
         scheduled_time = now + timedelta(seconds=self.random.uniform(2, self.lead_seconds))
         payload = {
@@ -126,7 +129,7 @@ class PlatformSimulator:
         heapq.heappush(self.pending, FollowUp(due, next(self.sequence), {**payload, "status": fate}))
         return payload
 
-    def _finish(self, payload, *, now):
+    def _finish(self, payload: dict[str, Any], *, now: datetime) -> dict[str, Any]:
         payload = dict(payload)
         if payload["status"] == "completed":
             scheduled_time = datetime.fromisoformat(payload["scheduled_time"])

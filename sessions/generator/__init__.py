@@ -46,6 +46,8 @@ the end of the same transaction; bulk_create elsewhere.
 import contextlib
 import gc
 import time
+from collections.abc import Callable, Iterator
+from typing import IO
 
 from django.db import transaction
 
@@ -76,7 +78,11 @@ __all__ = [
 
 
 def generate(
-    options: Options, *, clear=False, manifest=None, progress=print
+    options: Options,
+    *,
+    clear: bool = False,
+    manifest: IO[str] | None = None,
+    progress: Callable[[str], object] = print,
 ) -> tuple[list[TutorPlan], Stats]:
     """Generate and store the data set (and write the manifest to the open file `manifest`)."""
     started = time.monotonic()
@@ -118,7 +124,7 @@ def generate(
 
 
 @contextlib.contextmanager
-def _without_cycle_collection():
+def _without_cycle_collection() -> Iterator[None]:
     """The rows hold no reference cycles: the cycle collector would only rescan the millions of
     objects they are made of, again and again as they grow (about 6% of the time)."""
     enabled = gc.isenabled()

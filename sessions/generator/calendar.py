@@ -2,10 +2,13 @@
 
 import bisect
 import itertools
+import random
 from collections.abc import Sequence
+from typing import TypeVar
 
 DAY = 86_400
 HOUR = 3_600
+T = TypeVar("T")
 
 # Monday..Sunday: weekdays busier.
 WEEKDAY_WEIGHTS = (1.0, 1.0, 1.0, 1.0, 0.85, 0.55, 0.45)
@@ -48,14 +51,14 @@ def weekday_factors(bad_weekday: int | None, rate: float, cap: float) -> tuple[f
 class Sampler:
     """Fast weighted draws of session start times and durations from one seeded Random."""
 
-    def __init__(self, rng):
+    def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.hours = list(HOUR_WEIGHTS)
         self.hour_cum = list(itertools.accumulate(HOUR_WEIGHTS.values()))
         self.durations = [minutes for minutes, _ in DURATIONS]
         self.duration_cum = list(itertools.accumulate(weight for _, weight in DURATIONS))
 
-    def pick(self, values: Sequence, cumulative: Sequence[float]):
+    def pick(self, values: Sequence[T], cumulative: Sequence[float]) -> T:
         return values[bisect.bisect(cumulative, self.rng.random() * cumulative[-1])]
 
     def duration(self) -> int:

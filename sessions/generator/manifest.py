@@ -12,6 +12,7 @@ an inactive tutor stopped teaching.
 """
 
 import csv
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,7 +123,7 @@ def read_manifest(path: str | Path | IO[str]) -> list[Segment]:
 
 def by_tutor(segments: Iterable[Segment]) -> dict[str, list[Segment]]:
     """{tutor_id: that tutor's segments in time order}: index once, then look up many times."""
-    index = {}
+    index: dict[str, list[Segment]] = {}
     for segment in segments:
         index.setdefault(segment.tutor_id, []).append(segment)
     for tutor_segments in index.values():
@@ -131,7 +132,7 @@ def by_tutor(segments: Iterable[Segment]) -> dict[str, list[Segment]]:
 
 
 def true_rates_at(
-    segments: Iterable[Segment] | Mapping[str, list[Segment]], tutor_id, moment: datetime
+    segments: Iterable[Segment] | Mapping[str, list[Segment]], tutor_id: uuid.UUID | str, moment: datetime
 ) -> Segment | None:
     """The segment holding a tutor's true rates at `moment` (the end of the history counts as in
     its last segment); None outside the history. `segments`: a list, or by_tutor() of it."""

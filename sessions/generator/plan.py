@@ -5,6 +5,7 @@ import itertools
 import math
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -60,7 +61,7 @@ _VERSION_4_BITS = (4 << 76) | (0x8000 << 48)
 _UNKNOWN = uuid.SafeUUID.unknown  # an enum attribute lookup costs more than the rest of uuid4()
 
 
-def uuid4(rng) -> uuid.UUID:
+def uuid4(rng: random.Random) -> uuid.UUID:
     """A random (version 4) UUID from `rng`: uuid.UUID(int=..., version=4) without its checks,
     three times faster (a million sessions need a million ids)."""
     value = uuid.UUID.__new__(uuid.UUID)
@@ -73,23 +74,23 @@ class Names:
     """Faker's US first and last names with Faker's weights, drawn from our own Random (Faker's
     own weighted draw costs a quarter of a millisecond a name: seconds for 10,000 tutors)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.first = list(FakerPerson.first_names)
         self.first_cumulative = list(itertools.accumulate(FakerPerson.first_names.values()))
         self.last = list(FakerPerson.last_names)
         self.last_cumulative = list(itertools.accumulate(FakerPerson.last_names.values()))
 
-    def draw(self, rng) -> tuple[str, str]:
+    def draw(self, rng: random.Random) -> tuple[str, str]:
         first = self.first[bisect.bisect(self.first_cumulative, rng.random() * self.first_cumulative[-1])]
         last = self.last[bisect.bisect(self.last_cumulative, rng.random() * self.last_cumulative[-1])]
         return first, last
 
 
-def _ascii(text):
+def _ascii(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isascii() and ch.isalnum())
 
 
-def allocate(total: int, weights: list[float]) -> list[int]:
+def allocate(total: int, weights: Sequence[float]) -> list[int]:
     """Split `total` into integers proportional to weights (largest remainder, deterministic)."""
     weight_sum = sum(weights)
     if not weights or weight_sum <= 0:
@@ -102,21 +103,24 @@ def allocate(total: int, weights: list[float]) -> list[int]:
     return counts
 
 
-def _reason_habit(rng):
+def _reason_habit(rng: random.Random) -> list[float]:
     """Cumulative weights over REASON_CODES: one main reason, a second one, a little of the rest."""
     habit, second = rng.sample(REASON_CODES, 2)
     weights = [
         0.25 / len(REASON_CODES) + (0.55 if code == habit else 0.2 if code == second else 0)
         for code in REASON_CODES
     ]
-    total, cumulative = 0.0, []
+    total = 0.0
+    cumulative: list[float] = []
     for weight in weights:
         total += weight
         cumulative.append(total)
     return cumulative
 
 
-def _tutor(rng, names, options, index, is_active, emails):
+def _tutor(
+    rng: random.Random, names: Names, options: Options, index: int, is_active: bool, emails: set[str]
+) -> TutorPlan:
     now = options.now
     tutor_id = uuid4(rng)
     first, last = names.draw(rng)
@@ -149,7 +153,7 @@ def plan_tutors(options: Options) -> list[TutorPlan]:
     names = Names()
     inactive_count = round(options.tutors * (1 - ACTIVE_SHARE))
     inactive = set(random.Random(f"{options.seed}/inactive").sample(range(options.tutors), inactive_count))
-    emails = set()
+    emails: set[str] = set()
     plans = [
         _tutor(rng, names, options, index, index not in inactive, emails) for index in range(options.tutors)
     ]

@@ -6,6 +6,7 @@ sessions: 100 tutors give a few points, 10,000 a few tenths.
 """
 
 import math
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from .calendar import expected_peak_share, expected_weekday_share
@@ -41,31 +42,38 @@ class Check(NamedTuple):
     note: str = ""
 
 
-def _share(part, whole):
+def _share(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-def _binomial_tolerance(share, count):
+def _binomial_tolerance(share: float, count: float) -> float | None:
     return 3 * math.sqrt(share * (1 - share) / count) if count else None
 
 
-def _clustered_tolerance(pairs):
+def _clustered_tolerance(pairs: Iterable[tuple[float, float]]) -> float | None:
     """Three standard errors of sum(parts) / sum(wholes) with (part, whole) per tutor (clusters)."""
-    pairs = [(part, whole) for part, whole in pairs if whole]
-    total = sum(whole for _, whole in pairs)
-    if len(pairs) < 2 or not total:
+    kept = [(part, whole) for part, whole in pairs if whole]
+    total = sum(whole for _, whole in kept)
+    if len(kept) < 2 or not total:
         return None
-    ratio = sum(part for part, _ in pairs) / total
-    spread = sum((part - ratio * whole) ** 2 for part, whole in pairs) * len(pairs) / (len(pairs) - 1)
+    ratio = sum(part for part, _ in kept) / total
+    spread = sum((part - ratio * whole) ** 2 for part, whole in kept) * len(kept) / (len(kept) - 1)
     return 3 * math.sqrt(spread) / total
 
 
-def _check(name, actual, target, tolerance, note=""):
-    ok = None not in (actual, target, tolerance) and abs(actual - target) <= tolerance
+def _check(
+    name: str, actual: float | None, target: float | None, tolerance: float | None, note: str = ""
+) -> Check:
+    ok = (
+        actual is not None
+        and target is not None
+        and tolerance is not None
+        and abs(actual - target) <= tolerance
+    )
     return Check(name, actual, target, tolerance, ok, note)
 
 
-def _tutor_checks(stats):
+def _tutor_checks(stats: Stats) -> list[Check]:
     tutors = stats.tutors
     rows = []
     for profile in PROFILES:
@@ -108,7 +116,7 @@ CLUSTERED = (
 )
 
 
-def _session_checks(stats):
+def _session_checks(stats: Stats) -> list[Check]:
     rows = []
     for name, part, whole, target, note in CLUSTERED:
         pairs = [(counts[part], counts[whole]) for counts in stats.per_tutor]
@@ -128,7 +136,7 @@ def _session_checks(stats):
     return rows
 
 
-def _truth_checks(stats):
+def _truth_checks(stats: Stats) -> list[Check]:
     """The generated sessions against the truth they were drawn from (expected counts)."""
     past, expected = stats.past_sessions, stats.expected
     firsts = sum(stats.first_sessions.values())

@@ -8,8 +8,10 @@ flags, computed by the function every write path uses (first_sessions.pair_flags
 
 import bisect
 import itertools
+import random
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from ..first_sessions import pair_flags
 from ..rescheduling import LAST_MINUTE_HOURS, classify_reason, hours_before_session
@@ -100,12 +102,16 @@ class TutorTables:
 class RowMaker:
     """Draws statuses and builds rows, every draw from one seeded Random in a fixed order."""
 
-    def __init__(self, rng, now: float):
+    def __init__(self, rng: random.Random, now: float) -> None:
         self.rng = rng
         self.sampler = Sampler(rng)
         self.now = now
-        self.times = {}  # epoch seconds -> aware datetime: the times fall on a grid of minutes
-        self.hours_before = {}  # minutes before the session -> hours_before_session (a Decimal)
+        self.times: dict[
+            float, datetime
+        ] = {}  # epoch seconds -> aware datetime: the times fall on a grid of minutes
+        self.hours_before: dict[
+            int, Decimal
+        ] = {}  # minutes before the session -> hours_before_session (a Decimal)
         self.forced = 0  # sessions completed by `completed=True` that the draw would not have completed
         # Derived exactly as Reschedule.save() would (classify_reason), once per distinct text.
         self.reason_code_of = {text: classify_reason(text) for texts in REASONS.values() for text in texts}

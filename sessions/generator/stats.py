@@ -1,10 +1,12 @@
 """Counts gathered while the rows are built: the command's summary and the validation report."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..rescheduling import LAST_MINUTE_HOURS
 from .calendar import DAY, HOUR, PEAK_HOURS
+from .plan import TutorPlan
+from .students import Student
 from .truth import problems
 
 # Columns of Stats.per_tutor: one row of counts per tutor.
@@ -35,7 +37,7 @@ class Stats:
     first_sessions: Counter = field(default_factory=Counter)  # completed, old enough, by profile at the time
     retained: Counter = field(default_factory=Counter)
     # Expected counts under the drawn truth, and their variances.
-    expected: Counter = field(default_factory=Counter)
+    expected: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     per_tutor: list = field(default_factory=list)  # per tutor, counts in COLUMNS order
     seconds: float = 0.0
 
@@ -47,7 +49,7 @@ class Stats:
     def sessions(self) -> int:
         return sum(self.status.values())
 
-    def add_plans(self, plans) -> None:
+    def add_plans(self, plans: list[TutorPlan]) -> None:
         """The tutors and their drawn truth."""
         self.tutors = len(plans)
         self.active = sum(plan.is_active for plan in plans)
@@ -59,7 +61,7 @@ class Stats:
             self.truth["reschedule_10_25"] += 0.10 <= truth.baseline.reschedule <= 0.25
             self.truth[f"problems_{len(problems(truth.baseline))}"] += 1
 
-    def add_tutor(self, students, cutoff: float) -> None:
+    def add_tutor(self, students: list[Student], cutoff: float) -> None:
         """One tutor's finished students (see students.Student); `cutoff`: the latest first session
         old enough to count for retention."""
         drafts = [draft for student in students for draft in student.drafts]

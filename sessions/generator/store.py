@@ -1,10 +1,13 @@
 """Writing the generated rows: PostgreSQL COPY (bulk_create elsewhere), and clearing old data."""
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from django.apps import apps
 from django.db import connection, models
+from django.db.backends.utils import CursorWrapper
 
 from ..models import Reschedule, Session, Tutor
 
@@ -38,7 +41,7 @@ RESCHEDULE_COLUMNS = (
 )
 
 
-def _column_types(cursor, table, columns):
+def _column_types(cursor: CursorWrapper, table: str, columns: Sequence[str]) -> list[int]:
     """The PostgreSQL type oids of a table's columns, in `columns` order (for binary COPY)."""
     cursor.execute(
         "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
@@ -48,7 +51,7 @@ def _column_types(cursor, table, columns):
     return [oids[column] for column in columns]
 
 
-def _copy_rows(model, columns, rows):
+def _copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
     """PostgreSQL binary COPY: several times faster than INSERT for large loads, and binary saves
     both sides formatting and parsing text (a million sessions: about 15 s of CPU less)."""
     table = model._meta.db_table
@@ -61,15 +64,15 @@ def _copy_rows(model, columns, rows):
                 copy.write_row(row)
 
 
-def _bulk_create(model, columns, rows):
+def _bulk_create(model: type[models.Model], columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
     objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
     for obj in objects:
         if isinstance(obj, Session):
             obj.apply_defaults()
-    model.objects.bulk_create(objects, batch_size=2000)
+    model._default_manager.bulk_create(objects, batch_size=2000)
 
 
-def write_rows(model, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+def write_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
     """Store rows (tuples in `columns` order) of `model`."""
     if not rows:
         return
@@ -98,7 +101,7 @@ FOREIGN_KEYS = """
 
 
 @contextlib.contextmanager
-def checked_and_indexed_after(*models) -> Iterator[None]:
+def checked_and_indexed_after(*models: type[models.Model]) -> Iterator[None]:
     """Load EMPTY tables without their secondary indexes and foreign keys, then build the indexes
     (one sort each instead of a million random inserts) and add the foreign keys back (one join
     validates them all instead of a million deferred checks), in the same transaction: PostgreSQL's
@@ -111,7 +114,7 @@ def checked_and_indexed_after(*models) -> Iterator[None]:
     dropped = []  # (table, kind, name, definition)
     with connection.cursor() as cursor:
         for model in models:
-            if model.objects.exists():
+            if model._default_manager.exists():
                 continue
             table = connection.ops.quote_name(model._meta.db_table)
             for query in (SECONDARY_INDEXES, FOREIGN_KEYS):
@@ -164,7 +167,7 @@ def clear_data() -> None:
                 cursor.execute(f"DELETE FROM {table}")  # children first: foreign keys stay valid
 
 
-def tutors_exist(tutor_ids: Sequence) -> bool:
+def tutors_exist(tutor_ids: Sequence[uuid.UUID]) -> bool:
     return Tutor.objects.filter(pk__in=tutor_ids).exists()
 
 
@@ -172,7 +175,7 @@ def write_tutors(tutors: Sequence[Tutor]) -> None:
     Tutor.objects.bulk_create(tutors, batch_size=2000)
 
 
-def mark_for_scoring(tutor_ids: Sequence) -> None:
+def mark_for_scoring(tutor_ids: Sequence[uuid.UUID]) -> None:
     """Flag every new tutor for scoring, once all their sessions are in."""
     for start in range(0, len(tutor_ids), 5000):
         Tutor.mark_changed(tutor_ids[start : start + 5000])

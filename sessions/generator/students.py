@@ -14,9 +14,11 @@ starts empty, so early weeks get more new students to make up for the returning 
 import functools
 import itertools
 import math
+from typing import Any
 
 from ..first_sessions import FOLLOW_UP_DAYS
 from .calendar import DAY, HOUR, weekday
+from .plan import TutorPlan
 from .rows import RowMaker, TutorTables
 
 CONTINUATION_MEAN = 4.0  # sessions after the first follow-up: exponential, capped
@@ -31,10 +33,10 @@ NEW_STUDENTS_STOP_DAYS = FOLLOW_UP_DAYS  # a tutor who stops teaching takes no n
 class Student:
     __slots__ = ("id", "drafts", "kept", "first_time", "retention", "profile", "measured_retained")
 
-    def __init__(self, student_id, first_time, tables):
+    def __init__(self, student_id: str, first_time: float, tables: TutorTables) -> None:
         period = tables.period(first_time)
         self.id = student_id
-        self.drafts = []
+        self.drafts: list[tuple[Any, ...]] = []  # RowMaker.session() drafts, in time order
         self.kept = 1  # leading drafts that trimming must keep: the first session and its follow-ups
         self.first_time = first_time
         self.retention = tables.retention[period]  # the true retention at the first session
@@ -49,7 +51,7 @@ def arrival_weights(retention_percent: int, weeks: int) -> tuple[float, ...]:
     retained = retention_percent / 100
     twice_share = TWICE_A_WEEK_SHARE * 2 / 5.85  # Monday and Tuesday starts, by the weekday weights
 
-    def at_least(count):  # P(a retained student has at least `count` sessions after the first)
+    def at_least(count: int) -> float:  # P(a retained student has at least `count` sessions after the first)
         return (
             1.0 if count <= 1 else math.exp(-(count - 1) / CONTINUATION_MEAN) if count < MAX_SESSIONS else 0.0
         )
@@ -58,7 +60,7 @@ def arrival_weights(retention_percent: int, weeks: int) -> tuple[float, ...]:
         retained * ((1 - twice_share) * at_least(j) + twice_share * (at_least(2 * j - 1) + at_least(2 * j)))
         for j in range(1, weeks)
     ]
-    weights = []
+    weights: list[float] = []
     for week in range(weeks):
         back = sum(weights[week - j] * returning[j] for j in range(1, week + 1))
         weights.append(max(0.05, 1 - back))
@@ -74,7 +76,7 @@ class StudentMaker:
         self.seed = seed
         self.counter = 0
 
-    def tutor(self, plan, budget: int) -> tuple[list[Student], int]:
+    def tutor(self, plan: TutorPlan, budget: int) -> tuple[list[Student], int]:
         """The tutor's students and how many sessions they hold beyond `budget` (0 unless the last
         student's follow-ups ran over and no other student had sessions to give back)."""
         tables = TutorTables(plan)
@@ -136,7 +138,8 @@ class StudentMaker:
         deadline = first + FOLLOW_UP_DAYS * DAY
         counts = deadline <= end
         deadline = min(deadline, end)
-        maker, drafts, booked, moment = self.maker, [], None, first + step * DAY
+        maker, booked, moment = self.maker, None, first + step * DAY
+        drafts: list[tuple[Any, ...]] = []
         while moment <= deadline:
             last_chance = counts and (len(drafts) + 1 >= MAX_FOLLOW_UPS or deadline - moment < 3 * HOUR)
             make_up = self.make_up(moment, deadline)  # if this one falls through (a reschedule's new time)

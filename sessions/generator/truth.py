@@ -15,6 +15,7 @@ between those moments: the tutor's periods.
 """
 
 import math
+import random
 from dataclasses import dataclass, field
 
 DAY = 86_400
@@ -133,13 +134,13 @@ class TutorTruth:
         return (self.active_until - self.start) / DAY
 
 
-def _logit_normal(median_logit, spread, latent, rng):
+def _logit_normal(median_logit: float, spread: float, latent: float, rng: random.Random) -> float:
     own = rng.gauss(0, 1)
     value = median_logit + spread * (LATENT_WEIGHT * latent + math.sqrt(1 - LATENT_WEIGHT**2) * own)
     return 1 / (1 + math.exp(-value))
 
 
-def draw_baseline(rng) -> Rates:
+def draw_baseline(rng: random.Random) -> Rates:
     latent = rng.gauss(0, 1)  # higher: less reliable
     return Rates(
         reschedule=min(CAPS.reschedule, _logit_normal(*RESCHEDULE_LOGIT, latent, rng)),
@@ -148,7 +149,9 @@ def draw_baseline(rng) -> Rates:
     )
 
 
-def _pick(rng, weighted):
+def _pick(
+    rng: random.Random, weighted: dict[str, tuple[float, tuple[float, float]]]
+) -> tuple[str, tuple[float, float]]:
     draw = rng.random()
     for name, (share, value_range) in weighted.items():
         if draw < share:
@@ -157,12 +160,12 @@ def _pick(rng, weighted):
     return name, value_range
 
 
-def _draw_changes(rng, baseline, start, active_until):
+def _draw_changes(rng: random.Random, baseline: Rates, start: float, active_until: float) -> list[Change]:
     """A tutor's turn for the worse (maybe recovered), improvement and bad week, in the active time."""
     span = active_until - start
     if span < 14 * DAY:
         return []
-    changes = []
+    changes: list[Change] = []
     draw = rng.random()
     if draw < TURN_BAD_SHARE:
         measure, (low, high) = _pick(rng, TURN_BAD)
@@ -183,7 +186,7 @@ def _draw_changes(rng, baseline, start, active_until):
     return changes
 
 
-def _only(rates, measure):
+def _only(rates: Rates, measure: str) -> Rates:
     """Rates where only `measure` counts (for ranking a tutor's problems)."""
     fine = Rates(0.0, 0.0, 1.0)
     return Rates(**{**fine.__dict__, measure: getattr(rates, measure)})
@@ -215,9 +218,9 @@ def periods(truth: TutorTruth) -> list[Period]:
     cuts = {truth.start, truth.end, truth.active_until}
     for change in truth.changes:
         cuts.update(moment for moment in (change.start, change.end) if truth.start < moment < truth.end)
-    cuts = sorted(cuts)
-    result = []
-    for begin, finish in zip(cuts, cuts[1:], strict=False):
+    ordered = sorted(cuts)
+    result: list[Period] = []
+    for begin, finish in zip(ordered, ordered[1:], strict=False):
         period = Period(begin, finish, rates_at(truth, begin), begin < truth.active_until)
         last = result[-1] if result else None
         if last and (last.rates, last.active) == (period.rates, period.active):
@@ -227,7 +230,7 @@ def periods(truth: TutorTruth) -> list[Period]:
     return result
 
 
-def draw_truth(rng, *, start: float, end: float, is_active: bool) -> TutorTruth:
+def draw_truth(rng: random.Random, *, start: float, end: float, is_active: bool) -> TutorTruth:
     """One tutor's truth over the history [start, end) (epoch seconds)."""
     baseline = draw_baseline(rng)
     volume = rng.lognormvariate(0, VOLUME_SIGMA)
