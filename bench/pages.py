@@ -14,6 +14,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,6 +34,7 @@ from django.core.cache import cache  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from scoring.models import Alert, TutorScore  # noqa: E402
 from sessions.models import Tutor  # noqa: E402
@@ -95,6 +97,16 @@ def main():
         .order_by("-score__total_sessions_90d")
         .values_list("pk", flat=True)[:5]
     )
+    today = timezone.now().date()
+    history_range = f"from={today - timedelta(days=60)}&to={today - timedelta(days=10)}"
+    alert_filters = [
+        "/alerts/?status=open",
+        "/alerts/?status=acknowledged",
+        "/alerts/?status=snoozed",
+        "/alerts/?assignee=mine",
+        "/alerts/?assignee=none&age=week",
+        "/alerts/?age=older&sort=severity",
+    ]
     pages = [
         ("overview", ["/"], {}),
         ("overview, trend cache cold", ["/"], {"cold_cache": True}),
@@ -113,8 +125,16 @@ def main():
         ("tutors, page 200", ["/tutors/?page=200"], {}),
         ("tutors, htmx poll", ["/tutors/?risk=high&sort=rate"], {"htmx": True}),
         ("tutor detail", [f"/tutors/{pk}/" for pk in detail_ids], {}),
+        ("tutor detail, history 180 days", [f"/tutors/{pk}/?days=180" for pk in detail_ids], {}),
+        ("tutor detail, history from/to", [f"/tutors/{pk}/?{history_range}" for pk in detail_ids], {}),
         ("alerts, newest", ["/alerts/"], {}),
         ("alerts, most severe", ["/alerts/?sort=severity"], {}),
+        ("alerts, filter kind", [f"/alerts/?kind={kind}" for kind in Alert.Kind.values], {}),
+        ("alerts, filter status/assignee/age", alert_filters, {}),
+        ("alerts, htmx poll", ["/alerts/?kind=reschedule_rate&status=open"], {"htmx": True}),
+        ("alerts, page 5", ["/alerts/?page=5"], {}),
+        ("coaching outcomes", ["/alerts/outcomes/"], {}),
+        ("how scores work", ["/how-scores-work/"], {}),
     ]
     print(
         f"{tutors:,} tutors, {Alert.objects.exclude(status='resolved').count():,} unresolved alerts; "

@@ -53,23 +53,23 @@ PAIR_COLUMNS = ("tutor_id", "student_id", "id", "status", "scheduled_time")
 FLAG_FIELDS = ["is_first_session", "first_session_retained"]
 
 
-def _changes(rows_by_pair, incoming=None):
-    """{flags: [ids]} of the stored sessions whose flags differ from what their pair implies; the
-    flags of `incoming` sessions ({id: Session}, about to be written) are set on them instead."""
-    incoming = incoming or {}
-    changes = defaultdict(list)
+def _changes(rows_by_pair, incoming=frozenset()):
+    """({flags: [ids]} of the stored sessions whose flags differ from what their pair implies,
+    {id: flags} of the `incoming` sessions (ids of rows about to be written))."""
+    changes, incoming_flags = defaultdict(list), {}
     for rows in rows_by_pair:
         rows = list(rows)
+        if len(rows) == 1 and rows[0][2] in incoming:  # a new pair (most of a batch): no min, no scan
+            incoming_flags[rows[0][2]] = (rows[0][3] in COUNTED_STATUSES, False)
+            continue
         flags = pair_flags(row[2:5] for row in rows)
         for row in rows:
             session_id = row[2]
             if session_id in incoming:
-                incoming[session_id].is_first_session, incoming[session_id].first_session_retained = flags[
-                    session_id
-                ]
+                incoming_flags[session_id] = flags[session_id]
             elif flags[session_id] != row[5:7]:
                 changes[flags[session_id]].append(session_id)
-    return changes
+    return changes, incoming_flags
 
 
 def write_changes(changes, *, model=Session, chunk_size=5000):
@@ -84,15 +84,16 @@ def write_changes(changes, *, model=Session, chunk_size=5000):
 def plan_pairs(pairs, incoming=()):
     """Work out the flags of every session of these (tutor_id, student_id) pairs, in one SELECT.
 
-    `incoming` are Session objects about to be written, new or changed versions of stored rows.
-    They count as already written, and their own flags are set on them, so a new first session is
-    written once, flagged. Returns {flags: [ids]} for the other, stored sessions whose flags change.
+    `incoming` are (id, tutor_id, student_id, status, scheduled_time) of sessions about to be
+    written, new or changed versions of stored rows: they count as already written, so a new first
+    session is written once, flagged. Returns ({flags: [ids]} for the other, stored sessions whose
+    flags change, {id: flags} of the incoming sessions).
     The caller must hold the pairs' tutors locked (Tutor.mark_changed) to see concurrent writes.
     """
     pairs = set(pairs)
     if not pairs:
-        return {}
-    incoming = {session.pk: session for session in incoming}
+        return {}, {}
+    incoming = {session[0]: session for session in incoming}
     fields = [Session._meta.get_field(name) for name in (*PAIR_COLUMNS, *FLAG_FIELDS)]
     # The exact pairs, not a tutor list and a student list: those also matched every other
     # pair they combine into (12 times the rows for a batch of 1,000).
@@ -104,16 +105,16 @@ def plan_pairs(pairs, incoming=()):
     for row in rows:
         if row[2] not in incoming:  # a stored row about to change is replaced
             by_pair[row[:2]].append(row)
-    for session in incoming.values():
-        pair = (session.tutor_id, session.student_id)
+    for session_id, tutor_id, student_id, status, scheduled_time in incoming.values():
+        pair = (tutor_id, student_id)
         if pair in pairs:
-            by_pair[pair].append((*pair, session.pk, session.status, session.scheduled_time))
+            by_pair[pair].append((tutor_id, student_id, session_id, status, scheduled_time))
     return _changes(by_pair.values(), incoming)
 
 
 def refresh_pairs(pairs):
     """Bring the flags of every stored session of these pairs up to date (after a write)."""
-    write_changes(plan_pairs(pairs))
+    write_changes(plan_pairs(pairs)[0])
 
 
 def backfill(model):
@@ -123,7 +124,7 @@ def backfill(model):
         .values_list(*PAIR_COLUMNS, *FLAG_FIELDS)
         .iterator(chunk_size=10_000)
     )
-    write_changes(_changes(rows for _, rows in groupby(rows, key=lambda row: row[:2])), model=model)
+    write_changes(_changes(rows for _, rows in groupby(rows, key=lambda row: row[:2]))[0], model=model)
 
 
 def repair(*, since=None, chunk_size=500, progress=None):
@@ -141,7 +142,7 @@ def repair(*, since=None, chunk_size=500, progress=None):
         with transaction.atomic():
             list(Tutor.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk"))
             pairs = sessions.filter(tutor_id__in=chunk).values_list("tutor_id", "student_id").distinct()
-            changes = plan_pairs(pairs)
+            changes, _ = plan_pairs(pairs)
             write_changes(changes)
             changed_ids = [session_id for ids in changes.values() for session_id in ids]
             Tutor.mark_changed(

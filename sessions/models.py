@@ -131,12 +131,15 @@ class Session(models.Model):
         super().save(*args, **kwargs)
 
     def apply_defaults(self):
-        """A no-show is the tutor's unless the platform says otherwise."""
-        if self.status == self.Status.NO_SHOW and not self.no_show_by:
-            self.no_show_by = self.NoShowBy.TUTOR
-        elif self.status != self.Status.NO_SHOW:
-            self.no_show_by = None
+        self.no_show_by = self.default_no_show_by(self.status, self.no_show_by)
         return self
+
+    @classmethod
+    def default_no_show_by(cls, status, no_show_by):
+        """A no-show is the tutor's unless the platform says otherwise; other statuses have none."""
+        if status != cls.Status.NO_SHOW:
+            return None
+        return no_show_by or cls.NoShowBy.TUTOR
 
 
 # Sessions that happened: the only ones scoring counts (a `scheduled` one has not happened yet).

@@ -76,3 +76,24 @@ def execute(sql: str, params: list) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def copy_rows(model, columns: list[str], rows: list[tuple]) -> None:
+    """Insert rows (tuples of Python values in `columns` order, attnames of `model`); on PostgreSQL
+    with one binary COPY, which streams the values without a parameter, a model object or a text
+    form each (bulk_create spent half its time binding 13 parameters × 1,000 rows). A duplicate
+    key raises Django's IntegrityError, which the ingest retries. Other databases (SQLite: the
+    demo) keep bulk_create."""
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
+        return
+    fields = [model._meta.get_field(column) for column in columns]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in fields)
+    types = [field.db_type(connection).split("(")[0] for field in fields]  # psycopg knows them by name
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN (FORMAT BINARY)"
+        with cursor.cursor.copy(sql) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
