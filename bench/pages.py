@@ -14,6 +14,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,13 +30,15 @@ import django  # noqa: E402
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.models import Permission  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from scoring.models import Alert, TutorScore  # noqa: E402
-from sessions.models import Tutor  # noqa: E402
+from sessions.models import Reschedule, Session, Tutor  # noqa: E402
 
 # Plain static storage: the manifest needs collectstatic, which a timing run should not depend on.
 STATIC = {
@@ -80,12 +83,17 @@ def main():
         sys.exit("The database has no tutors: run generate_data first (see the docstring).")
     # This machine's PostgreSQL runs without autovacuum, and the recompute benchmark leaves every
     # score row dead many times over (it rolls back): measure what a vacuumed database serves.
+    # Sessions too: a freshly generated table has no statistics and no visibility map, and its rows
+    # lie tutor after tutor, so the overview's count of the last 24 hours read 82,000 heap pages
+    # at 10 million sessions (1.5 s) where autovacuum gives it an index-only scan.
     with connection.cursor() as cursor:
-        for model in (Tutor, TutorScore, Alert):
+        for model in (Session, Reschedule, Tutor, TutorScore, Alert):
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     user, _ = get_user_model().objects.get_or_create(
         username="bench-staff", defaults={"is_staff": True, "email": "bench@example.com"}
     )
+    # The CSV export needs the permission a coaching lead's role grants (reports/roles.py).
+    user.user_permissions.add(Permission.objects.get(codename="export_tutors"))
     client = Client()
     client.force_login(user)
     # A spread of tutors for the detail page: the busiest, the riskiest and some ordinary ones.
@@ -95,6 +103,16 @@ def main():
         .order_by("-score__total_sessions_90d")
         .values_list("pk", flat=True)[:5]
     )
+    today = timezone.now().date()
+    history_range = f"from={today - timedelta(days=60)}&to={today - timedelta(days=10)}"
+    alert_filters = [
+        "/alerts/?status=open",
+        "/alerts/?status=acknowledged",
+        "/alerts/?status=snoozed",
+        "/alerts/?assignee=mine",
+        "/alerts/?assignee=none&age=week",
+        "/alerts/?age=older&sort=severity",
+    ]
     pages = [
         ("overview", ["/"], {}),
         ("overview, trend cache cold", ["/"], {"cold_cache": True}),
@@ -113,8 +131,16 @@ def main():
         ("tutors, page 200", ["/tutors/?page=200"], {}),
         ("tutors, htmx poll", ["/tutors/?risk=high&sort=rate"], {"htmx": True}),
         ("tutor detail", [f"/tutors/{pk}/" for pk in detail_ids], {}),
+        ("tutor detail, history 180 days", [f"/tutors/{pk}/?days=180" for pk in detail_ids], {}),
+        ("tutor detail, history from/to", [f"/tutors/{pk}/?{history_range}" for pk in detail_ids], {}),
         ("alerts, newest", ["/alerts/"], {}),
         ("alerts, most severe", ["/alerts/?sort=severity"], {}),
+        ("alerts, filter kind", [f"/alerts/?kind={kind}" for kind in Alert.Kind.values], {}),
+        ("alerts, filter status/assignee/age", alert_filters, {}),
+        ("alerts, htmx poll", ["/alerts/?kind=reschedule_rate&status=open"], {"htmx": True}),
+        ("alerts, page 5", ["/alerts/?page=5"], {}),
+        ("coaching outcomes", ["/alerts/outcomes/"], {}),
+        ("how scores work", ["/how-scores-work/"], {}),
     ]
     print(
         f"{tutors:,} tutors, {Alert.objects.exclude(status='resolved').count():,} unresolved alerts; "

@@ -21,7 +21,7 @@ QuerySet.update) or that old code made during a deploy (repair).
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any, cast
@@ -61,24 +61,25 @@ FLAG_FIELDS = ["is_first_session", "first_session_retained"]
 
 
 def _changes(
-    rows_by_pair: Iterable[Iterable[tuple[Any, ...]]], incoming: dict[uuid.UUID, Session] | None = None
-) -> Changes:
-    """{flags: [ids]} of the stored sessions whose flags differ from what their pair implies; the
-    flags of `incoming` sessions ({id: Session}, about to be written) are set on them instead."""
-    incoming = incoming or {}
+    rows_by_pair: Iterable[Iterable[tuple[Any, ...]]], incoming: Container[uuid.UUID] = frozenset()
+) -> tuple[Changes, dict[uuid.UUID, Flags]]:
+    """({flags: [ids]} of the stored sessions whose flags differ from what their pair implies,
+    {id: flags} of the `incoming` sessions (ids of rows about to be written))."""
     changes: Changes = defaultdict(list)
+    incoming_flags: dict[uuid.UUID, Flags] = {}
     for rows in rows_by_pair:
         rows = list(rows)
+        if len(rows) == 1 and rows[0][2] in incoming:  # a new pair (most of a batch): no min, no scan
+            incoming_flags[rows[0][2]] = (rows[0][3] in COUNTED_STATUSES, False)
+            continue
         flags = pair_flags(row[2:5] for row in rows)
         for row in rows:
             session_id = row[2]
             if session_id in incoming:
-                incoming[session_id].is_first_session, incoming[session_id].first_session_retained = flags[
-                    session_id
-                ]
+                incoming_flags[session_id] = flags[session_id]
             elif flags[session_id] != row[5:7]:
                 changes[flags[session_id]].append(session_id)
-    return changes
+    return changes, incoming_flags
 
 
 def write_changes(changes: Changes, *, model: type[models.Model] = Session, chunk_size: int = 5000) -> None:
@@ -90,18 +91,21 @@ def write_changes(changes: Changes, *, model: type[models.Model] = Session, chun
             )
 
 
-def plan_pairs(pairs: Iterable[Pair], incoming: Iterable[Session] = ()) -> Changes:
+def plan_pairs(
+    pairs: Iterable[Pair], incoming: Iterable[tuple[Any, ...]] = ()
+) -> tuple[Changes, dict[uuid.UUID, Flags]]:
     """Work out the flags of every session of these (tutor_id, student_id) pairs, in one SELECT.
 
-    `incoming` are Session objects about to be written, new or changed versions of stored rows.
-    They count as already written, and their own flags are set on them, so a new first session is
-    written once, flagged. Returns {flags: [ids]} for the other, stored sessions whose flags change.
+    `incoming` are (id, tutor_id, student_id, status, scheduled_time) of sessions about to be
+    written, new or changed versions of stored rows: they count as already written, so a new first
+    session is written once, flagged. Returns ({flags: [ids]} for the other, stored sessions whose
+    flags change, {id: flags} of the incoming sessions).
     The caller must hold the pairs' tutors locked (Tutor.mark_changed) to see concurrent writes.
     """
     wanted = set(pairs)
     if not wanted:
-        return {}
-    by_id = {session.pk: session for session in incoming}
+        return {}, {}
+    by_id = {session[0]: session for session in incoming}
     fields = [cast(models.Field, Session._meta.get_field(name)) for name in (*PAIR_COLUMNS, *FLAG_FIELDS)]
     # The exact pairs, not a tutor list and a student list: those also matched every other
     # pair they combine into (12 times the rows for a batch of 1,000).
@@ -113,16 +117,16 @@ def plan_pairs(pairs: Iterable[Pair], incoming: Iterable[Session] = ()) -> Chang
     for row in rows:
         if row[2] not in by_id:  # a stored row about to change is replaced
             by_pair[row[:2]].append(row)
-    for session in by_id.values():
-        pair = (session.tutor_id, session.student_id)
+    for session_id, tutor_id, student_id, status, scheduled_time in by_id.values():
+        pair = (tutor_id, student_id)
         if pair in wanted:
-            by_pair[pair].append((*pair, session.pk, session.status, session.scheduled_time))
+            by_pair[pair].append((tutor_id, student_id, session_id, status, scheduled_time))
     return _changes(by_pair.values(), by_id)
 
 
 def refresh_pairs(pairs: Iterable[Pair]) -> None:
     """Bring the flags of every stored session of these pairs up to date (after a write)."""
-    write_changes(plan_pairs(pairs))
+    write_changes(plan_pairs(pairs)[0])
 
 
 def backfill(model: type[models.Model]) -> None:
@@ -132,7 +136,7 @@ def backfill(model: type[models.Model]) -> None:
         .values_list(*PAIR_COLUMNS, *FLAG_FIELDS)
         .iterator(chunk_size=10_000)
     )
-    write_changes(_changes(rows for _, rows in groupby(rows, key=lambda row: row[:2])), model=model)
+    write_changes(_changes(rows for _, rows in groupby(rows, key=lambda row: row[:2]))[0], model=model)
 
 
 def repair(
@@ -155,7 +159,7 @@ def repair(
         with transaction.atomic():
             list(Tutor.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk"))
             pairs = sessions.filter(tutor_id__in=chunk).values_list("tutor_id", "student_id").distinct()
-            changes = plan_pairs(pairs)
+            changes, _ = plan_pairs(pairs)
             write_changes(changes)
             changed_ids = [session_id for ids in changes.values() for session_id in ids]
             Tutor.mark_changed(

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, OperationalError, connection, models, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from tutorscore.lib.tasks import enqueue
@@ -30,7 +30,7 @@ from .models import Reschedule, Session, Tutor
 from .ordering import latest_state
 from .rescheduling import fill_derived_fields
 from .schemas import SessionIn
-from .sql import fetch, lock_clause, matching
+from .sql import bulk_update, copy_rows, fetch, lock_clause, matching
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ RESCHEDULE_FIELDS = [
     "cancelled_at",
     "hours_before_session",
 ]
+NEW_SESSION_COLUMNS = ["id", *SESSION_FIELDS, "created_at", "updated_at", *FLAG_FIELDS]
+RESCHEDULE_COLUMNS = ["id", "session_id", *RESCHEDULE_FIELDS, "created_at"]
 
 
 class IngestError(Exception):
@@ -156,26 +158,38 @@ def _ingest(items, *, now, prefix):
         existing = (
             Session.objects.select_related("reschedule").order_by().in_bulk(stored_ids) if stored_ids else {}
         )
-        sessions_to_create, sessions_to_update = [], []
+        new_rows, sessions_to_update = [], []  # new sessions as rows in NEW_SESSION_COLUMNS order
         reschedules_to_create, reschedules_to_update, reschedules_to_delete = [], [], []
         changed_pairs = set()  # (tutor_id, student_id) of every changed session, before and after
+        incoming = []  # (id, tutor_id, student_id, status, scheduled_time) of every session written
+        written_at = timezone.now()  # updated_at is auto_now: the clock, as save() would set it
         for session_id, versions in posted.items():
             stored = existing.get(session_id)
             item, platform_updated_at = latest_state(
                 versions,
-                current_status=stored and stored.status,
-                current_updated_at=stored and stored.platform_updated_at,
+                current_status=stored.status if stored else None,
+                current_updated_at=stored.platform_updated_at if stored else None,
             )
             if item is None:
                 result.stale += 1
                 result.stale_session_ids.append(str(session_id))
                 continue
+            if stored is None:
+                # A new session (the usual post) is a row, not a model object: no comparison to make.
+                result.changed_session_ids.append(str(session_id))
+                changed_pairs.add((item.tutor_id, item.student_id))
+                new_rows.append(_new_session_row(item, platform_updated_at, now=now, written_at=written_at))
+                incoming.append(
+                    (session_id, item.tutor_id, item.student_id, item.status, item.scheduled_time)
+                )
+                result.created += 1
+                if item.reschedule_info is not None:
+                    reschedules_to_create.append(_reschedule_from(item, None, now=now))
+                continue
             session = _session_from(item, platform_updated_at, now=now)
             stored_reschedule = _stored_reschedule(stored)
-            reschedule = _reschedule_from(item, session, stored_reschedule, now=now)
-            session_changed = stored is None or _values(stored, SESSION_FIELDS) != _values(
-                session, SESSION_FIELDS
-            )
+            reschedule = _reschedule_from(item, stored_reschedule, now=now)
+            session_changed = _values(stored, SESSION_FIELDS) != _values(session, SESSION_FIELDS)
             reschedule_changed = (stored_reschedule is None) != (reschedule is None) or (
                 reschedule is not None
                 and _values(stored_reschedule, RESCHEDULE_FIELDS) != _values(reschedule, RESCHEDULE_FIELDS)
@@ -186,14 +200,13 @@ def _ingest(items, *, now, prefix):
 
             result.changed_session_ids.append(str(item.session_id))
             changed_pairs.add((item.tutor_id, item.student_id))
-            if stored is None:
-                sessions_to_create.append(session)
-                result.created += 1
-            else:
-                changed_pairs.add((stored.tutor_id, stored.student_id))  # it may have moved
-                session.created_at = stored.created_at
-                sessions_to_update.append(session)
-                result.updated += 1
+            changed_pairs.add((stored.tutor_id, stored.student_id))  # it may have moved
+            session.created_at = stored.created_at
+            sessions_to_update.append(session)
+            incoming.append(
+                (session_id, item.tutor_id, item.student_id, session.status, session.scheduled_time)
+            )
+            result.updated += 1
             if reschedule is None and stored_reschedule is not None:
                 reschedules_to_delete.append(stored_reschedule.pk)
             elif reschedule is not None and stored_reschedule is None:
@@ -208,16 +221,19 @@ def _ingest(items, *, now, prefix):
             # also make concurrent batches of the same tutors take turns from here on, so each
             # reads the pairs' sessions the others committed.
             Tutor.mark_changed(changed_tutor_ids, now=now)
-        flag_changes = plan_pairs(changed_pairs, [*sessions_to_create, *sessions_to_update])
-        if sessions_to_create:
-            bulk_insert(Session, sessions_to_create)
+        flag_changes, flags = plan_pairs(changed_pairs, incoming)
+        if new_rows:
+            copy_rows(Session, NEW_SESSION_COLUMNS, [(*row, *flags[row[0]]) for row in new_rows])
         if sessions_to_update:
+            for session in sessions_to_update:
+                session.is_first_session, session.first_session_retained = flags[session.pk]
             bulk_update(Session, sessions_to_update, [*SESSION_FIELDS, *FLAG_FIELDS, "updated_at"])
         write_changes(flag_changes)
         if reschedules_to_delete:
             Reschedule.objects.filter(pk__in=reschedules_to_delete).delete()
         if reschedules_to_create:
-            bulk_insert(Reschedule, reschedules_to_create)
+            rows = [_values(reschedule, RESCHEDULE_COLUMNS) for reschedule in reschedules_to_create]
+            copy_rows(Reschedule, RESCHEDULE_COLUMNS, rows)
         if reschedules_to_update:
             bulk_update(Reschedule, reschedules_to_update, RESCHEDULE_FIELDS)
         if changed_tutor_ids:
@@ -256,7 +272,7 @@ def _new_tutors(indexed_items, existing_tutor_ids, prefix, *, now):
     """Tutors to create for unknown tutor ids; a taken e-mail is an IngestError, not a crash."""
     new = {}
     email_owner = {}  # email → (tutor_id, index) among the new tutors
-    errors = {}
+    errors: dict[str, list[str]] = {}
     for index, item in sorted(indexed_items, key=lambda pair: pair[0]):
         if item.tutor_id in existing_tutor_ids or item.tutor_id in new:
             continue
@@ -307,8 +323,27 @@ def _session_from(item, platform_updated_at, *, now):
         "updated_at": now,
     }
     # Positional: Model.__init__ with keywords costs 2.5 times as much (19 µs against 8 µs a session).
-    session = Session(*(values[name] for name in SESSION_ATTNAMES))
+    session = Session(*(values[name] for name in SESSION_ATTNAMES))  # type: ignore[misc]  # stubs type keywords only
     return session.apply_defaults()  # bulk writes skip save(): apply the no-show default here
+
+
+def _new_session_row(item, platform_updated_at, *, now, written_at):
+    """A new session as a tuple in NEW_SESSION_COLUMNS order, without its first-session flags
+    (plan_pairs works them out): a model object cost 10 µs more per session."""
+    return (
+        item.session_id,
+        item.tutor_id,
+        item.student_id,
+        item.scheduled_time,
+        item.completed_time,
+        item.status,
+        item.duration_minutes,
+        item.student_rating,
+        Session.default_no_show_by(item.status, item.no_show_by),  # bulk writes skip save()
+        platform_updated_at,
+        now,
+        written_at,
+    )
 
 
 def _stored_reschedule(stored):
@@ -320,7 +355,7 @@ def _stored_reschedule(stored):
         return None
 
 
-def _reschedule_from(item, session, stored_reschedule, *, now):
+def _reschedule_from(item, stored_reschedule, *, now):
     info = item.reschedule_info
     if info is None:
         return None
@@ -330,7 +365,7 @@ def _reschedule_from(item, session, stored_reschedule, *, now):
         cancelled_at = stored_reschedule.cancelled_at
     reschedule = Reschedule(
         id=stored_reschedule.pk if stored_reschedule else None,
-        session=session,
+        session_id=item.session_id,
         initiator=info.initiator,
         original_time=info.original_time,
         new_time=info.new_time,
@@ -342,58 +377,6 @@ def _reschedule_from(item, session, stored_reschedule, *, now):
     if reschedule.id is None:
         reschedule.id = Reschedule._meta.pk.get_default()
     return fill_derived_fields(reschedule, received_at=now)
-
-
-def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """Insert these objects; on PostgreSQL with one COPY, which streams the rows instead of binding
-    every value as a query parameter (most of bulk_create's Python time for 1,000 sessions).
-    Other databases (SQLite: the demo) keep Django's bulk_create."""
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs)
-        return
-    columns = model._meta.concrete_fields
-    for column in columns:
-        if getattr(column, "auto_now", False) or getattr(column, "auto_now_add", False):
-            for obj in objs:
-                column.pre_save(obj, add=True)  # as bulk_create does
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(column.column) for column in columns)
-    # wrap_database_errors: a duplicate key raises Django's IntegrityError, which the ingest retries.
-    with connection.wrap_database_errors, connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([getattr(obj, column.attname) for column in columns])
-
-
-def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> None:
-    """Write these fields of every object, by primary key, in one statement on PostgreSQL.
-
-    Django's bulk_update writes one CASE per field with a branch per row: for a batch of 1,000
-    changed sessions it spent 2–3 s building the SQL and 0.4 s running it (each row walks the
-    CASE), holding the batch's tutor locks all along. Here each column travels as one array and
-    `unnest` pairs them up again. Other databases (SQLite: the demo) keep Django's bulk_update.
-    """
-    if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields)
-        return
-    quote = connection.ops.quote_name
-    table, key = quote(model._meta.db_table), model._meta.pk
-    columns = [key, *(model._meta.get_field(name) for name in fields)]
-    # Arrays of the bare types: an explicit cast to varchar(100) would silently truncate, while
-    # assigning to the column still checks its length.
-    arrays = ", ".join(f"%s::{column.db_type(connection).split('(')[0]}[]" for column in columns)
-    names = ", ".join(quote(column.column) for column in columns)
-    assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
-    params = [
-        [column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in objs]
-        for column in columns
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({names}) "
-            f"WHERE {table}.{quote(key.column)} = v.{quote(key.column)}",
-            params,
-        )
 
 
 def _values(obj, fields):

@@ -143,12 +143,15 @@ class Session(models.Model):
         super().save(*args, **kwargs)
 
     def apply_defaults(self) -> Self:
-        """A no-show is the tutor's unless the platform says otherwise."""
-        if self.status == self.Status.NO_SHOW and not self.no_show_by:
-            self.no_show_by = self.NoShowBy.TUTOR
-        elif self.status != self.Status.NO_SHOW:
-            self.no_show_by = None
+        self.no_show_by = self.default_no_show_by(self.status, self.no_show_by)
         return self
+
+    @classmethod
+    def default_no_show_by(cls, status: str, no_show_by: str | None) -> str | None:
+        """A no-show is the tutor's unless the platform says otherwise; other statuses have none."""
+        if status != cls.Status.NO_SHOW:
+            return None
+        return no_show_by or cls.NoShowBy.TUTOR
 
 
 # Sessions that happened: the only ones scoring counts and reports mail (a `scheduled` one has

@@ -1,4 +1,4 @@
-"""Hand-written SQL for the ingest's hot statements.
+"""Hand-written SQL for the ingest's hot statements (lookups, COPY of new rows, updates by key).
 
 Building an ORM statement costs 0.5–0.8 ms of Python, more than PostgreSQL needs to run these
 small lookups, and an `IN` list makes Django and psycopg handle every value as a parameter of its
@@ -7,7 +7,11 @@ own. Here a list travels as ONE array parameter on PostgreSQL (`= ANY(%s)`); oth
 come back through the same converters the ORM applies (none on PostgreSQL for these columns).
 """
 
+from collections.abc import Sequence
+from typing import cast
+
 from django.db import connection
+from django.db.models import Field, Model
 
 
 def _array(field) -> str:
@@ -76,3 +80,55 @@ def execute(sql: str, params: list) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def copy_rows(model, columns: list[str], rows: list[tuple]) -> None:
+    """Insert rows (tuples of Python values in `columns` order, attnames of `model`); on PostgreSQL
+    with one binary COPY, which streams the values without a parameter, a model object or a text
+    form each (bulk_create spent half its time binding 13 parameters × 1,000 rows). A duplicate
+    key raises Django's IntegrityError, which the ingest retries. Other databases (SQLite: the
+    demo) keep bulk_create."""
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
+        return
+    fields = [model._meta.get_field(column) for column in columns]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in fields)
+    types = [field.db_type(connection).split("(")[0] for field in fields]  # psycopg knows them by name
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN (FORMAT BINARY)"
+        with cursor.cursor.copy(sql) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+
+def bulk_update(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
+    """Write these fields of every object, by primary key, in one statement on PostgreSQL.
+
+    Django's bulk_update writes one CASE per field with a branch per row: for a batch of 1,000
+    changed sessions it spent 2–3 s building the SQL and 0.4 s running it (each row walks the
+    CASE), holding the batch's tutor locks all along. Here each column travels as one array and
+    `unnest` pairs them up again. Other databases (SQLite: the demo) keep Django's bulk_update.
+    """
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(objs, fields)
+        return
+    quote = connection.ops.quote_name
+    table, key = quote(model._meta.db_table), model._meta.pk
+    columns = [key, *(cast(Field, model._meta.get_field(name)) for name in fields)]
+    # Arrays of the bare types: an explicit cast to varchar(100) would silently truncate, while
+    # assigning to the column still checks its length.
+    arrays = ", ".join(_array(column) for column in columns)
+    names = ", ".join(quote(column.column) for column in columns)
+    assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns[1:])
+    # The objects' Python values as they are, as copy_rows sends them (UUID, aware datetime, str,
+    # int, bool, Decimal, None: psycopg adapts each). get_db_prep_save returns these unchanged on
+    # PostgreSQL, at 3 µs a value: a third of the web CPU of a batch of 1,000 changed sessions.
+    params = [[getattr(obj, column.attname) for obj in objs] for column in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({names}) "
+            f"WHERE {table}.{quote(key.column)} = v.{quote(key.column)}",
+            params,
+        )

@@ -12,6 +12,7 @@ from sessions import ingest
 from sessions.ingest import IngestError, ingest_sessions
 from sessions.models import Reschedule, Session, Tutor
 from sessions.schemas import SessionIn
+from sessions.sql import bulk_update, copy_rows
 from tutorscore.testing import TUTOR_ID, iso, session_payload
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +178,7 @@ def test_bulk_update_refuses_an_over_long_value_instead_of_truncating_it(now):
     session.student_id = "x" * 101
 
     with pytest.raises(DataError), transaction.atomic():
-        ingest.bulk_update(Session, [session], ["student_id"])
+        bulk_update(Session, [session], ["student_id"])
     assert Session.objects.get().student_id == "student-42"
 
 
@@ -230,9 +231,9 @@ def test_new_rows_are_inserted_with_every_field_and_the_model_defaults(now):
 def test_inserting_a_stored_session_again_is_an_integrity_error(now):
     """What makes a lost race retryable: COPY's duplicate key surfaces as Django's IntegrityError."""
     ingest_sessions([payload := item()], now=now)
-    session = Session.objects.get(pk=payload.session_id)
+    row = Session.objects.filter(pk=payload.session_id).values_list(*ingest.NEW_SESSION_COLUMNS).get()
     with pytest.raises(IntegrityError), transaction.atomic():
-        ingest.bulk_insert(Session, [session])
+        copy_rows(Session, ingest.NEW_SESSION_COLUMNS, [row])
 
 
 def test_a_batch_logs_one_line_with_every_session_id(now, caplog):

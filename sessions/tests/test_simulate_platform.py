@@ -75,7 +75,9 @@ def test_another_seed_and_the_same_seed_again_never_collide_with_stored_tutors(a
 
 
 def test_sessions_are_scheduled_then_followed_up_and_every_payload_is_valid(now):
-    simulator = PlatformSimulator(seed=42, tutors=10, lead_seconds=10)
+    # A fixed run: without one the sessions' draws are new every time (all three fates usually,
+    # not always, appear; this failed once in CI-like runs).
+    simulator = PlatformSimulator(seed=42, tutors=10, lead_seconds=10, run=1)
     payloads = run(simulator, now, 60)
 
     for payload in payloads:
