@@ -137,3 +137,24 @@ def test_every_external_call_is_bounded():
         [5, 10],
         30,
     ]
+
+
+@pytest.mark.parametrize(("jit", "expected"), [("false", "-c jit=off"), ("true", None)])
+def test_the_web_process_can_turn_postgresql_jit_off(jit, expected):
+    show = "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS'].get('options'))"
+    result = run_manage(
+        "shell",
+        "-c",
+        show,
+        DEBUG="true",
+        DATABASE_JIT=jit,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/tutorscore_never_connected",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == str(expected)
+
+
+def test_the_procfile_web_process_runs_without_jit():
+    procfile = (Path(__file__).resolve().parents[2] / "Procfile").read_text()
+    web = next(line for line in procfile.splitlines() if line.startswith("web:"))
+    assert "DATABASE_JIT=${DATABASE_JIT:-false}" in web
