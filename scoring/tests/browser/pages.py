@@ -32,3 +32,10 @@ def log_in(page, live_server, path):
 
 def table_names(page):
     return page.locator(".tutor-table tbody td[data-label=Name] > a").all_inner_texts()
+
+
+def page_width(page):
+    """The document's width once the page has loaded: before its stylesheet applies, an unstyled
+    table is wider than a phone (a check right after a text appeared failed that way under load)."""
+    page.wait_for_load_state("load")
+    return page.evaluate("document.documentElement.scrollWidth")

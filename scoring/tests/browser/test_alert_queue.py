@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from scoring import alerts as alerts_module
 from scoring.models import Alert
-from scoring.tests.browser.pages import csp_checked_page, log_in
+from scoring.tests.browser.pages import csp_checked_page, log_in, page_width
 from tutorscore.testing import make_alert
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,7 +44,7 @@ def test_a_typed_and_an_added_note_survive_the_refresh(sized_page, live_server, 
     settings.DASHBOARD_POLL_SECONDS = 1
     page = sized_page
     log_in(page, live_server, "/alerts/")
-    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    assert page_width(page) <= page.viewport_size["width"]
     # compact: a closed card is its summary line (two on a phone) and the "Details" toggle
     heights = [card.bounding_box()["height"] for card in page.locator(".alert-card").all()]
     assert max(heights) < (75 if page.viewport_size["width"] > 600 else 100), heights
@@ -143,8 +143,8 @@ def test_the_coaching_panel_and_the_tutor_block(
     expect(row).to_contain_text("40.0%")
     expect(row).to_contain_text("12.5%")
     expect(row).to_contain_text("Improved")
-    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    assert page_width(page) <= page.viewport_size["width"]
     row.get_by_role("link", name="Coached").click()
     block = page.locator("section", has=page.get_by_role("heading", name="After coaching"))
     expect(block).to_contain_text("-27.5 points")
-    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    assert page_width(page) <= page.viewport_size["width"]

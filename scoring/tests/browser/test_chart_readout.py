@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from scoring import trends
 from scoring.models import TutorScoreHistory
-from scoring.tests.browser.pages import csp_checked_page, log_in
+from scoring.tests.browser.pages import csp_checked_page, log_in, page_width
 from scoring.tests.browser.test_trends_and_a11y import DESKTOP, PHONE, new_page, serious_violations
 from tutorscore.testing import make_score
 
@@ -121,7 +121,7 @@ def test_a_tap_on_a_phone_shows_the_readout_and_focuses_the_chart(browser, live_
         chart.locator(f'.series-risk circle[data-i="{len(dates) - 1}"]').tap()
         assert_readout(readout, timezone.now().date(), TODAY)
         expect(chart).to_be_focused()
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert page_width(page) <= PHONE["width"]
         box, chart_box = readout.bounding_box(), chart.bounding_box()
         assert box["y"] >= chart_box["y"] + chart_box["height"] - 1  # under the chart, not over it
 

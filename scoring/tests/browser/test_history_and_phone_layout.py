@@ -8,7 +8,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from reports.models import EmailReport
-from scoring.tests.browser.pages import log_in
+from scoring.tests.browser.pages import log_in, page_width
 from tutorscore.testing import make_alert, make_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -97,7 +97,7 @@ def test_the_tutor_page_fits_a_phone_screen(browser, live_server, staff_user, sc
         expect(marker).to_be_in_viewport(ratio=1)
         for wrap in page.locator(".table-wrap").all():
             assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page_width(page) <= 390
     finally:
         context.close()
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from scoring.models import TutorScoreHistory
-from scoring.tests.browser.pages import log_in, table_names
+from scoring.tests.browser.pages import log_in, page_width, table_names
 from tutorscore.testing import make_alert, make_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -159,7 +159,7 @@ def test_the_at_risk_list_and_a_tutors_why_are_on_a_phones_first_screen(
         first_row = page.locator("#risk-h ~ .table-wrap tbody tr").first
         expect(first_row).to_contain_text("Tutor 00")
         assert first_row.bounding_box()["y"] + 40 < PHONE["height"]
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert page_width(page) <= PHONE["width"]
 
         page.goto(live_server.url + scored[0].get_absolute_url())
         reason = page.get_by_text("Rescheduled 7 of 18 sessions (tutor 0)")
