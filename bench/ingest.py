@@ -1,6 +1,8 @@
 """Ingest API benchmark: single POST latency, bulk throughput, time to insight.
 
     python bench/ingest.py [--single 400] [--bulk-batches 10] [--insight-seconds 30] [--burst 2000]
+    python bench/ingest.py --database tutorscore_bench_10m --tutors 500 --warmup-sessions 0 \
+        --single 0 --bulk-batches 0      # time to insight on an existing data set, its busiest tutors
 
 Starts its own stack on a scratch PostgreSQL database (dropped afterwards) on the server named by
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432): gunicorn (2 gthread workers ×
@@ -48,9 +50,11 @@ def iso(moment):
 class Platform:
     """Completed sessions of a fixed pool of tutors, scheduled in the last 30 days."""
 
-    def __init__(self, tutors, seed=42):
+    def __init__(self, tutors, seed=42, tutor_ids=None):
         self.random = random.Random(seed)
-        self.tutors = [uuid.UUID(int=self.random.getrandbits(128), version=4) for _ in range(tutors)]
+        self.tutors = tutor_ids or [
+            uuid.UUID(int=self.random.getrandbits(128), version=4) for _ in range(tutors)
+        ]
         self.lock = threading.Lock()
 
     def session(self, tutor_id=None):
@@ -285,6 +289,20 @@ def burst_insight(stack, key, platform, *, sessions, concurrency):
     return report_insight(label, watch, posted)
 
 
+def existing_tutors(database, count):
+    """`count` tutor ids of an existing database (None without one): the most active first."""
+    if not database:
+        return None
+    import psycopg
+
+    url = f"{SERVER}/{database}".replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT tutor_id FROM sessions GROUP BY tutor_id ORDER BY count(*) DESC LIMIT %s", [count]
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tutors", type=int, default=500)
@@ -299,11 +317,18 @@ def main():
     parser.add_argument("--worker-nice", type=int, default=0, help="Run the qcluster at this nice level.")
     parser.add_argument("--burst", type=int, default=2000, help="Sessions posted at concurrency 8.")
     parser.add_argument("--skip-insight", action="store_true")
+    parser.add_argument(
+        "--database",
+        help="Serve this existing database instead of a scratch one (kept; it gains the posted "
+        "sessions) and post for `--tutors` of its tutors, with all their history: time to insight "
+        "at its size. Use with --warmup-sessions 0 --single 0 --bulk-batches 0.",
+    )
     args = parser.parse_args()
 
-    platform = Platform(args.tutors)
+    platform = Platform(args.tutors, tutor_ids=existing_tutors(args.database, args.tutors))
     with LiveStack(
-        database_url=f"{SERVER}/postgres",
+        database_url=f"{SERVER}/{args.database or 'postgres'}",
+        scratch=not args.database,
         name="bench_ingest",
         web_workers=args.web_workers,
         web_threads=args.web_threads,
@@ -312,7 +337,7 @@ def main():
     ) as stack:
         key = stack.create_api_key("bench")
         print(
-            f"stack: {stack.url} on scratch database {stack.name}; gunicorn {args.web_workers} workers × "
+            f"stack: {stack.url} on database {stack.name}; gunicorn {args.web_workers} workers × "
             f"{args.web_threads} threads, one qcluster with {args.q_workers} workers; {args.tutors} tutors"
         )
         # Warm-up: tutors with history, so scoring does real work; then let the worker catch up.
@@ -322,22 +347,25 @@ def main():
             connection.post("/api/sessions/bulk", {"sessions": sessions})
         drain(stack)
 
-        figures = {
-            "single_p95_c1_ms": single_latency(stack, key, platform, requests=args.single, concurrency=1)
-        }
-        drain(stack)
-        figures["single_p95_c8_ms"] = single_latency(
-            stack, key, platform, requests=args.single, concurrency=8
-        )
-        print(f"  (the worker needed {drain(stack):.1f} s more to score that burst)")
-        batches = [[platform.session() for _ in range(1000)] for _ in range(args.bulk_batches)]
-        figures["bulk_sessions_per_s"] = bulk_throughput(stack, key, batches, label="bulk ingest")
-        print(f"  (the worker needed {drain(stack):.1f} s more to score those batches)")
-        corrected = [[{**session, "duration_minutes": 45} for session in batch] for batch in batches]
-        figures["bulk_updates_per_s"] = bulk_throughput(
-            stack, key, corrected, label="bulk update (the same sessions, corrected)"
-        )
-        drain(stack)
+        figures = {}
+        if args.single:
+            figures["single_p95_c1_ms"] = single_latency(
+                stack, key, platform, requests=args.single, concurrency=1
+            )
+            drain(stack)
+            figures["single_p95_c8_ms"] = single_latency(
+                stack, key, platform, requests=args.single, concurrency=8
+            )
+            print(f"  (the worker needed {drain(stack):.1f} s more to score that burst)")
+        if args.bulk_batches:
+            batches = [[platform.session() for _ in range(1000)] for _ in range(args.bulk_batches)]
+            figures["bulk_sessions_per_s"] = bulk_throughput(stack, key, batches, label="bulk ingest")
+            print(f"  (the worker needed {drain(stack):.1f} s more to score those batches)")
+            corrected = [[{**session, "duration_minutes": 45} for session in batch] for batch in batches]
+            figures["bulk_updates_per_s"] = bulk_throughput(
+                stack, key, corrected, label="bulk update (the same sessions, corrected)"
+            )
+            drain(stack)
         if not args.skip_insight:
             figures["insight_p95_ms"] = time_to_insight(
                 stack, key, platform, rate=args.insight_rate, seconds=args.insight_seconds
