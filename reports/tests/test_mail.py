@@ -33,7 +33,7 @@ def test_session_report_of_a_flagged_tutor_says_why_with_numbers_and_links(scori
     assert [m.to for m in django_mail.outbox] == [["lead@example.com"], ["ops@example.com"]]
     message = django_mail.outbox[0]
     html = assert_clean(message)
-    assert message.subject == f"[High risk] Ada Tutor: rescheduled session, {day(1, '%d %b %H:%M')} UTC"
+    assert message.subject == f"[High risk] Ada Tutor: rescheduled session, {day(1, '%-d %b %H:%M')} UTC"
     # The most important line comes first, in both parts.
     assert message.body.startswith(
         "Ada Tutor is high risk: Rescheduled 3 of 8 sessions in the last 7 days (37.5%, threshold 15%)\n"
@@ -42,7 +42,7 @@ def test_session_report_of_a_flagged_tutor_says_why_with_numbers_and_links(scori
     for part in (message.body, html):
         assert str(flagged_session.pk) in part
         assert "student-42" in part
-        assert f"{day(1, '%a %d %b %Y, %H:%M')} UTC" in part
+        assert f"{day(1, '%a %-d %b %Y, %H:%M')} UTC" in part
         assert "last-minute" in part
         assert "Double-booked with another class" in part
         assert "37.5%" in part and "20%" in part and "12%" in part  # 7/30/90-day rates
@@ -93,7 +93,7 @@ def test_all_mode_reports_every_session(scoring_settings, make_tutor, make_sessi
     assert send_session_report(session) == 2
     message = django_mail.outbox[0]
     html = assert_clean(message)
-    assert message.subject == f"Bea Tutor: completed session, {day(1, '%d %b %H:%M')} UTC"
+    assert message.subject == f"Bea Tutor: completed session, {day(1, '%-d %b %H:%M')} UTC"
     assert message.body.startswith("Bea Tutor: low risk after a completed session\n")
     assert "45 min" in html and "rated 5/5" in html
 
@@ -194,7 +194,7 @@ def test_alert_mail_names_the_alert_and_links_to_it(scoring_settings, make_tutor
     alert_url = f"http://testserver/tutors/{tutor.pk}/#alert-{alert.pk}"
     for part in (message.body, html):
         assert alert_url in part
-        assert f"{day(1 / 24, '%a %d %b %Y, %H:%M')} UTC" in part
+        assert f"{day(1 / 24, '%a %-d %b %Y, %H:%M')} UTC" in part
         assert "Schedule a calendar-planning check-in" in part
     row = EmailReport.objects.get(recipient_email="lead@example.com")
     assert (row.kind, row.event_key, row.alert, row.tutor, row.status) == (
