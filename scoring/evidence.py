@@ -102,7 +102,7 @@ def _weights(
 ) -> tuple[float, float, float, float]:
     """(ln of the ratio needed, ln(bad / good), ln((1 − bad) / (1 − good)), threshold as a float):
     the same for every tutor of one recompute, so worked out once per setting, not per window."""
-    good, bad = compared_rates(threshold_percent)
+    good, bad = compared_rates(float(threshold_percent))
     return (
         math.log(ratio_needed(evidence_ratio, window_days)),
         math.log(bad / good),

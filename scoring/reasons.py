@@ -54,7 +54,7 @@ def _top(counts: dict[K, int], *, minimum: int) -> K | None:
 
 def _with_data(facts: TutorFacts, verdicts: Verdicts) -> list[str]:
     """The kinds of the three rates that have data (and so a sentence)."""
-    kinds = []
+    kinds: list[str] = []
     if verdicts[RESCHEDULE_RATE].total:
         kinds.append(RESCHEDULE_RATE)
     if facts.totals[30]:
