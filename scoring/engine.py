@@ -18,8 +18,10 @@ no session in 30 days or is marked inactive (no flag, no alert, score 0); `high`
 is raised; `medium` when a rate is being watched or the score is at least 25; else `low`.
 """
 
+import contextlib
+import gc
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypedDict
@@ -242,6 +244,23 @@ def compute_scores(
     ]
 
 
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (restored on exit, as it was).
+
+    A full recompute allocates some 300,000 containers (facts, scores, their dicts and lists)
+    that form no reference cycles: reference counting frees them. Meanwhile the collector kept
+    being triggered by the allocations and walked them, and every other object of the process,
+    again and again: ~250 ms of the ~1.2 s of CPU a recompute spent at 10,000 tutors."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def recompute_all(
     *,
     now: datetime | None = None,
@@ -264,7 +283,7 @@ def recompute_all(
     if ids is not None and not ids:
         return 0
     settings = settings or ScoringSettings.load()
-    with transaction.atomic():
+    with cyclic_gc_paused(), transaction.atomic():
         previous_flags = read_flags(ids)
         scores = compute_scores(now=now, settings=settings, tutor_ids=ids, previous_flags=previous_flags)
         scores = save_scores(scores, newer_only=newer_only)
