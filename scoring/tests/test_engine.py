@@ -658,9 +658,12 @@ def test_recompute_pauses_the_cyclic_collector_and_restores_it_as_it_was(
     sessions(make_session, make_tutor(), 3)
     seen = []
     compute_scores = engine.compute_scores
-    monkeypatch.setattr(
-        engine, "compute_scores", lambda **kw: seen.append(gc.isenabled()) or compute_scores(**kw)
-    )
+
+    def compute_and_note_the_collector(**kwargs):
+        seen.append(gc.isenabled())
+        return compute_scores(**kwargs)
+
+    monkeypatch.setattr(engine, "compute_scores", compute_and_note_the_collector)
     assert gc.isenabled()
     engine.recompute_all(now=NOW)
     assert gc.isenabled() and seen == [False]
