@@ -145,7 +145,7 @@ def _copy_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.
         cursor.execute(f"CREATE TEMPORARY TABLE scoring_upsert (LIKE {table}) ON COMMIT DROP")
         with cursor.cursor.copy(f"COPY scoring_upsert ({column_list}) FROM STDIN") as copy:
             for score in scores:
-                row = list(row_of(score))  # one C call for the 38 values, not 38 getattr()s
+                row = list(row_of(score))  # one C call for the 37 values, not 37 getattr()s
                 for position in json_at:
                     row[position] = json.dumps(row[position])
                 copy.write_row(row)
