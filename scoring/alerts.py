@@ -92,18 +92,21 @@ def sync_alerts(
         unresolved = Alert.objects.select_for_update().filter(status__in=UNRESOLVED).order_by("pk")
         if len(by_tutor) <= IN_LIST_LIMIT:
             unresolved = unresolved.filter(tutor_id__in=list(by_tutor))
-        existing = {
-            (tutor_id, kind): alert_id
-            for alert_id, tutor_id, kind in unresolved.values_list("id", "tutor_id", "kind")
-            if tutor_id in by_tutor
-        }
+        existing: dict[uuid.UUID, dict[str, uuid.UUID]] = {}  # {tutor_id: {kind: alert_id}}
+        for pk, tutor_id, kind in unresolved.values_list("id", "tutor_id", "kind"):
+            if tutor_id in by_tutor:
+                existing.setdefault(tutor_id, {})[kind] = pk
 
         to_open, to_resolve = [], []
+        no_alerts: dict[str, uuid.UUID] = {}
+        no_flags: dict[str, bool] = {}
         for tutor_id, score in by_tutor.items():
+            # Looked up once per tutor, not once per kind (a UUID hashes in Python).
+            alerts, was_flagged = existing.get(tutor_id, no_alerts), previous_flags.get(tutor_id, no_flags)
             for kind, flag in FLAG_OF_KIND.items():
                 raised = getattr(score, flag)
-                alert_id = existing.get((tutor_id, kind))
-                if raised and alert_id is None and not previous_flags.get(tutor_id, {}).get(kind, False):
+                alert_id = alerts.get(kind)
+                if raised and alert_id is None and not was_flagged.get(kind, False):
                     to_open.append(
                         Alert(
                             id=uuid.uuid4(),

@@ -21,6 +21,7 @@ flag is raised. It never decreases with more sessions at a higher rate, because 
 is n × (rate × (a + b) − b) with a, b > 0: once positive it grows with both n and the rate.
 """
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -95,6 +96,21 @@ def ratio_needed(evidence_ratio: Decimal | float, window_days: int) -> float:
     return float(evidence_ratio) * max(1.0, LOOK_PERIOD_DAYS / window_days)
 
 
+@functools.lru_cache(maxsize=256)
+def _weights(
+    threshold_percent: Decimal | float, evidence_ratio: Decimal | float, window_days: int
+) -> tuple[float, float, float, float]:
+    """(ln of the ratio needed, ln(bad / good), ln((1 − bad) / (1 − good)), threshold as a float):
+    the same for every tutor of one recompute, so worked out once per setting, not per window."""
+    good, bad = compared_rates(float(threshold_percent))
+    return (
+        math.log(ratio_needed(evidence_ratio, window_days)),
+        math.log(bad / good),
+        math.log((1 - bad) / (1 - good)),
+        float(threshold_percent),
+    )
+
+
 def weigh(
     events: int,
     total: int,
@@ -110,14 +126,15 @@ def weigh(
     A flag is raised at the needed ratio; once raised (`was_flagged`) it stays while a window of
     30 days or more still favours the bad rate (ratio above 1), so it does not flap around the
     boundary: each flap would be a new alert."""
-    needed = math.log(ratio_needed(evidence_ratio, window_days))
-    log_ratio = log_evidence(events, total, float(threshold_percent)) if total else 0.0
+    needed, per_event, per_other, threshold = _weights(threshold_percent, evidence_ratio, window_days)
+    # log_evidence(events, total, threshold), with its logarithms worked out once per setting.
+    log_ratio = events * per_event + (total - events) * per_other if total else 0.0
     strength = min(MAX_STRENGTH, FLAG_STRENGTH * max(0.0, log_ratio) / needed)
     raised = log_ratio >= needed - 1e-12
     held = was_flagged and window_days >= LOOK_PERIOD_DAYS and log_ratio > 0
     flagged = total >= minimum and (raised or held)
     strength = max(strength, FLAG_STRENGTH) if flagged else min(strength, FLAG_STRENGTH - 1)
-    watching = not flagged and total > 0 and 100 * events > float(threshold_percent) * total
+    watching = not flagged and total > 0 and 100 * events > threshold * total
     return Evidence(
         events=events,
         total=total,

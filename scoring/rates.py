@@ -4,6 +4,7 @@ The engine stores rates with `percentage`; the dashboard, the API, the mail and 
 compute theirs with it too, so a figure shown anywhere matches the stored one.
 """
 
+import functools
 from decimal import ROUND_HALF_UP, Decimal
 
 WINDOWS = (7, 30, 90)
@@ -36,6 +37,8 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+# Rates take few distinct values, and a recompute writes ~8 of them per tutor into sentences.
+@functools.lru_cache(maxsize=4096)
 def format_percent(value: Decimal | int | str) -> str:
     """37.50 → '37.5', 15.00 → '15', 33.33 → '33.33' (how rates read in sentences)."""
     text = f"{Decimal(value).quantize(CENT):f}"

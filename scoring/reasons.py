@@ -28,6 +28,11 @@ from .rates import (
 
 Verdicts = dict[str, Evidence]  # {alert kind: Evidence}, as engine.weigh_facts returns them
 K = TypeVar("K")
+RESCHEDULE_RATE, NO_SHOW_RATE, FIRST_SESSION = (
+    Alert.Kind.RESCHEDULE_RATE,
+    Alert.Kind.NO_SHOW_RATE,
+    Alert.Kind.FIRST_SESSION,
+)
 
 REASON_LABELS: dict[str, str] = {code: label.lower() for code, label in Reschedule.ReasonCode.choices}
 
@@ -47,15 +52,27 @@ def _top(counts: dict[K, int], *, minimum: int) -> K | None:
     return top
 
 
-def _sentences(
-    score: TutorScore, facts: TutorFacts, verdicts: Verdicts, settings: ScoringSettings
-) -> dict[str, tuple[str, Decimal, str]]:
-    """{kind: (figure sentence, clause about the evidence)} of the three rates, when they have data."""
-    reschedule = verdicts[Alert.Kind.RESCHEDULE_RATE]
-    days = reschedule.window_days
-    sentences: dict[str, tuple[str, Decimal, str]] = {}
-    if reschedule.total:
-        sentences[Alert.Kind.RESCHEDULE_RATE] = (
+def _with_data(facts: TutorFacts, verdicts: Verdicts) -> list[str]:
+    """The kinds of the three rates that have data (and so a sentence)."""
+    kinds: list[str] = []
+    if verdicts[RESCHEDULE_RATE].total:
+        kinds.append(RESCHEDULE_RATE)
+    if facts.totals[30]:
+        kinds.append(NO_SHOW_RATE)
+    if facts.first_sessions:
+        kinds.append(FIRST_SESSION)
+    return kinds
+
+
+def _sentence(
+    kind: str, score: TutorScore, facts: TutorFacts, verdicts: Verdicts, settings: ScoringSettings
+) -> tuple[str, Decimal, str]:
+    """(figure sentence, threshold it is weighed against, noun) of one rate that has data; written
+    only when a reason shows it."""
+    if kind == RESCHEDULE_RATE:
+        reschedule = verdicts[RESCHEDULE_RATE]
+        days = reschedule.window_days
+        return (
             f"Rescheduled {reschedule.events} of {plural(reschedule.total, 'session')} "
             f"in the last {days} days "
             f"({format_percent(getattr(score, f'reschedule_rate_{days}d'))}%, threshold "
@@ -63,24 +80,22 @@ def _sentences(
             settings.reschedule_rate_threshold,
             "sessions",
         )
-    if facts.totals[30]:
-        sentences[Alert.Kind.NO_SHOW_RATE] = (
+    if kind == NO_SHOW_RATE:
+        return (
             f"Missed {facts.no_shows_30d} of {plural(facts.totals[30], 'session')} in the last 30 days "
             f"({format_percent(score.no_show_rate_30d)}%, threshold "
             f"{format_percent(settings.no_show_rate_threshold)}%)",
             settings.no_show_rate_threshold,
             "sessions",
         )
-    if facts.first_sessions:
-        sentences[Alert.Kind.FIRST_SESSION] = (
-            f"{facts.retained_first_sessions} of {plural(facts.first_sessions, 'new student')} came back "
-            f"within {FIRST_SESSION_FOLLOW_UP_DAYS} days of their first session "
-            f"({format_percent(score.first_session_retention_90d)}%, threshold "
-            f"{format_percent(settings.first_session_retention_threshold)}%)",
-            HUNDRED - settings.first_session_retention_threshold,
-            "first sessions",
-        )
-    return sentences
+    return (
+        f"{facts.retained_first_sessions} of {plural(facts.first_sessions, 'new student')} came back "
+        f"within {FIRST_SESSION_FOLLOW_UP_DAYS} days of their first session "
+        f"({format_percent(score.first_session_retention_90d)}%, threshold "
+        f"{format_percent(settings.first_session_retention_threshold)}%)",
+        HUNDRED - settings.first_session_retention_threshold,
+        "first sessions",
+    )
 
 
 def explain_inactive(facts: TutorFacts) -> list[str]:
@@ -121,13 +136,13 @@ def explain(
     Reasons lead with the sentences that raised a flag (strongest first), then the rates being
     watched, then the context: other reschedule windows, patterns, the other rates, ratings."""
     reasons, recommendations = [], []
-    sentences = _sentences(score, facts, verdicts, settings)
+    with_data = _with_data(facts, verdicts)
     ranked = sorted(
-        (kind for kind in sentences if verdicts[kind].flagged or verdicts[kind].watching),
+        (kind for kind in with_data if verdicts[kind].flagged or verdicts[kind].watching),
         key=lambda kind: (not verdicts[kind].flagged, -verdicts[kind].strength),
     )
     for kind in ranked:
-        text, threshold, noun = sentences[kind]
+        text, threshold, noun = _sentence(kind, score, facts, verdicts, settings)
         reasons.append(_lead(kind, text, verdicts[kind], threshold, noun, settings))
     if facts.totals[ACTIVE_WINDOW_DAYS] < settings.minimum_sessions and not ranked:
         reasons.append(
@@ -159,7 +174,6 @@ def explain(
 
     # Reschedule patterns over the 90-day window.
     reschedules = facts.tutor_reschedules[PATTERN_WINDOW_DAYS]
-    last_minute_share = percentage(facts.last_minute_reschedules, reschedules)
     weekday = _top(facts.weekdays, minimum=2) if reschedules >= 2 else None
     reason_code = _top(facts.reason_codes, minimum=2)
     if reschedules >= 2 and facts.last_minute_reschedules:
@@ -176,10 +190,10 @@ def explain(
             f"Most common reason: {_reason_label(reason_code)} ({facts.reason_codes[reason_code]}×)."
         )
 
-    if Alert.Kind.NO_SHOW_RATE in sentences and facts.no_shows_30d and Alert.Kind.NO_SHOW_RATE not in ranked:
-        reasons.append(sentences[Alert.Kind.NO_SHOW_RATE][0] + ".")
-    if Alert.Kind.FIRST_SESSION in sentences and Alert.Kind.FIRST_SESSION not in ranked:
-        reasons.append(sentences[Alert.Kind.FIRST_SESSION][0] + ".")
+    if NO_SHOW_RATE in with_data and facts.no_shows_30d and NO_SHOW_RATE not in ranked:
+        reasons.append(_sentence(NO_SHOW_RATE, score, facts, verdicts, settings)[0] + ".")
+    if FIRST_SESSION in with_data and FIRST_SESSION not in ranked:
+        reasons.append(_sentence(FIRST_SESSION, score, facts, verdicts, settings)[0] + ".")
     if score.average_rating_90d is not None:
         reasons.append(
             f"Average student rating {score.average_rating_90d} from {score.rated_sessions_90d} "
@@ -187,6 +201,7 @@ def explain(
         )
 
     if score.reschedule_flag:
+        last_minute_share = percentage(facts.last_minute_reschedules, reschedules)
         if last_minute_share is not None and last_minute_share >= 50:
             recommendations.append("Coach the tutor on giving at least 24 hours' notice when rescheduling.")
         if reason_code == Reschedule.ReasonCode.SCHEDULING_CONFLICT:

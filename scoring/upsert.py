@@ -5,6 +5,7 @@ Table and column names come from TutorScore._meta, so the SQL follows the model.
 
 import functools
 import json
+import operator
 import uuid
 from collections.abc import Sequence
 
@@ -133,7 +134,10 @@ def _insert_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uui
 def _copy_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.UUID]:
     # Binding 10,000 rows × 35 values as query parameters costs seconds of Python; COPY streams
     # them in a fraction of that. Same columns, same conflict rule as the INSERT path.
-    json_fields = {field.attname for field in _saved_fields() if isinstance(field, models.JSONField)}
+    json_at = [
+        position for position, field in enumerate(_saved_fields()) if isinstance(field, models.JSONField)
+    ]
+    row_of = operator.attrgetter(*SAVED_FIELDS)
     table, columns = _names(connection.vendor)
     column_list = ", ".join(columns[name] for name in SAVED_FIELDS)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
@@ -141,12 +145,10 @@ def _copy_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.
         cursor.execute(f"CREATE TEMPORARY TABLE scoring_upsert (LIKE {table}) ON COMMIT DROP")
         with cursor.cursor.copy(f"COPY scoring_upsert ({column_list}) FROM STDIN") as copy:
             for score in scores:
-                copy.write_row(
-                    [
-                        json.dumps(getattr(score, name)) if name in json_fields else getattr(score, name)
-                        for name in SAVED_FIELDS
-                    ]
-                )
+                row = list(row_of(score))  # one C call for the 37 values, not 37 getattr()s
+                for position in json_at:
+                    row[position] = json.dumps(row[position])
+                copy.write_row(row)
         cursor.execute(
             f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM scoring_upsert "
             f"ORDER BY {columns['tutor_id']} {_upsert_tail(table, columns, newer_only=newer_only)}"

@@ -1,5 +1,6 @@
 """The engine's numbers, pinned with a fixed `now`: windows, flags, risk, reasons, both paths."""
 
+import gc
 import random
 import uuid
 from datetime import timedelta
@@ -649,3 +650,26 @@ def test_a_seven_day_window_needs_thirty_sevenths_of_the_ratio():
     assert not verdict.flagged  # 4 of 6 would flag a 30-day window, not a week (5 of 6 would)
     week.tutor_reschedules = {7: 5, 30: 5, 90: 5}
     assert engine.weigh_facts(week, settings=settings)["reschedule_rate"].flagged
+
+
+def test_recompute_pauses_the_cyclic_collector_and_restores_it_as_it_was(
+    make_tutor, make_session, monkeypatch
+):
+    sessions(make_session, make_tutor(), 3)
+    seen = []
+    compute_scores = engine.compute_scores
+
+    def compute_and_note_the_collector(**kwargs):
+        seen.append(gc.isenabled())
+        return compute_scores(**kwargs)
+
+    monkeypatch.setattr(engine, "compute_scores", compute_and_note_the_collector)
+    assert gc.isenabled()
+    engine.recompute_all(now=NOW)
+    assert gc.isenabled() and seen == [False]
+    gc.disable()
+    try:
+        engine.recompute_all(now=NOW)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
