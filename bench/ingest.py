@@ -335,7 +335,7 @@ def main():
         q_workers=args.q_workers,
         worker_nice=args.worker_nice,
     ) as stack:
-        key = stack.create_api_key("bench")
+        key = stack.create_api_key(f"bench-{uuid.uuid4().hex[:8]}")  # unique: --database reuses one
         print(
             f"stack: {stack.url} on database {stack.name}; gunicorn {args.web_workers} workers × "
             f"{args.web_threads} threads, one qcluster with {args.q_workers} workers; {args.tutors} tutors"
