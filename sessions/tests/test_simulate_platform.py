@@ -48,9 +48,11 @@ def test_a_seed_plays_its_own_tutors_and_every_run_new_sessions(now):
     assert not session_ids(run(first_run, now, 3)) & session_ids(run(replay, now, 3))
 
 
-def post_run(api, seed, now, *, tutors=10):
-    """A run of the simulator through the API (one bulk request); returns the response."""
-    payloads = run(PlatformSimulator(seed=seed, tutors=tutors), now - timedelta(minutes=5), 6)
+def post_run(api, seed, run_id, now, *, tutors=10):
+    """A run of the simulator through the API (one bulk request); returns the response. The run
+    is named: a random one draws other sessions each time, and now and then leaves a tutor out."""
+    simulator = PlatformSimulator(seed=seed, tutors=tutors, run=run_id)
+    payloads = run(simulator, now - timedelta(minutes=5), 6)
     return api.post("/api/sessions/bulk", {"sessions": payloads}), payloads
 
 
@@ -62,8 +64,8 @@ def test_another_seed_and_the_same_seed_again_never_collide_with_stored_tutors(a
     stored_sessions = Session.objects.count()
 
     accepted = 0
-    for seed in (42, 43, 42):
-        response, payloads = post_run(api, seed, now)
+    for seed, run_id in ((42, 1), (43, 1), (42, 2)):
+        response, payloads = post_run(api, seed, run_id, now)
         assert response.status_code == 202, response.json()
         accepted += len(session_ids(payloads))
 
