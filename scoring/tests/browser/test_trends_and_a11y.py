@@ -145,6 +145,10 @@ def test_sorting_and_paging_by_keyboard_keep_the_focus_on_the_control(page, live
     expect(page.locator("#tutor-list-pages-next")).to_be_focused()
     page.keyboard.press("Shift+Tab")
     expect(page.locator("#tutor-list-pages-prev")).to_be_focused()
+    # Before htmx has processed the swapped-in pager, Enter would follow the link as a plain one
+    # (a full page load: the focus on <body>); a person cannot press that fast.
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+    page.wait_for_url("**page=2**")
     page.keyboard.press("Enter")
     expect(page.locator(".page-current")).to_have_text("Page 1 of 2")
     expect(page.locator("#tutor-list-pages-prev")).to_be_focused()
