@@ -191,7 +191,7 @@ def tutor_list(request: HttpRequest) -> JsonResponse:
     if query.page > 1 and offset >= count:  # also keeps a huge page number out of the SQL OFFSET
         last = max(1, -(-count // query.page_size))
         return error_response(404, "not_found", f"No page {query.page}: the last page is {last}.")
-    page = tutors.values(*SUMMARY_FIELDS)[offset : offset + query.page_size]
+    page = selectors.page_of(tutors, offset, offset + query.page_size).values(*SUMMARY_FIELDS)
     # One reverse() for the page, not one per tutor.
     template = request.build_absolute_uri(reverse("scoring_api:tutor_detail", args=[PLACEHOLDER_ID]))
 

@@ -129,7 +129,7 @@ def tutor_list(request: StaffRequest) -> HttpResponse | StreamingHttpResponse:
         require_permission(request, "scoring.export_tutors", "export the tutor list")
         return exports.tutor_csv(queryset, state["window"], now=timezone.now())
 
-    page = Paginator(queryset, TUTORS_PER_PAGE).get_page(request.GET.get("page"))
+    page = selectors.TutorPaginator(queryset, TUTORS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "state": state,
         "page": page,

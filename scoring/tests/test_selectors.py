@@ -151,6 +151,27 @@ def test_tutor_list_search_is_case_insensitive_on_name_and_email(make_tutor):
     assert [t.name for t in selectors.tutor_list(search="navy.MIL")] == ["Grace Hopper"]
 
 
+@pytest.mark.parametrize(
+    "sort, order",
+    [("risk", "desc"), ("risk", "asc"), ("rate", "desc"), ("sessions", "asc"), ("name", "asc")],
+)
+def test_a_page_read_through_its_keys_is_the_same_page_in_the_same_order(make_tutor, sort, order):
+    """page_of and TutorPaginator pick each page on the sort keys first: same rows, same order,
+    every tutor once across the pages, with ties on the sort key and unscored tutors (nulls)."""
+    for index in range(23):
+        tutor = make_tutor(f"Tutor {index % 7}", f"t{index}@example.com")  # repeated names: ties
+        if index % 5:
+            make_score(tutor, risk_score=str(index % 4 * 10), reschedule_rate_30d=Decimal(index % 3))
+    tutors = selectors.tutor_list(sort=sort, order=order)
+    everyone = list(tutors)
+    paginator = selectors.TutorPaginator(tutors, 5, orphans=3)
+
+    assert list(selectors.page_of(tutors, 5, 10)) == everyone[5:10]
+    pages = [list(paginator.page(number)) for number in paginator.page_range]
+    assert [len(page) for page in pages] == [5, 5, 5, 8]  # the last page takes its orphans
+    assert [tutor for page in pages for tutor in page] == everyone
+
+
 # --- constant number of queries per page, at two data sizes -----------------------------------
 
 

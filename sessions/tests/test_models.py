@@ -264,4 +264,5 @@ def test_sessions_carry_only_the_indexes_their_queries_use(db):
         ("tutor_id", "student_id", "scheduled_time"),
         ("scheduled_time",),
         ("status",),
+        ("updated_at",),  # what changed since a score: the sessions a new score announces
     }
