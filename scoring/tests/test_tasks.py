@@ -2,11 +2,13 @@
 
 import ast
 import importlib
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
@@ -15,7 +17,11 @@ from scoring import engine, tasks
 from scoring.models import Alert, ScoringSettings, TutorScore, TutorScoreHistory
 from scoring.signals import sessions_scored
 from sessions.models import Session, Tutor
+from tutorscore.lib.locks import lock_key, one_at_a_time
 from tutorscore.testing import NOW
+
+
+TURN_STATEMENTS = 2 if connection.vendor == "postgresql" else 0  # one_at_a_time's lock and unlock
 
 
 @pytest.fixture
@@ -43,7 +49,7 @@ def test_process_sessions_rescores_each_stale_tutor_once_and_signals_each_sessio
     long_ago = timezone.now() - tasks.COALESCE_WINDOW - timedelta(seconds=1)
     Tutor.objects.filter(pk=dee.pk).update(sessions_changed_at=long_ago)  # the sweep's job
 
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(40):  # two scorings: its own tutors, then the coalesced rest
         rescored = tasks.process_sessions([str(s.pk) for s in [*ada_sessions, bo_session]])
 
     assert rescored == 3
@@ -78,8 +84,9 @@ def test_a_burst_is_scored_by_the_first_task_and_the_rest_find_nothing_stale(
 
     assert tasks.process_sessions([str(sessions[0].pk)]) == 4  # every recently stale tutor
     assert TutorScore.objects.count() == 4
-    # The tasks behind it: sessions with their tutors and scores, then the recently stale (none).
-    with django_assert_num_queries(2):
+    # The tasks behind it: sessions with their tutors and scores, then the recently stale (none);
+    # on PostgreSQL also taking and releasing the turn.
+    with django_assert_num_queries(2 + TURN_STATEMENTS):
         assert [tasks.process_sessions([str(session.pk)]) for session in sessions[1:2]] == [0]
     assert [tasks.process_sessions([str(session.pk)]) for session in sessions[2:]] == [0, 0]
     # The first task announced all four; each later one its own session again (harmless).
@@ -346,3 +353,52 @@ def test_a_session_changed_long_before_the_previous_score_is_not_announced_again
 
     tasks.rescore_stale()
     assert [session_id for session_id, _, _ in scored_signals] == [new.pk]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite runs one writer at a time anyway")
+@pytest.mark.django_db(transaction=True)
+def test_a_task_scores_its_own_tutors_at_once_and_waits_its_turn_for_the_coalesced_rest(
+    make_tutor, make_session
+):
+    """Two workers must not score the same recently stale tutors at once: the second scores its
+    own session's tutor, then waits for the first before it looks for the rest."""
+    ada, bo = make_tutor("Ada"), make_tutor("Bo")
+    session = make_session(ada, days_ago=1)
+    make_session(bo, days_ago=1)  # stale too, not this task's: the coalesced part
+    holding, release = threading.Event(), threading.Event()
+
+    def first_worker():
+        with one_at_a_time(tasks.PROCESS_TASK):
+            holding.set()
+            release.wait(10)
+        connection.close()
+
+    rescored = []
+
+    def second_worker():
+        rescored.append(tasks.process_sessions([str(session.pk)]))
+        connection.close()
+
+    first, second = threading.Thread(target=first_worker), threading.Thread(target=second_worker)
+    first.start()
+    assert holding.wait(10)
+    second.start()
+    second.join(1)
+    assert second.is_alive()  # waiting its turn, with its own tutor already scored
+    assert set(TutorScore.objects.values_list("tutor_id", flat=True)) == {ada.pk}
+
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert rescored == [2] and set(TutorScore.objects.values_list("tutor_id", flat=True)) == {ada.pk, bo.pk}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks are PostgreSQL's")
+@pytest.mark.django_db
+def test_the_turn_is_released_when_the_block_fails():
+    with pytest.raises(ZeroDivisionError), one_at_a_time("some task"):
+        1 / 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_key("some task")])
+        assert cursor.fetchone() == (True,)  # nobody holds it any more
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_key("some task")])
