@@ -216,7 +216,8 @@ def analyze(stack):
 # nothing makes that tutor stale again.)
 FRESHNESS = """SELECT tutor_scores.tutor_id, tutor_scores.last_calculated_at,
     tutor_scores.sessions_version >= tutors.sessions_version
-    FROM tutor_scores JOIN tutors ON tutors.id = tutor_scores.tutor_id WHERE tutor_scores.tutor_id = ANY(%s)"""
+    FROM tutor_scores JOIN tutors ON tutors.id = tutor_scores.tutor_id
+    WHERE tutor_scores.tutor_id = ANY(%s)"""
 
 
 class InsightWatch:
