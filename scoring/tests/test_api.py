@@ -9,7 +9,7 @@ import pytest
 from scoring.api import weekly_trend
 from scoring.models import Alert, TutorScore
 from sessions.models import ApiKey
-from tutorscore.testing import day
+from tutorscore.testing import day, make_score
 
 pytestmark = pytest.mark.django_db
 
@@ -27,26 +27,15 @@ def get(client, key):
     return get
 
 
-def make_score(tutor, now, **fields):
-    defaults = dict(
-        reschedule_rate_threshold=Decimal("15.00"),
-        no_show_rate_threshold=Decimal("10.00"),
-        first_session_retention_threshold=Decimal("60.00"),
-        minimum_sessions=5,
-        last_calculated_at=now,
-    )
-    return TutorScore.objects.create(tutor=tutor, **{**defaults, **fields})
-
-
 @pytest.fixture
 def tutors(make_tutor, now):
     """Three scored tutors and one not yet scored."""
     high = make_tutor(name="Hana High", email="hana@example.com")
     make_score(
         high,
-        now,
-        risk_level="high",
-        risk_score=Decimal("82.50"),
+        now=now,
+        level="high",
+        risk_score="82.50",
         reschedule_rate_30d=Decimal("25.00"),
         total_sessions_30d=20,
         tutor_reschedules_30d=5,
@@ -57,10 +46,10 @@ def tutors(make_tutor, now):
     )
     medium = make_tutor(name="Mo Medium", email="mo@example.com")
     make_score(
-        medium, now, risk_level="medium", risk_score=Decimal("40"), reschedule_rate_30d=Decimal("12.00")
+        medium, now=now, level="medium", risk_score="40", reschedule_rate_30d=Decimal("12.00")
     )
     low = make_tutor(name="Lu Low", is_active=False)
-    make_score(low, now, risk_level="low", risk_score=Decimal("5"), total_sessions_30d=40)
+    make_score(low, now=now, risk_score="5", total_sessions_30d=40)
     unscored = make_tutor(name="Nu New")
     return high, medium, low, unscored
 
