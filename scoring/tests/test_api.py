@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from scoring.api import weekly_trend
-from scoring.models import Alert, TutorScore
+from scoring.models import Alert
 from sessions.models import ApiKey
 from tutorscore.testing import day, make_score
 
