@@ -45,9 +45,7 @@ def tutors(make_tutor, now):
         recommendations=["Schedule a calendar-planning check-in"],
     )
     medium = make_tutor(name="Mo Medium", email="mo@example.com")
-    make_score(
-        medium, now=now, level="medium", risk_score="40", reschedule_rate_30d=Decimal("12.00")
-    )
+    make_score(medium, now=now, level="medium", risk_score="40", reschedule_rate_30d=Decimal("12.00"))
     low = make_tutor(name="Lu Low", is_active=False)
     make_score(low, now=now, risk_score="5", total_sessions_30d=40)
     unscored = make_tutor(name="Nu New")
