@@ -17,8 +17,8 @@ from .models import TutorScore
 from .rates import WINDOWS
 
 # From this many tutors on, PostgreSQL writes scores with COPY; a handful of tutors (the
-# per-ingest path) is cheaper with a plain INSERT. Measured: even at 50 tutors; a burst's
-# coalesced task of 300 tutors rescores in 0.15–0.17 s with COPY, 0.19–0.27 s without.
+# per-ingest path) is cheaper with a plain INSERT. Measured: about even at 50–100 tutors; a
+# burst's coalesced task of 300 tutors rescores in 0.15–0.17 s with COPY, 0.19–0.27 s without.
 BULK_THRESHOLD = 100
 
 # Every TutorScore field the engine writes (the upsert updates exactly these).

@@ -107,8 +107,8 @@ class Session(models.Model):
             # A pair's sessions, read to keep its first-session flags up to date.
             models.Index(fields=["tutor", "student_id", "scheduled_time"], name="sessions_pair_time_idx"),
             # What changed since a tutor's last score: the sessions a new score announces
-            # (scoring.tasks.newly_covered_sessions). Without it that read walked every session of
-            # the batch's tutors: 23 s for 500 busy tutors at 10 million sessions.
+            # (scoring.tasks.newly_covered_sessions). Without it a burst's task read through every
+            # session: 23 s for 500 busy tutors at 10 million sessions.
             models.Index(fields=["updated_at"], name="sessions_updated_idx"),
         ]
         constraints = [
