@@ -24,10 +24,16 @@ from .signals import alert_opened
 
 logger = logging.getLogger(__name__)
 
+# The three kinds, in the order of the score's components and their weights.
+KINDS = RESCHEDULE_RATE, NO_SHOW_RATE, FIRST_SESSION = (
+    Alert.Kind.RESCHEDULE_RATE,
+    Alert.Kind.NO_SHOW_RATE,
+    Alert.Kind.FIRST_SESSION,
+)
 FLAG_OF_KIND = {
-    Alert.Kind.RESCHEDULE_RATE: "reschedule_flag",
-    Alert.Kind.NO_SHOW_RATE: "no_show_flag",
-    Alert.Kind.FIRST_SESSION: "first_session_flag",
+    RESCHEDULE_RATE: "reschedule_flag",
+    NO_SHOW_RATE: "no_show_flag",
+    FIRST_SESSION: "first_session_flag",
 }
 CLEARED_TEXT = {
     Alert.Kind.RESCHEDULE_RATE: "Resolved automatically: every reschedule rate is back within the threshold.",

@@ -33,10 +33,10 @@ from django.utils import timezone
 
 from sessions.models import Tutor
 
-from .alerts import read_flags, sync_alerts
+from .alerts import FIRST_SESSION, KINDS, NO_SHOW_RATE, RESCHEDULE_RATE, read_flags, sync_alerts
 from .evidence import Evidence, strongest, weigh
 from .facts import TutorFacts, read_facts
-from .models import Alert, RiskLevel, ScoringSettings, TutorScore
+from .models import RiskLevel, ScoringSettings, TutorScore
 from .rates import ACTIVE_WINDOW_DAYS, CENT, HUNDRED, WINDOWS, percentage
 from .reasons import explain, explain_inactive
 from .upsert import save_scores
@@ -44,12 +44,6 @@ from .upsert import save_scores
 MEDIUM_RISK_SCORE = Decimal("25")
 UNFLAGGED_MAX_SCORE = Decimal("49")
 OTHER_COMPONENTS_SHARE = Decimal("0.25")
-
-KINDS = RESCHEDULE_RATE, NO_SHOW_RATE, FIRST_SESSION = (
-    Alert.Kind.RESCHEDULE_RATE,
-    Alert.Kind.NO_SHOW_RATE,
-    Alert.Kind.FIRST_SESSION,
-)
 
 Flags = dict[str, bool]  # {alert kind: flag raised}, as alerts.read_flags gives them per tutor
 
@@ -204,9 +198,9 @@ def weigh_facts(
         was_flagged=was_flagged.get(FIRST_SESSION, False),
     )
     return {
-        Alert.Kind.RESCHEDULE_RATE: reschedules,
-        Alert.Kind.NO_SHOW_RATE: no_shows,
-        Alert.Kind.FIRST_SESSION: first_sessions,
+        RESCHEDULE_RATE: reschedules,
+        NO_SHOW_RATE: no_shows,
+        FIRST_SESSION: first_sessions,
     }
 
 

@@ -38,17 +38,17 @@ def compared_rates(threshold_percent: float) -> tuple[float, float]:
     return threshold / 2, min(2 * threshold, (1 + threshold) / 2)
 
 
-def log_evidence(events: int, total: int, threshold_percent: float) -> float:
-    """ln(likelihood at the bad rate / likelihood at the good rate) of `events` of `total`."""
+def log_weights(threshold_percent: float) -> tuple[float, float]:
+    """(ln(bad / good), ln((1 − bad) / (1 − good))): what one event, and one session without
+    one, add to log_evidence."""
     good, bad = compared_rates(threshold_percent)
-    return events * math.log(bad / good) + (total - events) * math.log((1 - bad) / (1 - good))
+    return math.log(bad / good), math.log((1 - bad) / (1 - good))
 
 
 def events_needed(total: int, threshold_percent: float, evidence_ratio: float) -> int | None:
     """The fewest events of `total` that raise the flag by evidence alone (None: not even all)."""
-    good, bad = compared_rates(threshold_percent)
-    per_event = math.log(bad / good) - math.log((1 - bad) / (1 - good))
-    needed = (math.log(evidence_ratio) - total * math.log((1 - bad) / (1 - good))) / per_event
+    per_event, per_other = log_weights(threshold_percent)
+    needed = (math.log(evidence_ratio) - total * per_other) / (per_event - per_other)
     events = max(0, math.ceil(needed - 1e-9))
     return events if events <= total else None
 
@@ -102,11 +102,9 @@ def _weights(
 ) -> tuple[float, float, float, float]:
     """(ln of the ratio needed, ln(bad / good), ln((1 − bad) / (1 − good)), threshold as a float):
     the same for every tutor of one recompute, so worked out once per setting, not per window."""
-    good, bad = compared_rates(float(threshold_percent))
     return (
         math.log(ratio_needed(evidence_ratio, window_days)),
-        math.log(bad / good),
-        math.log((1 - bad) / (1 - good)),
+        *log_weights(float(threshold_percent)),
         float(threshold_percent),
     )
 
@@ -127,7 +125,7 @@ def weigh(
     30 days or more still favours the bad rate (ratio above 1), so it does not flap around the
     boundary: each flap would be a new alert."""
     needed, per_event, per_other, threshold = _weights(threshold_percent, evidence_ratio, window_days)
-    # log_evidence(events, total, threshold), with its logarithms worked out once per setting.
+    # log_evidence (the module's docstring), with its logarithms worked out once per setting.
     log_ratio = events * per_event + (total - events) * per_other if total else 0.0
     strength = min(MAX_STRENGTH, FLAG_STRENGTH * max(0.0, log_ratio) / needed)
     raised = log_ratio >= needed - 1e-12

@@ -11,9 +11,10 @@ from sessions.first_sessions import FOLLOW_UP_DAYS as FIRST_SESSION_FOLLOW_UP_DA
 from sessions.models import Reschedule
 from sessions.rescheduling import LAST_MINUTE_HOURS
 
+from .alerts import FIRST_SESSION, NO_SHOW_RATE, RESCHEDULE_RATE
 from .evidence import Evidence, events_needed, ratio_needed
 from .facts import TutorFacts
-from .models import Alert, RiskLevel, ScoringSettings, TutorScore
+from .models import RiskLevel, ScoringSettings, TutorScore
 from .rates import (
     ACTIVE_WINDOW_DAYS,
     HUNDRED,
@@ -28,11 +29,6 @@ from .rates import (
 
 Verdicts = dict[str, Evidence]  # {alert kind: Evidence}, as engine.weigh_facts returns them
 K = TypeVar("K")
-RESCHEDULE_RATE, NO_SHOW_RATE, FIRST_SESSION = (
-    Alert.Kind.RESCHEDULE_RATE,
-    Alert.Kind.NO_SHOW_RATE,
-    Alert.Kind.FIRST_SESSION,
-)
 
 REASON_LABELS: dict[str, str] = {code: label.lower() for code, label in Reschedule.ReasonCode.choices}
 
@@ -120,7 +116,7 @@ def _lead(
     elif needed is None:
         clause = f"too few {noun} to flag yet"
     else:
-        missing = " not coming back" if kind == Alert.Kind.FIRST_SESSION else ""
+        missing = " not coming back" if kind == FIRST_SESSION else ""
         verb = "is" if verdict.flagged else "would be"
         clause = f"{needed} of {verdict.total}{missing} {verb} enough evidence to flag"
     if verdict.flagged:
@@ -152,8 +148,8 @@ def explain(
     # Other reschedule windows that are red or amber (a wider window holding the very same
     # counts adds nothing); without any, the 30-day figure.
     threshold_text = format_percent(settings.reschedule_rate_threshold)
-    lead = verdicts[Alert.Kind.RESCHEDULE_RATE]
-    shown = {(lead.events, lead.total)} if Alert.Kind.RESCHEDULE_RATE in ranked else set()
+    lead = verdicts[RESCHEDULE_RATE]
+    shown = {(lead.events, lead.total)} if RESCHEDULE_RATE in ranked else set()
     for days in WINDOWS:
         counts = (facts.tutor_reschedules[days], facts.totals[days])
         rate = getattr(score, f"reschedule_rate_{days}d")

@@ -143,7 +143,9 @@ def page_of(tutors: QuerySet[Tutor], start: int, stop: int) -> QuerySet[Tutor]:
 
 
 class TutorPaginator(Paginator):
-    """A Paginator over a tutor_list() that reads each page through page_of()."""
+    """A Paginator over a tutor_list() that reads each page through page_of(). It overrides page()
+    rather than the _get_page() hook: that hook gets Django's slice, a plain list once the
+    queryset has been evaluated."""
 
     def __init__(self, tutors: QuerySet[Tutor], per_page: int, **options: Any) -> None:
         super().__init__(tutors, per_page, **options)
