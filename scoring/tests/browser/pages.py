@@ -30,6 +30,13 @@ def log_in(page, live_server, path):
     page.wait_for_url(live_server.url + path)
 
 
+def wait_for_htmx(page):
+    """Until htmx has finished its requests and swaps: before it has processed a swapped-in link, a
+    key press follows the link as a plain one (a full page load, the focus on <body>); a person
+    cannot press that fast, a test can (CI failed on it once)."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
 def table_names(page):
     return page.locator(".tutor-table tbody td[data-label=Name] > a").all_inner_texts()
 

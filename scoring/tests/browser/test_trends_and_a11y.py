@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from scoring.models import TutorScoreHistory
-from scoring.tests.browser.pages import log_in, page_width, table_names
+from scoring.tests.browser.pages import log_in, page_width, table_names, wait_for_htmx
 from tutorscore.testing import make_alert, make_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -138,6 +138,7 @@ def test_sorting_and_paging_by_keyboard_keep_the_focus_on_the_control(page, live
     expect(page.locator("#sort-name")).to_have_attribute("href", "?sort=name&order=desc")  # swapped
     expect(page.locator("#sort-name")).to_be_focused()
 
+    wait_for_htmx(page)
     page.locator("#tutor-list-pages-next").focus()
     page.keyboard.press("Enter")
     expect(page.locator(".page-current")).to_have_text("Page 2 of 2")
@@ -145,9 +146,7 @@ def test_sorting_and_paging_by_keyboard_keep_the_focus_on_the_control(page, live
     expect(page.locator("#tutor-list-pages-next")).to_be_focused()
     page.keyboard.press("Shift+Tab")
     expect(page.locator("#tutor-list-pages-prev")).to_be_focused()
-    # Before htmx has processed the swapped-in pager, Enter would follow the link as a plain one
-    # (a full page load: the focus on <body>); a person cannot press that fast.
-    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+    wait_for_htmx(page)
     page.wait_for_url("**page=2**")
     page.keyboard.press("Enter")
     expect(page.locator(".page-current")).to_have_text("Page 1 of 2")
