@@ -118,13 +118,24 @@ AIMS = {  # SPEC §12
 
 
 def run_concurrently(function, threads):
-    """Run `function` in that many threads at once; return the seconds until all are done."""
+    """Run `function` in that many threads at once; return the seconds until all are done. A
+    thread's failure is raised here once all are done (a thread alone would end in silence)."""
+    failures = []
+
+    def run():
+        try:
+            function()
+        except BaseException as failure:  # noqa: BLE001 - SystemExit included: re-raised below
+            failures.append(failure)
+
     started = time.perf_counter()
-    running = [threading.Thread(target=function) for _ in range(threads)]
+    running = [threading.Thread(target=run) for _ in range(threads)]
     for thread in running:
         thread.start()
     for thread in running:
         thread.join()
+    if failures:
+        raise failures[0]
     return time.perf_counter() - started
 
 
@@ -283,8 +294,10 @@ def post_watched(connection, watch, payload):
 
 def report_insight(label, watch, total):
     ms, unscored = watch.finish()
+    # A platform's later update of a session it posted earlier is watched as that one session.
     print(
-        f"time to insight {label}: {len(ms)}/{total} scored ({unscored} not within 60 s), "
+        f"time to insight {label}: {len(ms)}/{len(ms) + unscored} sessions scored in {total} posts "
+        f"({unscored} not within 60 s), "
         f"p50 {percentile(ms, 50):.0f} ms, p95 {percentile(ms, 95):.0f} ms, max {max(ms):.0f} ms"
     )
     return percentile(ms, 95) if not unscored else float("inf")

@@ -82,7 +82,7 @@ WHERE t.tutor_id = c.tutor_id
 """,
 ]
 
-# Aggregates of facts.window_counts_query that have a score column; the others go to `reasons`.
+# Aggregates of facts.window_counts_sql that have a score column; the others go to `reasons`.
 SCORE_COLUMNS = {
     **{f"total_{days}": f"total_sessions_{days}d" for days in (7, 30, 90)},
     **{f"tutor_reschedules_{days}": f"tutor_reschedules_{days}d" for days in (7, 30, 90)},
@@ -96,7 +96,7 @@ SCORE_COLUMNS = {
 def one_statement_floor(now):
     """Every aggregate the score reads, computed by the engine's own grouped query and written into
     the score rows, in one `UPDATE … FROM`; returns the number of rows written."""
-    sql, params = facts.window_counts_query(now, None).query.sql_with_params()
+    sql, params = facts.window_counts_sql(now, None)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM ({sql}) c LIMIT 0", params)
         aliases = [column[0] for column in cursor.description if column[0] != "tutor_id"]

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from scoring import engine, rates, reasons, upsert
-from scoring.facts import CompiledQueryMismatch, TutorFacts, run_compiled, tutors_query, window_counts_query
+from scoring.facts import CompiledQueryMismatch, TutorFacts, run_compiled, tutors_sql, window_counts_sql
 from scoring.models import Alert, ScoringSettings, TutorScore
 from sessions.models import Reschedule, Session, Tutor
 from tutorscore.testing import NOW
@@ -538,8 +538,8 @@ def test_recompute_all_with_tutor_ids_scores_only_those(make_tutor, make_session
 @pytest.mark.parametrize("tutor_count", [None, 1, 3])
 def test_compiled_queries_send_exactly_what_the_orm_would(db, query, tutor_count):
     build = {
-        "tutors": tutors_query,
-        "window_counts": window_counts_query,
+        "tutors": tutors_sql,
+        "window_counts": window_counts_sql,
     }[query]
     sent = []
 
@@ -551,24 +551,36 @@ def test_compiled_queries_send_exactly_what_the_orm_would(db, query, tutor_count
         ids = None if tutor_count is None else [Tutor.objects.create(name="T").pk for _ in range(tutor_count)]
         with connection.execute_wrapper(capture):
             run_compiled(query, build, now=now, tutor_ids=ids)
-        sql, params = build(now, ids).query.sql_with_params()
+        sql, params = build(now, ids)
         assert sent[-1] == (sql, list(params))
 
 
 def _since_three_days(now, tutor_ids):  # a window none of the engine's: no known placeholder
-    return Session.objects.filter(scheduled_time__gt=now - timedelta(days=3)).values("id")
+    return (
+        Session.objects.filter(scheduled_time__gt=now - timedelta(days=3))
+        .values("id")
+        .query.sql_with_params()
+    )
 
 
 def _on_the_day(now, tutor_ids):  # `now` passed as a date, not as a window's datetime
-    return Session.objects.filter(scheduled_time__date=now.date()).values("id")
+    return Session.objects.filter(scheduled_time__date=now.date()).values("id").query.sql_with_params()
 
 
 def _in_the_sql(now, tutor_ids):  # `now` written into the SQL text
-    return Session.objects.extra(where=[f"scheduled_time > '{now.isoformat()}'"]).values("id")
+    return (
+        Session.objects.extra(where=[f"scheduled_time > '{now.isoformat()}'"])
+        .values("id")
+        .query.sql_with_params()
+    )
 
 
 def _named_by_id(now, tutor_ids):  # tutor ids passed in a form the cache does not know
-    return Tutor.objects.filter(name__in=[str(tutor_id) for tutor_id in tutor_ids]).values("id")
+    return (
+        Tutor.objects.filter(name__in=[str(tutor_id) for tutor_id in tutor_ids])
+        .values("id")
+        .query.sql_with_params()
+    )
 
 
 @pytest.mark.parametrize(
@@ -582,6 +594,44 @@ def test_the_compiled_query_cache_refuses_a_placeholder_it_cannot_find(
     # ones: a Django upgrade that changed how a window is passed must fail loudly, not move it.
     with django_assert_num_queries(0), pytest.raises(CompiledQueryMismatch):
         run_compiled(build.__name__, build, now=NOW, tutor_ids=tutor_ids)
+
+
+def test_counts_refuse_to_run_when_the_orm_writes_the_reschedule_join_differently(db, monkeypatch):
+    # The join is narrowed to rescheduled sessions by rewriting the ORM's SQL: a Django upgrade
+    # that wrote it otherwise must fail loudly, not silently join every session again.
+    monkeypatch.setattr("scoring.facts._JOIN_EVERY_SESSION", 'INNER JOIN "reschedules" ON (1 = 1)')
+    with pytest.raises(CompiledQueryMismatch, match="no INNER JOIN"):
+        window_counts_sql(NOW, None)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner settings are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_few_tutors_are_planned_serially_within_their_scoring_only(make_tutor, make_session, monkeypatch):
+    tutors = [make_tutor(f"T{index}") for index in range(3)]
+    for tutor in tutors:
+        make_session(tutor, days_ago=1)
+    sent = []
+
+    def capture(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    def setting():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW max_parallel_workers_per_gather")
+            return cursor.fetchone()[0]
+
+    default = setting()
+    with connection.execute_wrapper(capture):
+        engine.recompute_all(now=NOW, tutor_ids=[tutor.pk for tutor in tutors])
+        asked_serial = any("max_parallel_workers_per_gather" in sql for sql in sent)
+        sent.clear()
+        monkeypatch.setattr("scoring.facts.FEW_TUTORS", 2)  # three tutors are not "a few" now
+        engine.recompute_all(now=NOW, tutor_ids=[tutor.pk for tutor in tutors])
+    assert asked_serial
+    assert not any("max_parallel_workers_per_gather" in sql for sql in sent)
+    assert setting() == default  # the web's and the other tasks' queries keep the server's plan
+    assert TutorScore.objects.filter(total_sessions_7d=1).count() == 3
 
 
 def test_newer_only_keeps_a_score_calculated_later(make_tutor, make_session):

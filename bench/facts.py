@@ -1,0 +1,89 @@
+"""Time the engine's facts read for a few tutors (the per-ingest scoring), with PostgreSQL's default
+plan and with the plan `scoring/facts.py` asks for when it scores a few tutors.
+
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/tutorscore_bench_10m python bench/facts.py
+
+Reads the data set on BENCH_DATABASE_URL (default: tutorscore_bench, see bench/README.md) and
+writes nothing. Each figure is the best of --repeat reads inside a transaction (as a scoring
+runs them); both plans must return the same facts, or the script fails.
+"""
+
+import argparse
+import os
+import random
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorscore.settings")
+os.environ.setdefault("DEBUG", "true")
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tutorscore_bench"
+)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import transaction  # noqa: E402
+from django.db.models import Count  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from scoring import facts  # noqa: E402
+from sessions.models import Session  # noqa: E402
+
+
+def best_read(tutor_ids, *, now, repeat, few_tutors):
+    """(best milliseconds, facts) of read_facts for these tutors, each read in its own transaction."""
+    facts.FEW_TUTORS, default = few_tutors, facts.FEW_TUTORS
+    try:
+        timings = []
+        for _ in range(repeat):
+            with transaction.atomic():
+                started = time.perf_counter()
+                read = facts.read_facts(now=now, tutor_ids=tutor_ids)
+                timings.append((time.perf_counter() - started) * 1000)
+        return min(timings), read
+    finally:
+        facts.FEW_TUTORS = default
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    now = timezone.now()
+    by_activity = list(
+        Session.objects.filter(scheduled_time__gt=now - timedelta(days=90))
+        .values("tutor_id")
+        .annotate(sessions=Count("id"))
+        .order_by("-sessions")
+        .values_list("tutor_id", "sessions")
+    )
+    sessions = dict(by_activity)
+    ids = [tutor_id for tutor_id, _ in by_activity]
+    pick = random.Random(42)
+    sets = {
+        "the busiest tutor": ids[:1],
+        "the 5 busiest": ids[:5],
+        "20 at random": pick.sample(ids, 20),
+        "64 at random": pick.sample(ids, 64),
+        "the 64 busiest": ids[:64],
+    }
+    print(f"{len(ids):,} tutors with sessions in 90 days; the busiest has {by_activity[0][1]:,}")
+    print(f"{'tutors':<20}{'sessions':>10}{'default plan':>15}{'few-tutors plan':>18}")
+    for label, tutor_ids in sets.items():
+        default_ms, default_facts = best_read(tutor_ids, now=now, repeat=args.repeat, few_tutors=0)
+        few_ms, few_facts = best_read(tutor_ids, now=now, repeat=args.repeat, few_tutors=len(tutor_ids))
+        if default_facts != few_facts:
+            raise SystemExit(f"{label}: the two plans read different facts")
+        rows = sum(sessions[tutor_id] for tutor_id in tutor_ids)
+        print(f"{label:<20}{rows:>10,}{default_ms:>12.1f} ms{few_ms:>15.1f} ms")
+    print("load average:", " ".join(f"{value:.2f}" for value in os.getloadavg()), "(2 cores, shared)")
+
+
+if __name__ == "__main__":
+    main()
