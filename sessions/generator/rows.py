@@ -142,9 +142,11 @@ class RowMaker:
             period
         ][(int(moment // DAY) + 3) % 7]
         draw = rng.random()
-        if completed and draw < no_show_below:
-            self.forced += 1
-            draw = 1.0
+        if completed:  # a last chance cannot fall through: the truth expects nothing of it
+            p_reschedule = p_no_show = 0.0
+            if draw < no_show_below:
+                self.forced += 1
+                draw = 1.0
         # Booked 1 hour to 2 weeks before, to the minute (random.random() is the fastest draw).
         created = booked if booked is not None else moment - (60 + int(rng.random() * BOOKED_MINUTES)) * 60
         session_id = uuid4(rng)
