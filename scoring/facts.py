@@ -135,9 +135,11 @@ def _compile(name: str, build: QueryBuilder, tutor_count: int | None) -> tuple[s
                 f"{name}: parameter {position} depends on now or the tutor ids but is not a placeholder "
                 f"the cache knows ({slot!r} with one set of sentinels, {other!r} with the other)"
             )
-    found = sum(1 for kind, _ in slots if kind == "tutor")
-    if found != (tutor_count or 0):
-        raise CompiledQueryMismatch(f"{name}: {found} of {tutor_count} tutor ids found in the compiled query")
+    found = {position for kind, position in slots if kind == "tutor"}  # a query may use each id twice
+    if len(found) != (tutor_count or 0):
+        raise CompiledQueryMismatch(
+            f"{name}: {len(found)} of {tutor_count} tutor ids found in the compiled query"
+        )
     return sql, slots
 
 
@@ -171,28 +173,18 @@ def run_compiled(
         return columns, cursor.fetchall()
 
 
-def window_counts_query(now: datetime, tutor_ids: TutorIds) -> QuerySet:
-    """One grouped query: every 7/30/90-day count, by conditional aggregation."""
+def session_counts_query(now: datetime, tutor_ids: TutorIds) -> QuerySet:
+    """One grouped query over every counted session: the 7/30/90-day totals, no-shows, ratings and
+    first sessions, by conditional aggregation. Nothing here reads a reschedule, so the sessions
+    are read alone (reschedule_counts_query has the rest)."""
     in_window = {days: Q(scheduled_time__gt=_window_start(now, days)) for days in WINDOWS}
-    aggregates: dict[str, Aggregate] = {}
-    for days in WINDOWS:
-        aggregates[f"total_{days}"] = Count("id", filter=in_window[days])
-        aggregates[f"tutor_reschedules_{days}"] = Count("id", filter=in_window[days] & TUTOR_RESCHEDULE)
+    aggregates: dict[str, Aggregate] = {
+        f"total_{days}": Count("id", filter=in_window[days]) for days in WINDOWS
+    }
     aggregates["no_shows_30d"] = Count(
         "id",
         filter=in_window[30] & Q(status=Session.Status.NO_SHOW, no_show_by=Session.NoShowBy.TUTOR),
     )
-    aggregates["last_minute"] = Count(
-        "id", filter=TUTOR_RESCHEDULE & Q(reschedule__hours_before_session__lt=LAST_MINUTE_HOURS)
-    )
-    # Reschedule patterns over the 90-day window (the query's own window), as more columns of the
-    # same scan rather than extra grouped queries.
-    for weekday in WEEKDAYS:
-        aggregates[f"weekday_{weekday}"] = Count(
-            "id", filter=TUTOR_RESCHEDULE & Q(scheduled_time__iso_week_day=weekday)
-        )
-    for code in REASON_CODES:
-        aggregates[f"reason_{code}"] = Count("id", filter=TUTOR_RESCHEDULE & Q(reschedule__reason_code=code))
     # Ratings belong to sessions that happened.
     rated = Q(status=Session.Status.COMPLETED, student_rating__isnull=False)
     aggregates["rated"] = Count("id", filter=rated)
@@ -209,38 +201,49 @@ def window_counts_query(now: datetime, tutor_ids: TutorIds) -> QuerySet:
     return _counted_sessions(now, tutor_ids).values("tutor_id").annotate(**aggregates).order_by()
 
 
-# Only a rescheduled session looks its reschedule up (every aggregate that reads the reschedule
-# also asks for that status): any other session joins on NULL, which matches nothing without an
-# index probe. At 10 million sessions that took the busiest tutor's counts from 46 ms (two
-# parallel workers) to 29 ms, or 14 ms in one process, and a full recompute from 5.8 to 4.3 s.
-_SESSIONS, _RESCHEDULES = Session._meta.db_table, Reschedule._meta.db_table
-_JOIN_EVERY_SESSION = (
-    f'LEFT OUTER JOIN "{_RESCHEDULES}" ON ("{_SESSIONS}"."id" = "{_RESCHEDULES}"."session_id")'
-)
-_JOIN_RESCHEDULED_SESSIONS = (
-    f'LEFT OUTER JOIN "{_RESCHEDULES}" ON ((CASE WHEN "{_SESSIONS}"."status" = '
-    f'\'{Session.Status.RESCHEDULED}\' THEN "{_SESSIONS}"."id" END) = "{_RESCHEDULES}"."session_id")'
-)
+def reschedule_counts_query(now: datetime, tutor_ids: TutorIds) -> QuerySet:
+    """One grouped query over the tutor reschedules alone (through the partial index
+    sessions_rescheduled_idx): the 7/30/90-day counts, the last-minute ones, and the weekday and
+    reason patterns over the 90-day window (the query's own).
+
+    Joining every session to its reschedule cost more than all the counting: at 10 million
+    sessions the 64 busiest tutors' counts took 0.7 s in one query, and 0.16 s for the sessions
+    alone plus this query over the one in eight that were rescheduled."""
+    aggregates: dict[str, Aggregate] = {
+        f"tutor_reschedules_{days}": Count("id", filter=Q(scheduled_time__gt=_window_start(now, days)))
+        for days in WINDOWS
+    }
+    aggregates["last_minute"] = Count("id", filter=Q(reschedule__hours_before_session__lt=LAST_MINUTE_HOURS))
+    for weekday in WEEKDAYS:
+        aggregates[f"weekday_{weekday}"] = Count("id", filter=Q(scheduled_time__iso_week_day=weekday))
+    for code in REASON_CODES:
+        aggregates[f"reason_{code}"] = Count("id", filter=Q(reschedule__reason_code=code))
+    tutor_reschedules = _counted_sessions(now, tutor_ids).filter(TUTOR_RESCHEDULE)
+    return tutor_reschedules.values("tutor_id").annotate(**aggregates).order_by()
 
 
 def window_counts_sql(now: datetime, tutor_ids: TutorIds) -> Sql:
-    """window_counts_query, compiled, with the reschedule joined for rescheduled sessions only."""
-    sql, params = window_counts_query(now, tutor_ids).query.sql_with_params()
-    if sql.count(_JOIN_EVERY_SESSION) != 1:
-        raise CompiledQueryMismatch(f"window_counts: the SQL has no {_JOIN_EVERY_SESSION} to narrow")
-    return sql.replace(_JOIN_EVERY_SESSION, _JOIN_RESCHEDULED_SESSIONS), params
+    """Both grouped queries as ONE statement, so they read one snapshot: counted apart, a session
+    committed in between could be a reschedule without its session (a rate above 100%)."""
+    sessions_sql, sessions_params = session_counts_query(now, tutor_ids).query.sql_with_params()
+    reschedules_sql, reschedules_params = reschedule_counts_query(now, tutor_ids).query.sql_with_params()
+    return (
+        f"SELECT * FROM ({sessions_sql}) session_counts "
+        f"LEFT JOIN ({reschedules_sql}) reschedule_counts USING (tutor_id)",
+        (*sessions_params, *reschedules_params),
+    )
 
 
-# The counts of a few tutors (the per-ingest scoring) in one process, for a database in memory.
-# PostgreSQL's defaults planned them for a disk and two parallel workers: a hash of every
-# reschedule, workers that cost more to start than they save (bench/facts.py at 10 million
-# sessions: the busiest tutor 28.8 → 13.8 ms, 20 at random 86.6 → 38.0 ms; score_tutor p95
-# 31 → 8 ms). set_config(…, true) lasts until the scoring's transaction ends; a full recompute
-# keeps the defaults (two workers win there).
+# The counts of a few tutors (the per-ingest scoring) in one process, for a database in memory,
+# without JIT. PostgreSQL's defaults planned them for a disk and two parallel workers, workers
+# that cost more to start than they save, and a JIT compilation longer than the query
+# (bench/facts.py at 10 million sessions: the 20 tutors at random 86 → 22 ms; score_tutor p95
+# 31 → 8 ms). set_config(…, true) lasts until the scoring's transaction ends; more tutors keep
+# the defaults (two workers win there).
 FEW_TUTORS = _CACHED_TUTOR_IDS
 _FEW_TUTORS_PLAN = (
     "SELECT set_config('max_parallel_workers_per_gather', '0', true),"
-    " set_config('random_page_cost', '1.1', true)"
+    " set_config('random_page_cost', '1.1', true), set_config('jit', 'off', true)"
 )
 
 
@@ -256,6 +259,7 @@ def _read_window_counts(now: datetime, tutor_ids: TutorIds) -> dict[uuid.UUID, T
     """{tutor_id: TutorFacts} of the tutors with counted sessions (sessions_version left unset)."""
     _plan_for_few_tutors(tutor_ids)
     position, rows = run_compiled("window_counts", window_counts_sql, now=now, tutor_ids=tutor_ids)
+    # A tutor without reschedules has no row in reschedule_counts: NULLs from the join.
     totals = [(days, position[f"total_{days}"]) for days in WINDOWS]
     reschedules = [(days, position[f"tutor_reschedules_{days}"]) for days in WINDOWS]
     weekdays = [(day, position[f"weekday_{day}"]) for day in WEEKDAYS]
@@ -264,9 +268,9 @@ def _read_window_counts(now: datetime, tutor_ids: TutorIds) -> dict[uuid.UUID, T
     for row in rows:
         facts[as_uuid(row[position["tutor_id"]])] = TutorFacts(
             totals={days: row[at] for days, at in totals},
-            tutor_reschedules={days: row[at] for days, at in reschedules},
+            tutor_reschedules={days: row[at] or 0 for days, at in reschedules},
             no_shows_30d=row[position["no_shows_30d"]],
-            last_minute_reschedules=row[position["last_minute"]],
+            last_minute_reschedules=row[position["last_minute"]] or 0,
             rated_sessions=row[position["rated"]],
             rating_sum=row[position["rating_sum"]] or 0,
             first_sessions=row[position["first_sessions"]],
