@@ -101,13 +101,16 @@ def one_statement_floor(now):
         cursor.execute(f"SELECT * FROM ({sql}) c LIMIT 0", params)
         aliases = [column[0] for column in cursor.description if column[0] != "tutor_id"]
         others = [alias for alias in aliases if alias not in SCORE_COLUMNS]
-        assignments = [f"{SCORE_COLUMNS[alias]} = c.{alias}" for alias in aliases if alias in SCORE_COLUMNS]
+        # A tutor without reschedules has NULL reschedule counts (a LEFT JOIN in the statement).
+        assignments = [
+            f"{SCORE_COLUMNS[alias]} = coalesce(c.{alias}, 0)" for alias in aliases if alias in SCORE_COLUMNS
+        ]
         assignments.append(
             "average_rating_90d = round(c.rating_sum::numeric / nullif(c.rated, 0), 2)"
             if "rating_sum" in others
             else "average_rating_90d = NULL"
         )
-        packed = ", ".join(f"'{alias}', c.{alias}" for alias in others)
+        packed = ", ".join(f"'{alias}', coalesce(c.{alias}, 0)" for alias in others)
         assignments.append(f"reasons = jsonb_build_object({packed})")
         cursor.execute(
             f"UPDATE tutor_scores t SET {', '.join(assignments)}, last_calculated_at = %s "

@@ -109,6 +109,9 @@ def _weights(
     )
 
 
+# Many tutors share the same counts (a recompute of 10,000 tutors weighed 8,288 distinct windows
+# of 50,000), and an Evidence is immutable: each verdict is worked out once.
+@functools.lru_cache(maxsize=1 << 16)
 def weigh(
     events: int,
     total: int,
