@@ -207,8 +207,8 @@ def reschedule_counts_query(now: datetime, tutor_ids: TutorIds) -> QuerySet:
     reason patterns over the 90-day window (the query's own).
 
     Joining every session to its reschedule cost more than all the counting: at 10 million
-    sessions the 64 busiest tutors' counts took 0.7 s in one query, and 0.16 s for the sessions
-    alone plus this query over the one in eight that were rescheduled."""
+    sessions, counting the sessions and these apart took every tutor's counts from 4.2 to 2.7 s,
+    64 tutors' at random from 297 to 124 ms (bench/facts.py, PostgreSQL's default plan)."""
     aggregates: dict[str, Aggregate] = {
         f"tutor_reschedules_{days}": Count("id", filter=Q(scheduled_time__gt=_window_start(now, days)))
         for days in WINDOWS
@@ -237,9 +237,9 @@ def window_counts_sql(now: datetime, tutor_ids: TutorIds) -> Sql:
 # The counts of a few tutors (the per-ingest scoring) in one process, for a database in memory,
 # without JIT. PostgreSQL's defaults planned them for a disk and two parallel workers, workers
 # that cost more to start than they save, and a JIT compilation longer than the query
-# (bench/facts.py at 10 million sessions: the 20 tutors at random 86 → 22 ms; score_tutor p95
-# 31 → 8 ms). set_config(…, true) lasts until the scoring's transaction ends; more tutors keep
-# the defaults (two workers win there).
+# (bench/facts.py at 10 million sessions: 64 tutors at random 124 → 60 ms, the 5 busiest 87 →
+# 44 ms). set_config(…, true) lasts until the scoring's transaction ends; more tutors keep the
+# defaults (two workers win there).
 FEW_TUTORS = _CACHED_TUTOR_IDS
 _FEW_TUTORS_PLAN = (
     "SELECT set_config('max_parallel_workers_per_gather', '0', true),"
