@@ -234,30 +234,28 @@ def window_counts_sql(now: datetime, tutor_ids: TutorIds) -> Sql:
     )
 
 
-# The counts of a few tutors (the per-ingest scoring) in one process, for a database in memory,
-# without JIT. PostgreSQL's defaults planned them for a disk and two parallel workers, workers
-# that cost more to start than they save, and a JIT compilation longer than the query
-# (bench/facts.py at 10 million sessions: 64 tutors at random 124 → 60 ms, the 5 busiest 87 →
-# 44 ms). set_config(…, true) lasts until the scoring's transaction ends; more tutors keep the
-# defaults (two workers win there).
+# The counts of given tutors (the per-ingest scoring, a burst's coalesced rescoring) are planned
+# for a database in memory and without JIT, and those of a few tutors in one process: PostgreSQL's
+# defaults planned them for a disk (a hash of every reschedule), a JIT compilation longer than the
+# query, and two parallel workers that cost more to start than they save on a small read
+# (bench/facts.py at 10 million sessions: 64 tutors at random 124 → 60 ms, the 250 busiest
+# 1.35 → 0.94 s). set_config(…, true) lasts until the scoring's transaction ends; the full
+# recompute keeps the server's settings.
 FEW_TUTORS = _CACHED_TUTOR_IDS
-_FEW_TUTORS_PLAN = (
-    "SELECT set_config('max_parallel_workers_per_gather', '0', true),"
-    " set_config('random_page_cost', '1.1', true), set_config('jit', 'off', true)"
-)
+_PLAN_FOR_MEMORY = "SELECT set_config('random_page_cost', '1.1', true), set_config('jit', 'off', true)"
+_IN_ONE_PROCESS = ", set_config('max_parallel_workers_per_gather', '0', true)"
 
 
-def _plan_for_few_tutors(tutor_ids: TutorIds) -> None:
-    if tutor_ids is None or len(tutor_ids) > FEW_TUTORS:
+def plan_for_given_tutors(tutor_ids: TutorIds) -> None:
+    if tutor_ids is None or connection.vendor != "postgresql" or not connection.in_atomic_block:
         return
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
-        with connection.cursor() as cursor:
-            cursor.execute(_FEW_TUTORS_PLAN)
+    with connection.cursor() as cursor:
+        cursor.execute(_PLAN_FOR_MEMORY + (_IN_ONE_PROCESS if len(tutor_ids) <= FEW_TUTORS else ""))
 
 
 def _read_window_counts(now: datetime, tutor_ids: TutorIds) -> dict[uuid.UUID, TutorFacts]:
     """{tutor_id: TutorFacts} of the tutors with counted sessions (sessions_version left unset)."""
-    _plan_for_few_tutors(tutor_ids)
+    plan_for_given_tutors(tutor_ids)
     position, rows = run_compiled("window_counts", window_counts_sql, now=now, tutor_ids=tutor_ids)
     # A tutor without reschedules has no row in reschedule_counts: NULLs from the join.
     totals = [(days, position[f"total_{days}"]) for days in WINDOWS]

@@ -598,31 +598,40 @@ def test_the_compiled_query_cache_refuses_a_placeholder_it_cannot_find(
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="planner settings are PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
-def test_a_few_tutors_are_planned_serially_within_their_scoring_only(make_tutor, make_session, monkeypatch):
+def test_given_tutors_are_planned_for_memory_within_their_scoring_only(make_tutor, make_session, monkeypatch):
     tutors = [make_tutor(f"T{index}") for index in range(3)]
     for tutor in tutors:
         make_session(tutor, days_ago=1)
+    ids = [tutor.pk for tutor in tutors]
     sent = []
 
     def capture(execute, sql, params, many, context):
         sent.append(sql)
         return execute(sql, params, many, context)
 
-    def setting():
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW max_parallel_workers_per_gather")
-            return cursor.fetchone()[0]
-
-    default = setting()
-    with connection.execute_wrapper(capture):
-        engine.recompute_all(now=NOW, tutor_ids=[tutor.pk for tutor in tutors])
-        asked_serial = any("max_parallel_workers_per_gather" in sql for sql in sent)
+    def plan_of(**scoring):
         sent.clear()
-        monkeypatch.setattr("scoring.facts.FEW_TUTORS", 2)  # three tutors are not "a few" now
-        engine.recompute_all(now=NOW, tutor_ids=[tutor.pk for tutor in tutors])
-    assert asked_serial
-    assert not any("max_parallel_workers_per_gather" in sql for sql in sent)
-    assert setting() == default  # the web's and the other tasks' queries keep the server's plan
+        engine.recompute_all(now=NOW, **scoring)
+        asked = " ".join(sql for sql in sent if "set_config" in sql)
+        return "random_page_cost" in asked, "max_parallel_workers_per_gather" in asked
+
+    def settings():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('max_parallel_workers_per_gather'), current_setting('jit')"
+            )
+            return cursor.fetchone()
+
+    before = settings()
+    with connection.execute_wrapper(capture):
+        few = plan_of(tutor_ids=ids)  # in memory, in one process
+        monkeypatch.setattr("scoring.facts.FEW_TUTORS", 2)  # three are more than a few now
+        more = plan_of(tutor_ids=ids)
+        everyone = plan_of()  # the server's plan
+    assert few == (True, True)
+    assert more == (True, False)
+    assert everyone == (False, False)
+    assert settings() == before  # the web's and the other tasks' queries keep the server's plan
     assert TutorScore.objects.filter(total_sessions_7d=1).count() == 3
 
 
