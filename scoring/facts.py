@@ -239,7 +239,7 @@ def window_counts_sql(now: datetime, tutor_ids: TutorIds) -> Sql:
 # defaults planned them for a disk (a hash of every reschedule), a JIT compilation longer than the
 # query, and two parallel workers that cost more to start than they save on a small read
 # (bench/facts.py at 10 million sessions: 64 tutors at random 124 → 60 ms, the 250 busiest
-# 1.35 → 0.94 s). set_config(…, true) lasts until the scoring's transaction ends; the full
+# 1.44 → 0.96 s). set_config(…, true) lasts until the scoring's transaction ends; the full
 # recompute keeps the server's settings.
 FEW_TUTORS = _CACHED_TUTOR_IDS
 _PLAN_FOR_MEMORY = "SELECT set_config('random_page_cost', '1.1', true), set_config('jit', 'off', true)"
