@@ -26,18 +26,10 @@ import statistics
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorscore.settings")
-os.environ.setdefault("DEBUG", "true")
-os.environ["DATABASE_URL"] = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tutorscore_bench"
-)
+from data_set import set_up_django
 
-import django  # noqa: E402
-
-django.setup()
+set_up_django()
 
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Max  # noqa: E402
