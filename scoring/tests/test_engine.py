@@ -7,11 +7,18 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from scoring import engine, rates, reasons, upsert
-from scoring.facts import CompiledQueryMismatch, TutorFacts, run_compiled, tutors_sql, window_counts_sql
+from scoring.facts import (
+    CompiledQueryMismatch,
+    TutorFacts,
+    run_compiled,
+    session_counts_query,
+    tutors_sql,
+    window_counts_sql,
+)
 from scoring.models import Alert, ScoringSettings, TutorScore
 from sessions.models import Reschedule, Session, Tutor
 from tutorscore.testing import NOW
@@ -633,6 +640,31 @@ def test_given_tutors_are_planned_for_memory_within_their_scoring_only(make_tuto
     assert everyone == (False, False)
     assert settings() == before  # the web's and the other tasks' queries keep the server's plan
     assert TutorScore.objects.filter(total_sessions_7d=1).count() == 3
+
+
+def _scans(plan: dict) -> list[tuple[str, str | None]]:
+    """(node type, index name) of every scan in an EXPLAIN (FORMAT JSON) plan."""
+    scans = [(plan["Node Type"], plan.get("Index Name"))] if "Scan" in plan["Node Type"] else []
+    return scans + [scan for child in plan.get("Plans", []) for scan in _scans(child)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="covering indexes are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)  # VACUUM runs outside a transaction
+def test_a_tutors_session_counts_are_read_from_the_index_alone(make_tutor, make_session):
+    # Every counted session of the window is read for a score: a column the counts need that
+    # sessions_tutor_counts_idx does not hold would make each of them a visit to the table.
+    tutor = make_tutor()
+    make_session(tutor, days_ago=1, status="completed", student_rating=4)
+    make_session(tutor, days_ago=2, status="no_show", no_show_by="tutor")
+    sql, params = session_counts_query(NOW, [tutor.pk]).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE sessions")  # as autovacuum keeps the visibility map
+        with transaction.atomic():
+            cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0][0]["Plan"]
+
+    assert _scans(plan) == [("Index Only Scan", "sessions_tutor_counts_idx")]
 
 
 def test_newer_only_keeps_a_score_calculated_later(make_tutor, make_session):
