@@ -7,10 +7,10 @@ hand-written in sessions/sql.py, lists as one array parameter on PostgreSQL), an
 processing task for the sessions that really changed. Identical repeats write nothing and
 enqueue nothing, so they cannot trigger duplicate mails.
 
-Concurrent posts of one session take turns: the tutors and the stored sessions are read with
-their rows locked (tutors first, then sessions, each in id order, so two batches never wait on
-each other crosswise). A post older than the stored state is stale and changes nothing
-(sessions/ordering.py).
+Concurrent posts of one session take turns: the tutors (those posted, and those the stored
+sessions belong to) and the stored sessions are read with their rows locked (tutors first, then
+sessions, each in id order, so two batches never wait on each other crosswise). A post older
+than the stored state is stale and changes nothing (sessions/ordering.py).
 """
 
 import logging
@@ -127,13 +127,22 @@ def _ingest(items, *, now, prefix):
     result = IngestResult(session_ids=[str(item.session_id) for item in items])
 
     with transaction.atomic():
-        where, params = matching("id", Tutor._meta.pk, {item.tutor_id for item in items})
-        existing_tutor_ids = {
+        # The posted tutors and those the stored sessions belong to (a session moved to another
+        # tutor changes both), locked in one go, in id order: when a moved session's old tutor
+        # was locked later, two posts swapping sessions between two tutors deadlocked.
+        posted_tutor_ids = {item.tutor_id for item in items}
+        tutors_where, tutor_params = matching("id", Tutor._meta.pk, posted_tutor_ids)
+        sessions_where, session_params = matching("id", Session._meta.pk, list(posted))
+        locked_tutor_ids = {
             tutor_id
             for (tutor_id,) in fetch(
-                f"SELECT id FROM tutors WHERE {where} ORDER BY id{lock_clause()}", params, [Tutor._meta.pk]
+                f"SELECT id FROM tutors WHERE id IN (SELECT id FROM tutors WHERE {tutors_where} "
+                f"UNION ALL SELECT tutor_id FROM sessions WHERE {sessions_where}) ORDER BY id{lock_clause()}",
+                [*tutor_params, *session_params],
+                [Tutor._meta.pk],
             )
         }
+        existing_tutor_ids = locked_tutor_ids & posted_tutor_ids
         new_tutors = _new_tutors(enumerate(items), existing_tutor_ids, prefix, now=now)
         if new_tutors:
             # ignore_conflicts: a tutor created by a concurrent request meanwhile is fine as it is.

@@ -15,7 +15,8 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from sessions.models import ApiKey, Reschedule, Session
+from sessions import ingest as sessions_ingest
+from sessions.models import ApiKey, Reschedule, Session, Tutor
 from tutorscore.testing import NOW, iso, session_payload
 
 pytestmark = [
@@ -134,3 +135,55 @@ def test_concurrent_conflicting_posts_leave_one_posted_state(key, stamped):
     assert_each_session_in_one_posted_state(rounds, stored_signatures())
     assert len(answers) == THREADS * ROUNDS
     assert {status for status, _ in answers} == {202}
+
+
+def test_posts_swapping_sessions_between_two_tutors_do_not_deadlock(key, monkeypatch):
+    # A session moved to another tutor changes both tutors. Each post holds its tutors' locks
+    # while it writes: two posts swapping sessions between the same two tutors must take both
+    # locks at once, or each holds one and waits for the other (a deadlock: one post retried,
+    # or answered 503). Both are held here until they meet or a second has passed.
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    ada, bo = uuid.uuid4(), uuid.uuid4()
+    to_ada = session_payload(tutor_id=bo, days_ago=1)
+    to_bo = session_payload(tutor_id=ada, days_ago=2)
+    for payload in (to_ada, to_bo):
+        assert client.post("/api/sessions", payload, content_type="application/json").status_code == 202
+    to_ada["tutor_id"], to_bo["tutor_id"] = str(ada), str(bo)
+
+    meeting = threading.Barrier(2)
+    mark_changed, runs = Tutor.mark_changed, []
+
+    def meet_then_mark_changed(tutor_ids, **kwargs):
+        try:
+            meeting.wait(timeout=1)
+        except threading.BrokenBarrierError:  # the other post waits for our locks: go on alone
+            pass
+        mark_changed(tutor_ids, **kwargs)
+
+    ingest = sessions_ingest._ingest
+    monkeypatch.setattr(Tutor, "mark_changed", meet_then_mark_changed)
+    monkeypatch.setattr(
+        sessions_ingest, "_ingest", lambda *args, **kwargs: runs.append(1) or ingest(*args, **kwargs)
+    )
+    answers = []
+
+    def post(payload):
+        try:
+            answers.append(
+                Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+                .post("/api/sessions", payload, content_type="application/json")
+                .status_code
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=(payload,)) for payload in (to_ada, to_bo)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert answers == [202, 202]
+    assert len(runs) == 2  # no post ran twice
+    stored = dict(Session.objects.values_list("pk", "tutor_id"))
+    assert stored == {uuid.UUID(to_ada["session_id"]): ada, uuid.UUID(to_bo["session_id"]): bo}
