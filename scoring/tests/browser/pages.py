@@ -6,9 +6,10 @@ from playwright.sync_api import expect
 
 
 @contextmanager
-def csp_checked_page(browser, *, width=1280, **options):
-    """A page that fails its test if the browser refused anything under the Content-Security-Policy."""
-    context = browser.new_context(viewport={"width": width, "height": 900}, **options)
+def csp_checked_page(browser, *, width=1280, height=900, **options):
+    """A page of its own browser context (`options`: Playwright's new_context options) that fails
+    its test if the browser refused anything under the Content-Security-Policy."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
     context.set_default_timeout(10_000)
     page = context.new_page()
     refused = []
@@ -16,8 +17,10 @@ def csp_checked_page(browser, *, width=1280, **options):
         "console",
         lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
     )
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
     assert not refused, refused
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from scoring.models import TutorScoreHistory
-from scoring.tests.browser.pages import log_in, page_width, table_names, wait_for_htmx
+from scoring.tests.browser.pages import csp_checked_page, log_in, page_width, table_names, wait_for_htmx
 from tutorscore.testing import make_alert, make_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -55,12 +55,6 @@ def scored(make_tutor):
     return made
 
 
-def new_page(browser, viewport, *, bypass_csp=False):
-    context = browser.new_context(viewport=viewport, bypass_csp=bypass_csp)
-    context.set_default_timeout(10_000)
-    return context, context.new_page()
-
-
 def serious_violations(page):
     """axe-core's serious and critical findings on the page as it is, and the moderate ones fixed."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
@@ -77,8 +71,7 @@ def serious_violations(page):
 def test_axe_finds_nothing_serious_on_any_page(browser, live_server, staff_user, scored, viewport):
     # Only this test bypasses the CSP: Playwright injects axe as an inline script. Every other
     # browser test runs under the CSP and fails on any refusal.
-    context, page = new_page(browser, viewport, bypass_csp=True)
-    try:
+    with csp_checked_page(browser, bypass_csp=True, **viewport) as page:
         log_in(page, live_server, "/")
         found = {}
         for path in [
@@ -93,15 +86,12 @@ def test_axe_finds_nothing_serious_on_any_page(browser, live_server, staff_user,
             page.goto(live_server.url + path)
             found[path] = serious_violations(page)
         assert found == dict.fromkeys(found, []), found
-    finally:
-        context.close()
 
 
 def test_the_phone_list_sorts_with_its_own_control_and_keeps_the_focus(
     browser, live_server, staff_user, scored
 ):
-    context, page = new_page(browser, PHONE)
-    try:
+    with csp_checked_page(browser, **PHONE) as page:
         log_in(page, live_server, "/tutors/")
         assert page.locator(".tutor-table thead").bounding_box()["height"] <= 1  # card layout: no headers
         page.get_by_label("Sort by").focus()  # as a tap or Tab would
@@ -113,21 +103,15 @@ def test_the_phone_list_sorts_with_its_own_control_and_keeps_the_focus(
         page.get_by_label("Order").select_option("desc")
         expect(page.locator(".tutor-table tbody tr").first).to_contain_text("Tutor 29")
         expect(page.get_by_label("Order")).to_be_focused()
-    finally:
-        context.close()
 
 
 def test_the_phone_list_sorts_without_javascript(browser, live_server, staff_user, scored):
-    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
-    page = context.new_page()
-    try:
+    with csp_checked_page(browser, java_script_enabled=False, **PHONE) as page:
         log_in(page, live_server, "/tutors/")
         page.get_by_label("Sort by").select_option("name")
         page.get_by_role("button", name="Sort").click()
         page.wait_for_url("**sort=name**")
         assert table_names(page)[:2] == ["Tutor 00", "Tutor 01"]
-    finally:
-        context.close()
 
 
 def test_sorting_and_paging_by_keyboard_keep_the_focus_on_the_control(page, live_server, staff_user, scored):
@@ -156,8 +140,7 @@ def test_sorting_and_paging_by_keyboard_keep_the_focus_on_the_control(page, live
 def test_the_at_risk_list_and_a_tutors_why_are_on_a_phones_first_screen(
     browser, live_server, staff_user, scored
 ):
-    context, page = new_page(browser, PHONE)
-    try:
+    with csp_checked_page(browser, **PHONE) as page:
         log_in(page, live_server, "/")
         first_row = page.locator("#risk-h ~ .table-wrap tbody tr").first
         expect(first_row).to_contain_text("Tutor 00")
@@ -168,8 +151,6 @@ def test_the_at_risk_list_and_a_tutors_why_are_on_a_phones_first_screen(
         reason = page.get_by_text("Rescheduled 7 of 18 sessions (tutor 0)")
         expect(reason).to_be_visible()
         assert reason.bounding_box()["y"] + 20 < PHONE["height"]
-    finally:
-        context.close()
 
 
 def test_history_chart_points_tell_their_value_on_hover_and_the_range_stays_in_the_url(
