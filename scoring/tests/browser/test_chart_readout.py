@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from scoring import trends
 from scoring.models import TutorScoreHistory
 from scoring.tests.browser.pages import csp_checked_page, log_in, page_width
-from scoring.tests.browser.test_trends_and_a11y import DESKTOP, PHONE, new_page, serious_violations
+from scoring.tests.browser.test_trends_and_a11y import DESKTOP, PHONE, serious_violations
 from tutorscore.testing import make_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -128,15 +128,12 @@ def test_a_tap_on_a_phone_shows_the_readout_and_focuses_the_chart(browser, live_
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_axe_finds_nothing_serious_with_the_readout_shown(browser, live_server, staff_user, tutor, viewport):
-    context, page = new_page(browser, viewport, bypass_csp=True)  # axe is injected inline
-    try:
+    with csp_checked_page(browser, bypass_csp=True, **viewport) as page:  # axe is injected inline
         log_in(page, live_server, tutor.get_absolute_url())
         history(page)[0].focus()
         page.keyboard.press("End")
         expect(history(page)[1].locator("li").first).to_be_visible()
         assert serious_violations(page) == []
-    finally:
-        context.close()
 
 
 def test_the_overview_waits_with_its_refresh_while_its_chart_shows_a_readout(
