@@ -418,7 +418,7 @@ def run(scale, *, replay_days, step_hours, seed, keep=False, reuse=False):
         # The engine itself, over the database, at the last `now`, with the flags the replay's
         # previous scoring held (the engine reads them from the stored scores).
         previous = {uuid.UUID(tutor_id): series[-2] for tutor_id, series in flags["new"].items()}
-        computed = engine.compute_scores(now=NOW, settings=settings, previous_flags=previous)
+        computed = list(engine.compute_scores(now=NOW, settings=settings, previous_flags=previous))
         marked_inactive = set(Tutor.objects.filter(is_active=False).values_list("pk", flat=True))
         active = [score for score in computed if score.tutor_id not in marked_inactive]
         agree = sum(

@@ -2,8 +2,9 @@
 
 There is ONE implementation of the maths. `compute_scores` reads the facts set-based (a fixed
 number of grouped queries, whatever the number of tutors: scoring/facts.py) and turns them into
-TutorScore rows in plain Python; `recompute_all` runs it for every tutor (or a given set) and
-upserts the rows (scoring/upsert.py); `score_tutor` is `recompute_all` restricted to one tutor.
+TutorScore rows in plain Python, as they are consumed; `recompute_all` runs it for every tutor (or
+a given set) and upserts the rows (scoring/upsert.py, which writes each chunk while the next is
+built); `score_tutor` is `recompute_all` restricted to one tutor.
 Both paths agree by construction. The rate vocabulary is scoring/rates.py, the English of a
 score scoring/reasons.py.
 
@@ -19,6 +20,7 @@ is raised; `medium` when a rate is being watched or the score is at least 25; el
 """
 
 import contextlib
+import functools
 import gc
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -207,7 +209,13 @@ def weigh_facts(
 def risk_score(verdicts: dict[str, Evidence], *, settings: ScoringSettings, flagged: bool) -> Decimal:
     """The strongest component plus a quarter of the weighted mean of all, as a whole number."""
     weights = (settings.reschedule_weight, settings.no_show_weight, settings.first_session_weight)
-    strengths = [Decimal(str(round(verdicts[kind].strength, 4))) for kind in KINDS]
+    return _risk_score(tuple(verdicts[kind].strength for kind in KINDS), weights, flagged)
+
+
+# Tutors share strengths (they come from cached verdicts): the Decimal maths runs once per mix.
+@functools.lru_cache(maxsize=1 << 16)
+def _risk_score(strengths_: tuple[float, ...], weights: tuple[Decimal, ...], flagged: bool) -> Decimal:
+    strengths = [Decimal(str(round(strength, 4))) for strength in strengths_]
     total_weight = sum(weights) or Decimal(1)
     mean = sum(weight * strength for weight, strength in zip(weights, strengths, strict=True)) / total_weight
     value = max(strengths) + OTHER_COMPONENTS_SHARE * mean
@@ -224,18 +232,19 @@ def compute_scores(
     settings: ScoringSettings,
     tutor_ids: Sequence[uuid.UUID] | None = None,
     previous_flags: dict[uuid.UUID, Flags] | None = None,
-) -> list[TutorScore]:
+) -> Iterator[TutorScore]:
     """Unsaved TutorScore rows for every tutor (or the given ones), from a fixed number of queries.
-    `previous_flags` (read_flags()): the stored flags, read here when not given."""
+    `previous_flags` (read_flags()): the stored flags, read here when not given. The facts are
+    read now; the scores are built as they are consumed, so saving them overlaps building them."""
     if previous_flags is None:
         previous_flags = read_flags(tutor_ids)
     facts = read_facts(now=now, tutor_ids=tutor_ids)
-    return [
+    return (
         build_score(
             tutor_id, tutor_facts, settings=settings, now=now, was_flagged=previous_flags.get(tutor_id)
         )
         for tutor_id, tutor_facts in facts.items()
-    ]
+    )
 
 
 @contextlib.contextmanager
@@ -280,9 +289,9 @@ def recompute_all(
     with cyclic_gc_paused(), transaction.atomic():
         previous_flags = read_flags(ids)
         scores = compute_scores(now=now, settings=settings, tutor_ids=ids, previous_flags=previous_flags)
-        scores = save_scores(scores, newer_only=newer_only)
-        sync_alerts(scores, now=now, previous_flags=previous_flags)
-    return len(scores)
+        saved = save_scores(scores, newer_only=newer_only)
+        sync_alerts(saved, now=now, previous_flags=previous_flags)
+    return len(saved)
 
 
 def preview_settings(settings: ScoringSettings, *, now: datetime | None = None) -> SettingsPreview:

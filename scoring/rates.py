@@ -25,6 +25,8 @@ WEEKDAYS = {  # ISO weekday: how a sentence names it
 }
 
 
+# A recompute works out ~50,000 rates of 10,000 tutors from far fewer distinct counts.
+@functools.lru_cache(maxsize=1 << 16)
 def percentage(part: int | Decimal, whole: int | Decimal | None) -> Decimal | None:
     """100 × part / whole rounded half-up to 2 decimals; None when whole is 0 (an empty window)."""
     if not whole:

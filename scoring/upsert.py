@@ -4,11 +4,13 @@ Table and column names come from TutorScore._meta, so the SQL follows the model.
 """
 
 import functools
-import json
 import operator
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from itertools import chain, islice
 
+import orjson
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -20,6 +22,9 @@ from .rates import WINDOWS
 # per-ingest path) is cheaper with a plain INSERT. Measured: about even at 50–100 tutors; a
 # burst's coalesced task of 300 tutors rescores in 0.15–0.17 s with COPY, 0.19–0.27 s without.
 BULK_THRESHOLD = 100
+# Scores per COPY and upsert on that path: small enough that writing one chunk overlaps building
+# most of the next, large enough that the statements stay few (10 for 10,000 tutors).
+COPY_CHUNK = 1000
 
 # Every TutorScore field the engine writes (the upsert updates exactly these).
 SCORE_FIELDS = [
@@ -63,24 +68,23 @@ NEWER_DATA_ONLY = "sessions_version"
 NEWER_ONLY = "last_calculated_at"
 
 
-def save_scores(scores: list[TutorScore], *, newer_only: bool = False) -> list[TutorScore]:
+def save_scores(scores: Iterable[TutorScore], *, newer_only: bool = False) -> list[TutorScore]:
     """Upsert the rows on tutor, unless the stored score was computed from a newer
     sessions_version (with newer_only: or calculated later); returns the scores that landed.
-    PostgreSQL with many rows: COPY into a temporary table, then one INSERT … ON CONFLICT;
-    otherwise multi-row INSERT … ON CONFLICT statements (SQLite batches them by its variable
-    limit)."""
-    if not scores:
-        return []
-    saved_at = timezone.now()
-    for score in scores:
-        score.updated_at = saved_at  # auto_now, as Model.save would set it
-    if connection.vendor == "postgresql" and len(scores) >= BULK_THRESHOLD:
-        landed = _copy_upsert(scores, newer_only=newer_only)
-    else:
-        landed = _insert_upsert(scores, newer_only=newer_only)
-    if len(landed) == len(scores):
-        return scores
-    return [score for score in scores if score.tutor_id in landed]
+    `scores` may be lazy (engine.compute_scores builds them as they are consumed).
+    PostgreSQL with many rows: in chunks, each COPY into a temporary table then one INSERT … ON
+    CONFLICT; otherwise multi-row INSERT … ON CONFLICT statements (SQLite batches them by its
+    variable limit)."""
+    scores = iter(scores)
+    head = list(islice(scores, BULK_THRESHOLD))
+    saved_at = timezone.now()  # auto_now, as Model.save would set updated_at
+    if connection.vendor == "postgresql" and len(head) == BULK_THRESHOLD:
+        return _copy_upsert(chain(head, scores), saved_at=saved_at, newer_only=newer_only)
+    everything = [*head, *scores]
+    for score in everything:
+        score.updated_at = saved_at
+    landed = _insert_upsert(everything, newer_only=newer_only) if everything else set()
+    return [score for score in everything if score.tutor_id in landed]
 
 
 def _saved_fields() -> list[models.Field]:
@@ -132,7 +136,12 @@ def _insert_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uui
     return landed
 
 
-def _copy_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.UUID]:
+# The evidence's keys are alert kinds (str enums); orjson takes them with this option. It writes the
+# 10,000 scores' evidence, reasons and recommendations in a quarter of json.dumps' time (~0.1 s).
+JSON_KEYS = orjson.OPT_NON_STR_KEYS
+
+
+def _copy_upsert(scores: Iterator[TutorScore], *, saved_at: datetime, newer_only: bool) -> list[TutorScore]:
     # Binding 10,000 rows × 35 values as query parameters costs seconds of Python; COPY streams
     # them in a fraction of that. Same columns, same conflict rule as the INSERT path.
     json_at = [
@@ -141,17 +150,29 @@ def _copy_upsert(scores: Sequence[TutorScore], *, newer_only: bool) -> set[uuid.
     row_of = operator.attrgetter(*SAVED_FIELDS)
     table, columns = _names(connection.vendor)
     column_list = ", ".join(columns[name] for name in SAVED_FIELDS)
+    upsert = (
+        f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM scoring_upsert "
+        f"ORDER BY {columns['tutor_id']} {_upsert_tail(table, columns, newer_only=newer_only)}"
+    )
+    landed: list[TutorScore] = []
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_upsert")
         cursor.execute(f"CREATE TEMPORARY TABLE scoring_upsert (LIKE {table}) ON COMMIT DROP")
-        with cursor.cursor.copy(f"COPY scoring_upsert ({column_list}) FROM STDIN") as copy:
-            for score in scores:
-                row = list(row_of(score))  # one C call for the 37 values, not 37 getattr()s
-                for position in json_at:
-                    row[position] = json.dumps(row[position])
-                copy.write_row(row)
-        cursor.execute(
-            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM scoring_upsert "
-            f"ORDER BY {columns['tutor_id']} {_upsert_tail(table, columns, newer_only=newer_only)}"
-        )
-        return {tutor_id for (tutor_id,) in cursor.fetchall()}
+        chunk = list(islice(scores, COPY_CHUNK))
+        while chunk:
+            cursor.execute("TRUNCATE scoring_upsert")
+            with cursor.cursor.copy(f"COPY scoring_upsert ({column_list}) FROM STDIN") as copy:
+                for score in chunk:
+                    score.updated_at = saved_at
+                    row = list(row_of(score))  # one C call for the 37 values, not 37 getattr()s
+                    for position in json_at:
+                        row[position] = orjson.dumps(row[position], option=JSON_KEYS).decode()
+                    copy.write_row(row)
+            # Pipeline mode sends the upsert without waiting for it: PostgreSQL writes this chunk
+            # while Python builds the next one (a lazy `scores`), on the other core.
+            with cursor.cursor.connection.pipeline():
+                cursor.execute(upsert)
+                written, chunk = chunk, list(islice(scores, COPY_CHUNK))
+            kept = {tutor_id for (tutor_id,) in cursor.fetchall()}
+            landed.extend(score for score in written if score.tutor_id in kept)
+    return landed

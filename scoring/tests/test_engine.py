@@ -415,6 +415,7 @@ def test_score_tutor_and_recompute_all_store_identical_rows(db, seed, monkeypatc
     tutors = make_random_data(seed)
     with monkeypatch.context() as patch:
         patch.setattr(upsert, "BULK_THRESHOLD", 1)  # the large-scale write path (COPY on PostgreSQL)
+        patch.setattr(upsert, "COPY_CHUNK", 3)  # in several chunks, each written while the next is built
         assert engine.recompute_all(now=NOW) == len(tutors)
     all_at_once = stored_scores()
 
@@ -682,6 +683,23 @@ def test_newer_only_keeps_a_score_calculated_later(make_tutor, make_session):
     assert TutorScore.objects.get().total_sessions_7d == 2
     assert engine.recompute_all(now=NOW, tutor_ids=[tutor.pk]) == 1
     assert TutorScore.objects.get().last_calculated_at == NOW
+
+
+def test_the_chunked_write_keeps_newer_scores_in_any_chunk_and_saves_the_rest(
+    make_tutor, make_session, monkeypatch
+):
+    tutors = [make_tutor(f"Tutor {index}") for index in range(7)]
+    for tutor in tutors:
+        make_session(tutor, days_ago=1)
+    newer = sorted(tutors, key=lambda tutor: tutor.pk)[3]  # in the second chunk of three
+    engine.recompute_all(now=NOW + DAY, tutor_ids=[newer.pk])
+    monkeypatch.setattr(upsert, "BULK_THRESHOLD", 1)
+    monkeypatch.setattr(upsert, "COPY_CHUNK", 3)
+
+    assert engine.recompute_all(now=NOW, newer_only=True) == 6
+
+    calculated = dict(TutorScore.objects.values_list("tutor_id", "last_calculated_at"))
+    assert calculated == {tutor.pk: NOW + DAY if tutor == newer else NOW for tutor in tutors}
 
 
 def test_reasons_use_the_singular_for_one(make_tutor, make_session, now):
