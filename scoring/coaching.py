@@ -101,7 +101,7 @@ def _window_filters(now):
     counted = Q(**{f"{session}status__in": COUNTED_STATUSES})
     reschedule = Q(
         **{f"{session}status": Session.Status.RESCHEDULED},
-        **{f"{session}reschedule__initiator": Reschedule.Initiator.TUTOR},
+        **{f"{session}reschedule_initiator": Reschedule.Initiator.TUTOR},
     )
     no_show = Q(
         **{f"{session}status": Session.Status.NO_SHOW}, **{f"{session}no_show_by": Session.NoShowBy.TUTOR}

@@ -6,6 +6,7 @@ Nothing is lost beyond that either: the 5-minute sweep rescores every stale tuto
 """
 
 import logging
+import time
 import uuid
 from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime, timedelta
@@ -181,6 +182,8 @@ def process_sessions(session_ids: Iterable[uuid.UUID | str], *, attempt: int = 1
     own tutors are scored before it waits its turn, so one session is never queued behind a
     burst's batch."""
     ids = [str(session_id) for session_id in session_ids]
+    started = time.monotonic()
+    coalesced = 0
     try:
         release_coalesced(PROCESS_TASK)  # from here on, a new ingest enqueues a new task
         sessions = list(Session.objects.filter(pk__in=ids).select_related("tutor__score", "reschedule"))
@@ -194,14 +197,27 @@ def process_sessions(session_ids: Iterable[uuid.UUID | str], *, attempt: int = 1
             rescored = 0
             announce(sessions, {tutor_id: score for tutor_id, score in scores.items() if score})
         # Always, even for no session: a coalesced task stands for the ingests that did not enqueue.
+        own_seconds = time.monotonic() - started
         with one_at_a_time(PROCESS_TASK):
+            waited = time.monotonic()
             if others := recently_stale_tutor_ids():
-                rescored += rescore_and_announce(others, newer_only=True)
+                coalesced = rescore_and_announce(others, newer_only=True)
     except Exception:
         schedule_retry(PROCESS_TASK, [ids], attempt=attempt)
         raise
-    logger.info("process_sessions: %d sessions, %d tutors rescored", len(sessions), rescored)
-    return rescored
+    # The timings show an operator where a burst's latency goes: its own tutors, the wait for the
+    # coalesced turn, the coalesced rescoring.
+    logger.info(
+        "process_sessions: %d sessions, %d tutors rescored in %.0f ms, then %d coalesced in %.0f ms "
+        "after waiting %.0f ms",
+        len(sessions),
+        rescored,
+        own_seconds * 1000,
+        coalesced,
+        (time.monotonic() - waited) * 1000,
+        (waited - started - own_seconds) * 1000,
+    )
+    return rescored + coalesced
 
 
 def rescore_stale(*, attempt: int = 1) -> int:

@@ -80,7 +80,7 @@ def period_counts(
         sessions=Count("pk"),
         tutor_reschedules=Count(
             "pk",
-            filter=Q(status=Session.Status.RESCHEDULED, reschedule__initiator=Reschedule.Initiator.TUTOR),
+            filter=Q(status=Session.Status.RESCHEDULED, reschedule_initiator=Reschedule.Initiator.TUTOR),
         ),
         tutor_no_shows=Count(
             "pk", filter=Q(status=Session.Status.NO_SHOW, no_show_by=Session.NoShowBy.TUTOR)

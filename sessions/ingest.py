@@ -330,6 +330,10 @@ def _session_from(item, platform_updated_at, *, now):
         "platform_updated_at": platform_updated_at,
         "created_at": now,
         "updated_at": now,
+        # Never written from here: the triggers on `reschedules` keep them (sessions/triggers.py).
+        "reschedule_initiator": None,
+        "reschedule_reason_code": None,
+        "reschedule_hours_before": None,
     }
     # Positional: Model.__init__ with keywords costs 2.5 times as much (19 µs against 8 µs a session).
     session = Session(*(values[name] for name in SESSION_ATTNAMES))  # type: ignore[misc]  # stubs type keywords only

@@ -14,6 +14,7 @@ from scoring import engine, rates, reasons, upsert
 from scoring.facts import (
     CompiledQueryMismatch,
     TutorFacts,
+    reschedule_counts_query,
     run_compiled,
     session_counts_query,
     tutors_sql,
@@ -651,13 +652,21 @@ def _scans(plan: dict) -> list[tuple[str, str | None]]:
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="covering indexes are PostgreSQL's")
 @pytest.mark.django_db(transaction=True)  # VACUUM runs outside a transaction
-def test_a_tutors_session_counts_are_read_from_the_index_alone(make_tutor, make_session):
+@pytest.mark.parametrize(
+    "counts_query, index",
+    [
+        (session_counts_query, "sessions_tutor_counts_idx"),
+        (reschedule_counts_query, "sessions_reschedule_counts_idx"),  # no lookup of any reschedule
+    ],
+)
+def test_a_tutors_counts_are_read_from_an_index_alone(make_tutor, make_session, counts_query, index):
     # Every counted session of the window is read for a score: a column the counts need that
-    # sessions_tutor_counts_idx does not hold would make each of them a visit to the table.
+    # the index does not hold would make each of them a visit to a table.
     tutor = make_tutor()
     make_session(tutor, days_ago=1, status="completed", student_rating=4)
     make_session(tutor, days_ago=2, status="no_show", no_show_by="tutor")
-    sql, params = session_counts_query(NOW, [tutor.pk]).query.sql_with_params()
+    make_session(tutor, days_ago=3, status="rescheduled", initiator="tutor", reason="sick", hours_before=2)
+    sql, params = counts_query(NOW, [tutor.pk]).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE sessions")  # as autovacuum keeps the visibility map
         with transaction.atomic():
@@ -665,7 +674,7 @@ def test_a_tutors_session_counts_are_read_from_the_index_alone(make_tutor, make_
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0][0]["Plan"]
 
-    assert _scans(plan) == [("Index Only Scan", "sessions_tutor_counts_idx")]
+    assert _scans(plan) == [("Index Only Scan", index)]
 
 
 def test_newer_only_keeps_a_score_calculated_later(make_tutor, make_session):

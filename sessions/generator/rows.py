@@ -226,10 +226,19 @@ class RowMaker:
         moment = self.sampler.start_time(self.now, self.now + 7 * DAY)
         duration = self.sampler.duration()
         row = (uuid4(self.rng), plan.id, student_id, to_datetime(moment), None, "scheduled", duration)
-        return (*row, None, None, now_dt, now_dt, False, False, None)
+        return (*row, None, None, now_dt, now_dt, False, False, None, *NO_RESCHEDULE)
+
+
+NO_RESCHEDULE = (None, None, None)
+
+
+def reschedule_copies(reschedule: tuple | None) -> tuple:
+    """What a session row holds of its Reschedule row: initiator, reason code, hours before."""
+    return NO_RESCHEDULE if reschedule is None else (reschedule[2], reschedule[6], reschedule[8])
 
 
 def with_flags(drafts: list) -> list[tuple]:
-    """The session rows of ONE student's drafts, with the pair's first-session flags added."""
+    """The session rows of ONE student's drafts, with the pair's first-session flags and their
+    reschedule's copies added."""
     flags = pair_flags([(draft[0][0], draft[0][5], draft[0][3]) for draft in drafts])
-    return [(*draft[0], *flags[draft[0][0]], None) for draft in drafts]
+    return [(*draft[0], *flags[draft[0][0]], None, *reschedule_copies(draft[1])) for draft in drafts]

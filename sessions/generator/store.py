@@ -26,6 +26,11 @@ SESSION_COLUMNS = (
     "is_first_session",
     "first_session_retained",
     "platform_updated_at",  # generated rows never came from the platform: None
+    # Its reschedule's copies, as the triggers would write them (sessions/triggers.py), which
+    # then find nothing to change: written with the session, not one UPDATE per reschedule.
+    "reschedule_initiator",
+    "reschedule_reason_code",
+    "reschedule_hours_before",
 )
 RESCHEDULE_COLUMNS = (
     "id",
