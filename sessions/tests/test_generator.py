@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import F
 
 from sessions import generator
 from sessions.generator import calendar, manifest, plan, rows, store, truth
@@ -527,6 +528,28 @@ def test_generated_tutors_are_marked_for_scoring_and_scored():
 
     assert TutorScore.objects.count() == 10
     assert TutorScore.objects.filter(last_calculated_at=NOW).count() == 10
+
+
+@pytest.mark.django_db
+def test_generated_sessions_carry_their_reschedules_copies(demo_set):
+    _, session_rows, reschedule_rows, _ = demo_set
+    copies = {row[SESSION["id"]]: row[SESSION["reschedule_initiator"] :] for row in session_rows}
+    for reschedule in reschedule_rows:
+        fields = (
+            reschedule[RESCHEDULE[name]] for name in ("initiator", "reason_code", "hours_before_session")
+        )
+        assert copies.pop(reschedule[RESCHEDULE["session_id"]]) == tuple(fields)
+    assert set(copies.values()) == {(None, None, None)}  # every other session: none
+    # Stored, they are what the triggers would have written (they find nothing to change).
+    run("--tutors=5", "--sessions=200", "--seed=3", f"--now={NOW_ISO}", "--no-scores")
+    rescheduled = Session.objects.filter(reschedule__isnull=False)
+    assert rescheduled.exists()
+    assert not rescheduled.exclude(
+        reschedule_initiator=F("reschedule__initiator"),
+        reschedule_reason_code=F("reschedule__reason_code"),
+        reschedule_hours_before=F("reschedule__hours_before_session"),
+    ).exists()
+    assert not Session.objects.filter(reschedule__isnull=True, reschedule_initiator__isnull=False).exists()
 
 
 @pytest.mark.django_db
