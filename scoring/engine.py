@@ -214,8 +214,8 @@ def risk_score(verdicts: dict[str, Evidence], *, settings: ScoringSettings, flag
 
 # Tutors share strengths (they come from cached verdicts): the Decimal maths runs once per mix.
 @functools.lru_cache(maxsize=1 << 16)
-def _risk_score(strengths_: tuple[float, ...], weights: tuple[Decimal, ...], flagged: bool) -> Decimal:
-    strengths = [Decimal(str(round(strength, 4))) for strength in strengths_]
+def _risk_score(components: tuple[float, ...], weights: tuple[Decimal, ...], flagged: bool) -> Decimal:
+    strengths = [Decimal(str(round(strength, 4))) for strength in components]
     total_weight = sum(weights) or Decimal(1)
     mean = sum(weight * strength for weight, strength in zip(weights, strengths, strict=True)) / total_weight
     value = max(strengths) + OTHER_COMPONENTS_SHARE * mean
