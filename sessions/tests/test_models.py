@@ -274,3 +274,22 @@ def test_sessions_carry_only_the_indexes_their_queries_use(db):
             ("updated_at",),  # what changed since a score: the sessions a new score announces
         ]
     )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="extended statistics are PostgreSQL's")
+def test_the_planner_knows_only_rescheduled_sessions_carry_reschedule_copies(make_tutor, make_session):
+    # Counted as independent, the two conditions would look four times rarer than they are here,
+    # and a full recompute would count the tutor reschedules in one process (migration 0011).
+    tutor = make_tutor()
+    for day in range(20):
+        make_session(tutor, days_ago=day + 1, student_id=f"r{day}", status="rescheduled", initiator="tutor")
+        make_session(tutor, days_ago=day + 1, student_id=f"c{day}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE sessions")
+        cursor.execute(
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM sessions "
+            "WHERE status = 'rescheduled' AND reschedule_initiator = 'tutor'"
+        )
+        estimated = cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+
+    assert estimated >= 16  # 20 are; 10 without the statistics
