@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from .rescheduling import LAST_MINUTE_HOURS, fill_derived_fields
 from .sql import execute, matching
+from .triggers import COPIED as RESCHEDULE_COPIES
 
 
 class Tutor(models.Model):
@@ -208,8 +209,7 @@ class ReasonCode(models.TextChoices):
 REASON_CODES = tuple(ReasonCode.values)
 
 
-RESCHEDULE_COPIES = ["reschedule_initiator", "reschedule_reason_code", "reschedule_hours_before"]
-# Every field Session.save() writes to a stored session.
+# Every field Session.save() writes to a stored session: all but the reschedule copies.
 UPDATED_BY_SAVE = [
     field.name
     for field in Session._meta.concrete_fields
