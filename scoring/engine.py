@@ -76,7 +76,10 @@ def _new_score(values: dict[str, Any]) -> TutorScore:
                 None if field.has_default() and callable(field.default) else (field.get_default())
             )
     score = TutorScore.__new__(TutorScore)
-    score.__dict__.update(_STATIC_DEFAULTS, _state=ModelState(), **values)
+    fields = score.__dict__
+    fields.update(_STATIC_DEFAULTS)
+    fields.update(values)
+    fields["_state"] = ModelState()
     return score
 
 
@@ -89,11 +92,11 @@ def build_score(
     was_flagged: Flags | None = None,
 ) -> TutorScore:
     """An unsaved TutorScore for one tutor's facts: metrics, flags, risk, reasons, recommendations.
-    `was_flagged` ({alert kind: bool}): the flags of the stored score, which a flag needs to stay up."""
+    `was_flagged` ({alert kind: bool}): the flags of the stored score, which a flag needs to stay up.
+    Its id is left unset: only a tutor's first score needs one, and saving gives it (upsert.py)."""
     totals, reschedules = facts.totals, facts.tutor_reschedules
     score = _new_score(
         {
-            "id": uuid.uuid4(),
             "tutor_id": tutor_id,
             "created_at": now,
             "last_calculated_at": now,
@@ -139,7 +142,7 @@ def build_score(
     score.first_session_flag = verdicts[FIRST_SESSION].flagged
     score.is_high_risk = score.reschedule_flag or score.no_show_flag or score.first_session_flag
     score.is_watching = any(verdict.watching for verdict in verdicts.values())
-    score.evidence = {kind: verdict.as_json() for kind, verdict in verdicts.items()}
+    score.evidence = {kind: verdict.json for kind, verdict in verdicts.items()}
     score.risk_score = risk_score(verdicts, settings=settings, flagged=score.is_high_risk)
     if score.is_high_risk:
         score.risk_level = RiskLevel.HIGH

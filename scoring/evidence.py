@@ -74,23 +74,20 @@ class Evidence:
             return "watching"
         return "clear" if self.total else "no data"
 
-    def as_json(self) -> dict:
-        return _as_json(self)
-
-
-# Verdicts repeat across tutors (weigh() below is cached): each one's JSON is built once. The dict
-# is shared by every score holding that verdict, so it must never be changed in place.
-@functools.lru_cache(maxsize=1 << 16)
-def _as_json(verdict: Evidence) -> dict:
-    return {
-        "state": verdict.state,
-        "window_days": verdict.window_days,
-        "events": verdict.events,
-        "total": verdict.total,
-        "evidence_ratio": round(verdict.ratio, 2) if verdict.ratio < 1e6 else 1e6,
-        "strength": round(verdict.strength, 1),
-        "held": verdict.held,
-    }
+    # Verdicts repeat across tutors (weigh() below is cached): each one's JSON is built once. The
+    # dict is shared by every score holding that verdict, so it must never be changed in place.
+    @functools.cached_property
+    def json(self) -> dict:
+        """The verdict as a score stores it (TutorScore.evidence[kind])."""
+        return {
+            "state": self.state,
+            "window_days": self.window_days,
+            "events": self.events,
+            "total": self.total,
+            "evidence_ratio": round(self.ratio, 2) if self.ratio < 1e6 else 1e6,
+            "strength": round(self.strength, 1),
+            "held": self.held,
+        }
 
 
 # A window is looked at afresh about every `window_days`, so a short one gets more chances a month

@@ -11,7 +11,7 @@ EVIDENCE_WORDS = {
 }
 
 
-# A score's evidence as stored: {flag kind: Evidence.as_json()} (scoring/evidence.py).
+# A score's evidence as stored: {flag kind: Evidence.json} (scoring/evidence.py).
 EvidenceJson = dict[str, dict[str, Any]]
 
 

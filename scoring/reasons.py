@@ -4,6 +4,7 @@ Reasons lead with the sentences that raised a flag (strongest first), then the r
 watched, then the context: other reschedule windows, patterns, the other rates, ratings.
 """
 
+import functools
 from decimal import Decimal
 from typing import TypeVar
 
@@ -43,7 +44,8 @@ def _top(counts: dict[K, int], *, minimum: int) -> K | None:
     if not counts:
         return None
     top = max(counts, key=counts.__getitem__)
-    if counts[top] < minimum or sum(1 for count in counts.values() if count == counts[top]) > 1:
+    highest = counts[top]
+    if highest < minimum or list(counts.values()).count(highest) > 1:
         return None
     return top
 
@@ -60,38 +62,51 @@ def _with_data(facts: TutorFacts, verdicts: Verdicts) -> list[str]:
     return kinds
 
 
-def _sentence(
-    kind: str, score: TutorScore, facts: TutorFacts, verdicts: Verdicts, settings: ScoringSettings
-) -> tuple[str, Decimal, str]:
-    """(figure sentence, threshold it is weighed against, noun) of one rate that has data; written
-    only when a reason shows it."""
+def _thresholds(settings: ScoringSettings) -> dict[str, Decimal]:
+    """{kind: the threshold a reader knows}: for first sessions, the retention threshold."""
+    return {
+        RESCHEDULE_RATE: settings.reschedule_rate_threshold,
+        NO_SHOW_RATE: settings.no_show_rate_threshold,
+        FIRST_SESSION: settings.first_session_retention_threshold,
+    }
+
+
+# A recompute of 10,000 tutors writes ~60,000 sentences, of which ~14,000 are distinct: the ones
+# that follow from a few counts are written once per distinct counts and settings.
+@functools.lru_cache(maxsize=1 << 16)
+def _figure(kind: str, events: int, total: int, days: int, threshold: Decimal) -> str:
+    """The figure of one rate that has data (`total` > 0), without a full stop, from a verdict's
+    counts: `events` of `total` (for first sessions, new students who did not come back)."""
+    limit = format_percent(threshold)
     if kind == RESCHEDULE_RATE:
-        reschedule = verdicts[RESCHEDULE_RATE]
-        days = reschedule.window_days
         return (
-            f"Rescheduled {reschedule.events} of {plural(reschedule.total, 'session')} "
-            f"in the last {days} days "
-            f"({format_percent(getattr(score, f'reschedule_rate_{days}d'))}%, threshold "
-            f"{format_percent(settings.reschedule_rate_threshold)}%)",
-            settings.reschedule_rate_threshold,
-            "sessions",
+            f"Rescheduled {events} of {plural(total, 'session')} in the last {days} days "
+            f"({format_percent(percentage(events, total))}%, threshold {limit}%)"
         )
     if kind == NO_SHOW_RATE:
         return (
-            f"Missed {facts.no_shows_30d} of {plural(facts.totals[30], 'session')} in the last 30 days "
-            f"({format_percent(score.no_show_rate_30d)}%, threshold "
-            f"{format_percent(settings.no_show_rate_threshold)}%)",
-            settings.no_show_rate_threshold,
-            "sessions",
+            f"Missed {events} of {plural(total, 'session')} in the last {days} days "
+            f"({format_percent(percentage(events, total))}%, threshold {limit}%)"
         )
+    retained = total - events
     return (
-        f"{facts.retained_first_sessions} of {plural(facts.first_sessions, 'new student')} came back "
+        f"{retained} of {plural(total, 'new student')} came back "
         f"within {FIRST_SESSION_FOLLOW_UP_DAYS} days of their first session "
-        f"({format_percent(score.first_session_retention_90d)}%, threshold "
-        f"{format_percent(settings.first_session_retention_threshold)}%)",
-        HUNDRED - settings.first_session_retention_threshold,
-        "first sessions",
+        f"({format_percent(percentage(retained, total))}%, threshold {limit}%)"
     )
+
+
+def _context(kind: str, verdict: Evidence, threshold: Decimal) -> str:
+    """The figure of a rate, as a sentence of its own."""
+    return _figure(kind, verdict.events, verdict.total, verdict.window_days, threshold) + "."
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _window_sentence(events: int, total: int, days: int, threshold: Decimal) -> str | None:
+    """The sentence of a reschedule window whose rate is red or amber; None for any other."""
+    if rate_colour(percentage(events, total), threshold) in ("", "green"):
+        return None
+    return _figure(RESCHEDULE_RATE, events, total, days, threshold) + "."
 
 
 def explain_inactive(facts: TutorFacts) -> list[str]:
@@ -103,16 +118,18 @@ def explain_inactive(facts: TutorFacts) -> list[str]:
     return [f"Inactive: no session in the last {ACTIVE_WINDOW_DAYS} days."]
 
 
-def _lead(
-    kind: str, text: str, verdict: Evidence, threshold: Decimal, noun: str, settings: ScoringSettings
-) -> str:
+@functools.lru_cache(maxsize=1 << 14)
+def _lead(kind: str, verdict: Evidence, threshold: Decimal, minimum: int, evidence_ratio: Decimal) -> str:
     """The sentence a flag (or a watch) rests on: the figure, then how much evidence it is."""
-    ratio = ratio_needed(settings.flag_evidence_ratio, verdict.window_days)
-    needed = events_needed(verdict.total, float(threshold), ratio)
+    text = _figure(kind, verdict.events, verdict.total, verdict.window_days, threshold)
+    weighed, noun = (
+        (HUNDRED - threshold, "first sessions") if kind == FIRST_SESSION else (threshold, "sessions")
+    )
+    needed = events_needed(verdict.total, float(weighed), ratio_needed(evidence_ratio, verdict.window_days))
     if verdict.held:
         clause = "flagged earlier, and the evidence still points above the threshold"
-    elif verdict.total < settings.minimum_sessions:
-        clause = f"too few {noun} to flag (minimum {settings.minimum_sessions})"
+    elif verdict.total < minimum:
+        clause = f"too few {noun} to flag (minimum {minimum})"
     elif needed is None:
         clause = f"too few {noun} to flag yet"
     else:
@@ -132,14 +149,22 @@ def explain(
     Reasons lead with the sentences that raised a flag (strongest first), then the rates being
     watched, then the context: other reschedule windows, patterns, the other rates, ratings."""
     reasons, recommendations = [], []
+    thresholds = _thresholds(settings)
     with_data = _with_data(facts, verdicts)
     ranked = sorted(
         (kind for kind in with_data if verdicts[kind].flagged or verdicts[kind].watching),
         key=lambda kind: (not verdicts[kind].flagged, -verdicts[kind].strength),
     )
     for kind in ranked:
-        text, threshold, noun = _sentence(kind, score, facts, verdicts, settings)
-        reasons.append(_lead(kind, text, verdicts[kind], threshold, noun, settings))
+        reasons.append(
+            _lead(
+                kind,
+                verdicts[kind],
+                thresholds[kind],
+                settings.minimum_sessions,
+                settings.flag_evidence_ratio,
+            )
+        )
     if facts.totals[ACTIVE_WINDOW_DAYS] < settings.minimum_sessions and not ranked:
         reasons.append(
             f"Too few sessions to judge yet (a window needs at least {settings.minimum_sessions})."
@@ -147,25 +172,18 @@ def explain(
 
     # Other reschedule windows that are red or amber (a wider window holding the very same
     # counts adds nothing); without any, the 30-day figure.
-    threshold_text = format_percent(settings.reschedule_rate_threshold)
+    threshold = thresholds[RESCHEDULE_RATE]
     lead = verdicts[RESCHEDULE_RATE]
     shown = {(lead.events, lead.total)} if RESCHEDULE_RATE in ranked else set()
     for days in WINDOWS:
         counts = (facts.tutor_reschedules[days], facts.totals[days])
-        rate = getattr(score, f"reschedule_rate_{days}d")
-        colour = rate_colour(rate, settings.reschedule_rate_threshold)
-        if colour in ("", "green") or counts in shown:
-            continue
-        reasons.append(
-            f"Rescheduled {counts[0]} of {plural(counts[1], 'session')} in the last "
-            f"{days} days ({format_percent(rate)}%, threshold {threshold_text}%)."
-        )
-        shown.add(counts)
+        sentence = None if counts in shown else _window_sentence(*counts, days, threshold)
+        if sentence:
+            reasons.append(sentence)
+            shown.add(counts)
     if not shown and facts.totals[30]:
         reasons.append(
-            f"Rescheduled {facts.tutor_reschedules[30]} of {plural(facts.totals[30], 'session')} "
-            "in the last 30 days "
-            f"({format_percent(score.reschedule_rate_30d)}%, threshold {threshold_text}%)."
+            _figure(RESCHEDULE_RATE, facts.tutor_reschedules[30], facts.totals[30], 30, threshold) + "."
         )
 
     # Reschedule patterns over the 90-day window.
@@ -187,9 +205,9 @@ def explain(
         )
 
     if NO_SHOW_RATE in with_data and facts.no_shows_30d and NO_SHOW_RATE not in ranked:
-        reasons.append(_sentence(NO_SHOW_RATE, score, facts, verdicts, settings)[0] + ".")
+        reasons.append(_context(NO_SHOW_RATE, verdicts[NO_SHOW_RATE], thresholds[NO_SHOW_RATE]))
     if FIRST_SESSION in with_data and FIRST_SESSION not in ranked:
-        reasons.append(_sentence(FIRST_SESSION, score, facts, verdicts, settings)[0] + ".")
+        reasons.append(_context(FIRST_SESSION, verdicts[FIRST_SESSION], thresholds[FIRST_SESSION]))
     if score.average_rating_90d is not None:
         reasons.append(
             f"Average student rating {score.average_rating_90d} from {score.rated_sessions_90d} "

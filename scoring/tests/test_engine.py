@@ -711,6 +711,24 @@ def test_the_chunked_write_keeps_newer_scores_in_any_chunk_and_saves_the_rest(
     assert calculated == {tutor.pk: NOW + DAY if tutor == newer else NOW for tutor in tutors}
 
 
+@pytest.mark.parametrize("bulk", [False, True], ids=["insert", "copy"])
+def test_a_first_score_gets_an_id_and_a_rescored_tutor_keeps_it(make_tutor, make_session, monkeypatch, bulk):
+    tutors = [make_tutor(f"Tutor {index}") for index in range(4)]
+    for tutor in tutors:
+        make_session(tutor, days_ago=1)
+    if bulk:
+        monkeypatch.setattr(upsert, "BULK_THRESHOLD", 1)
+        monkeypatch.setattr(upsert, "COPY_CHUNK", 3)
+    engine.recompute_all(now=NOW, tutor_ids=[tutor.pk for tutor in tutors[:2]])
+    first_ids = dict(TutorScore.objects.values_list("tutor_id", "id"))
+
+    assert engine.recompute_all(now=NOW + DAY) == 4
+
+    ids = dict(TutorScore.objects.values_list("tutor_id", "id"))
+    assert all(ids[tutor_id] == score_id for tutor_id, score_id in first_ids.items())
+    assert len(set(ids.values())) == 4 and None not in ids.values()
+
+
 def test_reasons_use_the_singular_for_one(make_tutor, make_session, now):
     tutor = make_tutor()
     make_session(tutor, days_ago=2, status="rescheduled", initiator="tutor", hours_before=48)
