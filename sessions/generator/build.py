@@ -8,7 +8,7 @@ from .plan import Options, TutorPlan, allocate
 from .rows import RowMaker, with_flags
 from .stats import Stats
 from .store import SESSION_COLUMNS
-from .students import FOLLOW_UP_DAYS, Student, StudentMaker, trim
+from .students import FOLLOW_UP_DAYS, Student, StudentMaker, history_window, trim
 
 DAY = 86_400
 
@@ -35,7 +35,7 @@ def generate_rows(plans: list[TutorPlan], options: Options, stats: Stats) -> Ite
             student.measured_retained = rows[0][RETAINED]
             session_rows += rows
             reschedule_rows += [draft[1] for draft in student.drafts if draft[1] is not None]
-        stats.add_tutor(tutor_students, cutoff)
+        stats.add_tutor(tutor_students, cutoff, history_window(plan.truth))
         if len(session_rows) >= options.chunk_size:
             yield session_rows, reschedule_rows
             session_rows, reschedule_rows = [], []

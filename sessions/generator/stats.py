@@ -4,14 +4,19 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..rescheduling import LAST_MINUTE_HOURS
-from .calendar import DAY, HOUR, PEAK_HOURS
+from .calendar import DAY, HOUR, PEAK_HOURS, window_shares
 from .plan import TutorPlan
 from .students import Student
 from .truth import problems
 
-# Columns of Stats.per_tutor: one row of counts per tutor.
-COLUMNS = ("past", "completed", "rescheduled", "no_show", "tutor_no_show", "last_minute", "weekday", "peak")
-PAST, COMPLETED, RESCHEDULED, NO_SHOW, TUTOR_NO_SHOW, LAST_MINUTE, WEEKDAY, PEAK = range(len(COLUMNS))
+# Columns of Stats.per_tutor: one row of counts per tutor, then the weekday and peak sessions
+# expected over the tutor's history (calendar.window_shares).
+COLUMNS = (
+    *("past", "completed", "rescheduled", "no_show", "tutor_no_show", "last_minute", "weekday", "peak"),
+    *("expected_weekday", "expected_peak"),
+)
+PAST, COMPLETED, RESCHEDULED, NO_SHOW, TUTOR_NO_SHOW, LAST_MINUTE, WEEKDAY, PEAK = range(8)
+EXPECTED_WEEKDAY, EXPECTED_PEAK = 8, 9
 
 
 @dataclass
@@ -61,28 +66,32 @@ class Stats:
             self.truth["reschedule_10_25"] += 0.10 <= truth.baseline.reschedule <= 0.25
             self.truth[f"problems_{len(problems(truth.baseline))}"] += 1
 
-    def add_tutor(self, students: list[Student], cutoff: float) -> None:
+    def add_tutor(self, students: list[Student], cutoff: float, window: tuple[float, float]) -> None:
         """One tutor's finished students (see students.Student); `cutoff`: the latest first session
-        old enough to count for retention."""
+        old enough to count for retention; `window`: when its past sessions could start
+        (students.history_window)."""
         drafts = [draft for student in students for draft in student.drafts]
         rows = [draft[0] for draft in drafts]
         reschedules = [draft[1] for draft in drafts if draft[1] is not None]
         moments = [draft[4] for draft in drafts]
         statuses = Counter(row[5] for row in rows)
-        counts = [0] * len(COLUMNS)
+        counts: list[float] = [0] * len(COLUMNS)
         counts[PAST], counts[COMPLETED] = len(rows), statuses["completed"]
         counts[RESCHEDULED], counts[NO_SHOW] = statuses["rescheduled"], statuses["no_show"]
         counts[TUTOR_NO_SHOW] = sum(row[8] == "tutor" for row in rows)
-        counts[LAST_MINUTE] = sum(reschedule[8] < LAST_MINUTE_HOURS for reschedule in reschedules)
+        last_minute = sum(reschedule[8] < LAST_MINUTE_HOURS for reschedule in reschedules)
+        counts[LAST_MINUTE] = last_minute
         counts[WEEKDAY] = sum((int(moment // DAY) + 3) % 7 < 5 for moment in moments)
         counts[PEAK] = sum(int(moment % DAY // HOUR) in PEAK_HOURS for moment in moments)
+        weekday_share, peak_share = window_shares(*window)
+        counts[EXPECTED_WEEKDAY], counts[EXPECTED_PEAK] = len(rows) * weekday_share, len(rows) * peak_share
         self.per_tutor.append(counts)
         self.past_sessions += len(rows)
         self.status.update(statuses)
         self.initiators.update(reschedule[2] for reschedule in reschedules)
         self.reason_codes.update(reschedule[6] for reschedule in reschedules)
         self.no_show_by.update(row[8] for row in rows if row[8])
-        self.last_minute += counts[LAST_MINUTE]
+        self.last_minute += last_minute
         self.rated += sum(row[7] is not None for row in rows)
         durations = [row[6] for row in rows if row[6] is not None]
         if durations:

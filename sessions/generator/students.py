@@ -20,6 +20,7 @@ from ..first_sessions import FOLLOW_UP_DAYS
 from .calendar import DAY, HOUR, weekday
 from .plan import TutorPlan
 from .rows import RowMaker, TutorTables
+from .truth import TutorTruth
 
 CONTINUATION_MEAN = 4.0  # sessions after the first follow-up: exponential, capped
 MAX_SESSIONS = 25
@@ -42,6 +43,12 @@ class Student:
         self.retention = tables.retention[period]  # the true retention at the first session
         self.profile = tables.profiles[period]
         self.measured_retained = False  # the product's flag on the first session, once computed
+
+
+def history_window(truth: TutorTruth) -> tuple[float, float]:
+    """(start, end) of the times a tutor's past sessions start in: from the history's start to
+    when the tutor stopped teaching or shortly before `now`."""
+    return truth.start, min(truth.active_until, truth.end - RECENT_GUARD)
 
 
 @functools.lru_cache(maxsize=512)
@@ -81,7 +88,7 @@ class StudentMaker:
         student's follow-ups ran over and no other student had sessions to give back)."""
         tables = TutorTables(plan)
         truth = plan.truth
-        end = min(truth.active_until, truth.end - RECENT_GUARD)
+        end = history_window(truth)[1]
         arrivals_end = end
         if truth.active_until < truth.end and end - NEW_STUDENTS_STOP_DAYS * DAY > truth.start + DAY:
             arrivals_end = end - NEW_STUDENTS_STOP_DAYS * DAY

@@ -19,7 +19,8 @@ from django.db import connection
 from django.db.models import F
 
 from sessions import generator
-from sessions.generator import calendar, manifest, plan, rows, store, truth
+from sessions.generator import calendar, manifest, plan, rows, store, students, truth
+from sessions.generator import stats as stats_module
 from sessions.generator.build import generate_rows
 from sessions.models import ApiKey, Reschedule, Session, Tutor
 from sessions.rescheduling import classify_reason, hours_before_session
@@ -374,12 +375,53 @@ def test_reasons_repeat_per_tutor(demo_set):
     assert top_shares[len(top_shares) // 2] >= 0.4
 
 
+WEIGHTS = calendar.WEEKDAY_WEIGHTS
+MONDAY = 4 * 86_400  # 1970-01-05, a Monday, at midnight UTC
+PEAK_SHARE = sum(w for h, w in calendar.HOUR_WEIGHTS.items() if h in calendar.PEAK_HOURS) / sum(
+    calendar.HOUR_WEIGHTS.values()
+)
+
+
+def test_the_calendar_shares_of_whole_weeks_are_the_weights():
+    weekday, peak = calendar.window_shares(MONDAY, MONDAY + 3 * 7 * 86_400)
+    assert weekday == pytest.approx(sum(WEIGHTS[:5]) / sum(WEIGHTS))
+    assert peak == pytest.approx(PEAK_SHARE)
+    assert calendar.window_shares(MONDAY + 5 * 86_400, MONDAY + 7 * 86_400)[0] == 0  # a weekend
+
+
+def test_the_calendar_shares_follow_the_days_a_history_holds():
+    # 90 days from a Monday: 12 weeks and Monday to Saturday once more, so one Sunday fewer.
+    weekday, _ = calendar.window_shares(MONDAY, MONDAY + 90 * 86_400)
+    assert weekday == pytest.approx(13 * sum(WEIGHTS[:5]) / (13 * sum(WEIGHTS) - WEIGHTS[6]))
+    # Which days come once more than the whole weeks moves the share: Monday to Friday the most.
+    extra = {days: calendar.window_shares(MONDAY, MONDAY + (84 + days) * 86_400)[0] for days in range(7)}
+    assert max(extra, key=extra.__getitem__) == 5 and min(extra, key=extra.__getitem__) == 0
+    # A cut first or last day counts only its slots inside the window: from 19:00, only the peak's
+    # last hour and the two after it; up to 16:00 (included), none of the evening's.
+    _, evening = calendar.window_shares(MONDAY + 19 * 3600 - 1, MONDAY + 86_400 - 1)
+    assert evening == pytest.approx(8 / (8 + 4 + 2))
+    _, morning = calendar.window_shares(MONDAY, MONDAY + 16 * 3600)
+    assert 0 < morning < PEAK_SHARE
+
+
+def test_the_calendar_checks_expect_what_each_history_holds(medium_set):
+    plans, _, _, stats = medium_set
+    checks = {check.name: check for check in generator.validation_report(stats)}
+    for name, position in (("sessions: on weekdays", 0), ("sessions: 15:00-20:00 start", 1)):
+        past = [counts[stats_module.PAST] for counts in stats.per_tutor]
+        shares = [calendar.window_shares(*students.history_window(plan.truth))[position] for plan in plans]
+        expected = sum(count * share for count, share in zip(past, shares, strict=True)) / sum(past)
+        assert checks[name].target == pytest.approx(expected)
+        assert checks[name].ok
+
+
 def test_times_follow_the_week_and_the_evening_peak(medium_set):
     _, sessions, _, _ = medium_set
     times = [row[SESSION["scheduled_time"]] for row in sessions if row[SESSION["status"]] != "scheduled"]
     assert all(NOW - 90 * DAY < moment <= NOW - timedelta(hours=2) for moment in times)
     weekday_share = sum(moment.weekday() < 5 for moment in times) / len(times)
-    assert weekday_share == pytest.approx(calendar.expected_weekday_share(), abs=0.02)
+    history = ((NOW - 90 * DAY).timestamp(), (NOW - timedelta(hours=2)).timestamp())
+    assert weekday_share == pytest.approx(calendar.window_shares(*history)[0], abs=0.02)
     assert weekday_share > 5 / 7  # busier than an even spread
     assert sum(15 <= moment.hour < 20 for moment in times) / len(times) > 0.6
     upcoming = [row[SESSION["scheduled_time"]] for row in sessions if row[SESSION["status"]] == "scheduled"]
