@@ -72,8 +72,9 @@ def _thresholds(settings: ScoringSettings) -> dict[str, Decimal]:
 
 
 # A recompute of 10,000 tutors writes ~60,000 sentences, of which ~14,000 are distinct: the ones
-# that follow from a few counts are written once per distinct counts and settings.
-@functools.lru_cache(maxsize=1 << 16)
+# that follow from a few counts are written once per distinct counts and settings (the caches
+# hold a few megabytes at most).
+@functools.lru_cache(maxsize=1 << 15)
 def _figure(kind: str, events: int, total: int, days: int, threshold: Decimal) -> str:
     """The figure of one rate that has data (`total` > 0), without a full stop, from a verdict's
     counts: `events` of `total` (for first sessions, new students who did not come back)."""
@@ -101,7 +102,7 @@ def _context(kind: str, verdict: Evidence, threshold: Decimal) -> str:
     return _figure(kind, verdict.events, verdict.total, verdict.window_days, threshold) + "."
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 14)
 def _window_sentence(events: int, total: int, days: int, threshold: Decimal) -> str | None:
     """The sentence of a reschedule window whose rate is red or amber; None for any other."""
     if rate_colour(percentage(events, total), threshold) in ("", "green"):
