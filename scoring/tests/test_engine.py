@@ -14,6 +14,7 @@ from scoring import engine, rates, reasons, upsert
 from scoring.facts import (
     CompiledQueryMismatch,
     TutorFacts,
+    read_facts,
     reschedule_counts_query,
     run_compiled,
     session_counts_query,
@@ -510,6 +511,34 @@ def test_scores_match_an_independent_sql_count(db, seed):
             assert row[f"reschedule_rate_{days}d"] == expected_rate
     assert TutorScore.objects.count() == len(tutors)
     assert sum(expected_row[4] for expected_row in expected.values()) > 100  # the data is not trivial
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_reschedule_patterns_match_a_count_in_python(db, seed):
+    tutors = make_random_data(seed, tutors=15)
+    expected = {tutor.pk: TutorFacts() for tutor in tutors}
+    for session in Session.objects.filter(
+        status="rescheduled",
+        reschedule_initiator="tutor",
+        scheduled_time__gt=NOW - timedelta(days=90),
+        scheduled_time__lte=NOW,
+    ):
+        tutor = expected[session.tutor_id]
+        weekday = session.scheduled_time.isoweekday()  # UTC, the current time zone
+        tutor.weekdays[weekday] = tutor.weekdays.get(weekday, 0) + 1
+        code = session.reschedule_reason_code
+        tutor.reason_codes[code] = tutor.reason_codes.get(code, 0) + 1
+        tutor.last_minute_reschedules += session.reschedule_hours_before < 24
+
+    facts = read_facts(now=NOW)
+
+    def patterns(of):
+        return {
+            tutor_id: (f.weekdays, f.reason_codes, f.last_minute_reschedules) for tutor_id, f in of.items()
+        }
+
+    assert patterns(facts) == patterns(expected)
+    assert sum(sum(f.weekdays.values()) for f in expected.values()) > 20  # the data is not trivial
 
 
 def test_recompute_all_runs_a_fixed_number_of_queries(db, django_assert_max_num_queries):
