@@ -76,10 +76,7 @@ def _new_score(values: dict[str, Any]) -> TutorScore:
                 None if field.has_default() and callable(field.default) else (field.get_default())
             )
     score = TutorScore.__new__(TutorScore)
-    fields = score.__dict__
-    fields.update(_STATIC_DEFAULTS)
-    fields.update(values)
-    fields["_state"] = ModelState()
+    score.__dict__.update(_STATIC_DEFAULTS, _state=ModelState(), **values)
     return score
 
 

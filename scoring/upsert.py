@@ -155,10 +155,10 @@ def _copy_upsert(scores: Iterator[TutorScore], *, saved_at: datetime, newer_only
     # them in a fraction of that. Same columns, same conflict rule as the INSERT path.
     # The id is not copied: the database gives one to a tutor's first score (the upsert keeps a
     # stored score's id), so no UUID is generated, nor written, per score.
-    copied = SAVED_FIELDS[1:]
+    copied = [name for name in SAVED_FIELDS if name != "id"]
     as_text = [
         (position, _json_text if isinstance(field, models.JSONField) else _timestamp_text)
-        for position, field in enumerate(_saved_fields()[1:])
+        for position, field in enumerate(field for field in _saved_fields() if field.attname != "id")
         if isinstance(field, models.JSONField | models.DateTimeField)
     ]
     row_of = operator.attrgetter(*copied)
