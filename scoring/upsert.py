@@ -155,15 +155,15 @@ def _copy_upsert(scores: Iterator[TutorScore], *, saved_at: datetime, newer_only
     # them in a fraction of that. Same columns, same conflict rule as the INSERT path.
     # The id is not copied: the database gives one to a tutor's first score (the upsert keeps a
     # stored score's id), so no UUID is generated, nor written, per score.
-    copied = [name for name in SAVED_FIELDS if name != "id"]
+    copied = [field for field in _saved_fields() if field.attname != "id"]
     as_text = [
         (position, _json_text if isinstance(field, models.JSONField) else _timestamp_text)
-        for position, field in enumerate(field for field in _saved_fields() if field.attname != "id")
+        for position, field in enumerate(copied)
         if isinstance(field, models.JSONField | models.DateTimeField)
     ]
-    row_of = operator.attrgetter(*copied)
+    row_of = operator.attrgetter(*(field.attname for field in copied))
     table, columns = _names(connection.vendor)
-    column_list = ", ".join(columns[name] for name in copied)
+    column_list = ", ".join(columns[field.attname] for field in copied)
     upsert = (
         f"INSERT INTO {table} ({columns['id']}, {column_list}) "
         f"SELECT gen_random_uuid(), {column_list} FROM scoring_upsert "

@@ -44,10 +44,11 @@ def window_shares(start: float, end: float) -> tuple[float, float]:
     for day in range(first_day, last_day + 1):
         # The first and last days may be cut: only their slots inside the window count.
         slots = SLOTS if first_day < day < last_day else [s for s in SLOTS if start < day * DAY + s[0] <= end]
-        day_weight = WEEKDAY_WEIGHTS[(day + 3) % 7]
+        day_of_week = weekday(day * DAY)
+        day_weight = WEEKDAY_WEIGHTS[day_of_week]
         mass = day_weight * sum(weight for _, weight in slots)
         total_mass += mass
-        weekday_mass += mass if (day + 3) % 7 < 5 else 0.0
+        weekday_mass += mass if day_of_week < 5 else 0.0
         peak_mass += day_weight * sum(weight for at, weight in slots if at // HOUR in PEAK_HOURS)
     if not total_mass:
         return 0.0, 0.0

@@ -148,7 +148,7 @@ def _session_checks(stats: Stats) -> list[Check]:
         rows.append(
             _check(
                 name,
-                _share(sum(counts[part] for counts in stats.per_tutor), past),
+                _share(sum(count for count, _ in pairs), past),
                 _share(sum(counts[expected] for counts in stats.per_tutor), past),
                 tolerance and tolerance + CALENDAR_MODEL_GAP,
             )
