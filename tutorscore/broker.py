@@ -11,7 +11,7 @@ the stock broker.
 import logging
 
 import psycopg
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 from django_q.brokers.orm import ORM
 from django_q.conf import Conf
@@ -53,9 +53,17 @@ class NotifyingORM(ORM):
         # Listen before looking, so that a task enqueued in between still wakes us.
         if not self.on_postgres() or not self.listen():
             return super().dequeue()
-        tasks = self.claim()
-        if not tasks and self.wait():
+        try:
             tasks = self.claim()
+            if not tasks and self.wait():
+                tasks = self.claim()
+        except (OperationalError, InterfaceError):
+            # The connection died under a query (a database restart): the health check before
+            # each claim cannot see that. Raising would kill the pusher, which django-q restarts
+            # only seconds later; a task claimed just before is handed out again after its lock.
+            logger.warning("task queue: database connection lost while claiming; reconnecting", exc_info=True)
+            connections[Conf.ORM].close()
+            return None
         return tasks or None
 
     def claim(self) -> list[tuple[int, str]]:

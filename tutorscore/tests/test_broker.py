@@ -81,3 +81,17 @@ def test_a_lost_listener_connection_is_reopened(broker, monkeypatch, caplog):
     task_id = broker.enqueue("task")
     assert broker.dequeue() == [(task_id, "task")]
     assert not broker.listener.closed
+
+
+@postgres_only
+def test_a_connection_lost_under_a_claim_costs_one_empty_look(broker, monkeypatch, caplog):
+    task_id = broker.enqueue("task")
+    orm = connections[Conf.ORM]
+    # Dropped after the health check that precedes each claim: the claim's own query fails.
+    monkeypatch.setattr(NotifyingORM, "get_connection", staticmethod(lambda list_key=None: OrmQ.objects))
+    with psycopg.connect(**orm.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [orm.connection.info.backend_pid])
+
+    assert broker.dequeue() is None  # logged, not raised: the pusher lives on
+    assert "database connection lost while claiming" in caplog.text
+    assert broker.dequeue() == [(task_id, "task")]
