@@ -286,9 +286,21 @@ def recompute_all(
     if ids is not None and not ids:
         return 0
     settings = settings or ScoringSettings.load()
-    with cyclic_gc_paused(), transaction.atomic():
-        previous_flags = read_flags(ids)
-        scores = compute_scores(now=now, settings=settings, tutor_ids=ids, previous_flags=previous_flags)
+    with cyclic_gc_paused():
+        return _score_and_save(now=now, settings=settings, tutor_ids=ids, newer_only=newer_only)
+
+
+def _score_and_save(
+    *, now: datetime, settings: ScoringSettings, tutor_ids: list[uuid.UUID] | None, newer_only: bool
+) -> int:
+    # A function of its own so that the scores die at its return, while the collector is still
+    # paused: alive when it is back on, they made the first collection after walk all of them
+    # (~40 ms of a recompute at 10,000 tutors).
+    with transaction.atomic():
+        previous_flags = read_flags(tutor_ids)
+        scores = compute_scores(
+            now=now, settings=settings, tutor_ids=tutor_ids, previous_flags=previous_flags
+        )
         saved = save_scores(scores, newer_only=newer_only)
         sync_alerts(saved, now=now, previous_flags=previous_flags)
     return len(saved)

@@ -3,6 +3,7 @@
 import gc
 import random
 import uuid
+import weakref
 from datetime import timedelta
 from decimal import Decimal
 
@@ -807,6 +808,28 @@ def test_a_seven_day_window_needs_thirty_sevenths_of_the_ratio():
     assert not verdict.flagged  # 4 of 6 would flag a 30-day window, not a week (5 of 6 would)
     week.tutor_reschedules = {7: 5, 30: 5, 90: 5}
     assert engine.weigh_facts(week, settings=settings)["reschedule_rate"].flagged
+
+
+def test_a_recomputes_scores_are_freed_before_the_collector_resumes(make_tutor, make_session, monkeypatch):
+    # Alive when the collector resumes, they made its first collection walk every one of them.
+    for _ in range(3):
+        sessions(make_session, make_tutor(), 3)
+    built, alive_when_resumed = [], []
+    build_score, enable = engine.build_score, gc.enable
+
+    def build_and_watch(*args, **kwargs):
+        score = build_score(*args, **kwargs)
+        built.append(weakref.ref(score))
+        return score
+
+    def note_the_living_and_enable():
+        alive_when_resumed.append(sum(ref() is not None for ref in built))
+        enable()
+
+    monkeypatch.setattr(engine, "build_score", build_and_watch)
+    monkeypatch.setattr(gc, "enable", note_the_living_and_enable)
+    assert engine.recompute_all(now=NOW) == 3
+    assert len(built) == 3 and alive_when_resumed == [0]
 
 
 def test_recompute_pauses_the_cyclic_collector_and_restores_it_as_it_was(
