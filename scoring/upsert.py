@@ -178,7 +178,6 @@ def _copy_upsert(scores: Iterator[TutorScore], *, saved_at: datetime, newer_only
         )
         chunk = list(islice(scores, COPY_CHUNK))
         while chunk:
-            cursor.execute("TRUNCATE scoring_upsert")
             with cursor.cursor.copy(f"COPY scoring_upsert ({column_list}) FROM STDIN") as copy:
                 for score in chunk:
                     score.updated_at = saved_at
@@ -188,8 +187,10 @@ def _copy_upsert(scores: Iterator[TutorScore], *, saved_at: datetime, newer_only
                     copy.write_row(row)
             # Pipeline mode sends the upsert without waiting for it: PostgreSQL writes this chunk
             # while Python builds the next one (a lazy `scores`), on the other core.
+            # The table is emptied for the next chunk in the same round trip.
             with cursor.cursor.connection.pipeline():
                 cursor.execute(upsert)
+                cursor.cursor.connection.execute("TRUNCATE scoring_upsert")
                 written, chunk = chunk, list(islice(scores, COPY_CHUNK))
             kept = {tutor_id for (tutor_id,) in cursor.fetchall()}
             landed.extend(score for score in written if score.tutor_id in kept)
