@@ -185,9 +185,9 @@ def _copy_upsert(scores: Iterator[TutorScore], *, saved_at: datetime, newer_only
                     for position, text in as_text:
                         row[position] = text(row[position])
                     copy.write_row(row)
-            # Pipeline mode sends the upsert without waiting for it: PostgreSQL writes this chunk
-            # while Python builds the next one (a lazy `scores`), on the other core.
-            # The table is emptied for the next chunk in the same round trip.
+            # Pipeline mode sends the upsert, and the TRUNCATE that empties the table for the next
+            # chunk, without waiting for them: PostgreSQL writes this chunk while Python builds the
+            # next one (a lazy `scores`), on the other core.
             with cursor.cursor.connection.pipeline():
                 cursor.execute(upsert)
                 cursor.cursor.connection.execute("TRUNCATE scoring_upsert")
