@@ -741,6 +741,23 @@ def test_the_chunked_write_keeps_newer_scores_in_any_chunk_and_saves_the_rest(
     assert calculated == {tutor.pk: NOW + DAY if tutor == newer else NOW for tutor in tutors}
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path is PostgreSQL's")
+def test_the_copy_refuses_scores_of_different_settings_and_writes_none(make_tutor, make_session, monkeypatch):
+    # The settings and times are bound once per chunk, so one save must not mix two recomputes.
+    tutors = [make_tutor(f"Tutor {index}") for index in range(3)]
+    for tutor in tutors:
+        make_session(tutor, days_ago=1)
+    settings = ScoringSettings.load()
+    monkeypatch.setattr(upsert, "BULK_THRESHOLD", 1)
+    scores = list(engine.compute_scores(now=NOW, settings=settings))
+    scores[-1].minimum_sessions = settings.minimum_sessions + 1
+
+    with pytest.raises(ValueError, match="share their settings"), transaction.atomic():
+        upsert.save_scores(scores)
+
+    assert not TutorScore.objects.exists()
+
+
 @pytest.mark.parametrize("bulk", [False, True], ids=["insert", "copy"])
 def test_a_first_score_gets_an_id_and_a_rescored_tutor_keeps_it(make_tutor, make_session, monkeypatch, bulk):
     tutors = [make_tutor(f"Tutor {index}") for index in range(4)]
