@@ -133,21 +133,28 @@ def _ingest(items, *, now, prefix):
         posted_tutor_ids = {item.tutor_id for item in items}
         tutors_where, tutor_params = matching("id", Tutor._meta.pk, posted_tutor_ids)
         sessions_where, session_params = matching("id", Session._meta.pk, list(posted))
-        locked_tutor_ids = {
-            tutor_id
-            for (tutor_id,) in fetch(
-                f"SELECT id FROM tutors WHERE id IN (SELECT id FROM tutors WHERE {tutors_where} "
-                f"UNION ALL SELECT tutor_id FROM sessions WHERE {sessions_where}) ORDER BY id{lock_clause()}",
-                [*tutor_params, *session_params],
-                [Tutor._meta.pk],
-            )
-        }
-        existing_tutor_ids = locked_tutor_ids & posted_tutor_ids
+
+        tutors_sql = (
+            f"SELECT id FROM tutors WHERE id IN (SELECT id FROM tutors WHERE {tutors_where} "
+            f"UNION ALL SELECT tutor_id FROM sessions WHERE {sessions_where}) ORDER BY id{lock_clause()}"
+        )
+
+        def lock_tutors() -> set[uuid.UUID]:
+            rows = fetch(tutors_sql, [*tutor_params, *session_params], [Tutor._meta.pk])
+            return {tutor_id for (tutor_id,) in rows}
+
+        existing_tutor_ids = lock_tutors() & posted_tutor_ids
         new_tutors = _new_tutors(enumerate(items), existing_tutor_ids, prefix, now=now)
         if new_tutors:
-            # ignore_conflicts: a tutor created by a concurrent request meanwhile is fine as it is.
-            Tutor.objects.bulk_create(new_tutors, ignore_conflicts=True)
+            # ignore_conflicts: a tutor created by a concurrent request meanwhile is fine as it is
+            # (inserted in id order, so two batches creating the same tutors wait in turn).
+            Tutor.objects.bulk_create(sorted(new_tutors, key=lambda tutor: tutor.pk), ignore_conflicts=True)
             result.tutors_created = len(new_tutors)
+            if connection.features.has_select_for_update:
+                # Locked too before any session is. A post that waited here for a concurrent post
+                # creating the same tutor held no tutor lock: it locked the session, then waited
+                # at mark_changed for a third post that held the tutor and waited for the session.
+                lock_tutors()
 
         stored_ids = list(posted)
         if connection.features.has_select_for_update:  # SQLite: the write lock is already ours

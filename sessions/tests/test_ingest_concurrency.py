@@ -8,6 +8,7 @@ its write lock up front (IMMEDIATE transactions), so it serialises these posts b
 import json
 import random
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -187,3 +188,85 @@ def test_posts_swapping_sessions_between_two_tutors_do_not_deadlock(key, monkeyp
     assert len(runs) == 2  # no post ran twice
     stored = dict(Session.objects.values_list("pk", "tutor_id"))
     assert stored == {uuid.UUID(to_ada["session_id"]): ada, uuid.UUID(to_bo["session_id"]): bo}
+
+
+def test_posts_racing_to_create_a_tutor_take_its_lock_before_the_session(key, monkeypatch):
+    # Three posts of one new session for a new tutor. `first` creates the tutor and the session;
+    # `waiter` waits for `first`'s insert of the tutor (it found no tutor to lock), then locks the
+    # session; `third` starts once `first` has committed, so it finds the tutor and locks it, then
+    # waits for the session. Were `waiter` to go on without the tutor's lock, it would now wait
+    # at mark_changed for `third`'s, and `third` for its session: a deadlock (one post retried,
+    # or answered 503). Each step is released by the one before, so the order is the same in
+    # every run.
+    tutor_id, session_id = uuid.uuid4(), uuid.uuid4()
+    payloads = {
+        name: session_payload(status, session_id=session_id, tutor_id=tutor_id, days_ago=1)
+        for name, status in (("first", "scheduled"), ("waiter", "completed"), ("third", "no_show"))
+    }
+    first_inside, release_first, waiter_inside, third_locked = (threading.Event() for _ in range(4))
+    mark_changed, fetch, runs, answers = Tutor.mark_changed, sessions_ingest.fetch, [], {}
+
+    def paced_mark_changed(tutor_ids, **kwargs):
+        name = threading.current_thread().name
+        if name == "first":
+            first_inside.set()  # its insert of the tutor is not committed yet
+            release_first.wait(timeout=10)
+        elif name == "waiter":
+            waiter_inside.set()  # it holds the session's lock
+            third_locked.wait(timeout=1)  # with the tutor's lock held, `third` cannot get it
+        mark_changed(tutor_ids, **kwargs)
+
+    def noting_fetch(sql, params, fields):
+        rows = fetch(sql, params, fields)
+        if threading.current_thread().name == "third" and "FROM tutors" in sql:
+            third_locked.set()
+        return rows
+
+    ingest = sessions_ingest._ingest
+    monkeypatch.setattr(Tutor, "mark_changed", paced_mark_changed)
+    monkeypatch.setattr(sessions_ingest, "fetch", noting_fetch)
+    monkeypatch.setattr(
+        sessions_ingest, "_ingest", lambda *args, **kwargs: runs.append(1) or ingest(*args, **kwargs)
+    )
+
+    def post(name):
+        try:
+            response = Client(HTTP_AUTHORIZATION=f"Bearer {key}").post(
+                "/api/sessions", payloads[name], content_type="application/json"
+            )
+            answers[name] = response.status_code
+        finally:
+            connections.close_all()
+
+    def start(name):
+        thread = threading.Thread(target=post, args=(name,), name=name)
+        thread.start()
+        return thread
+
+    def waiting_for_a_lock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    first = start("first")
+    assert first_inside.wait(timeout=10)
+    waiter = start("waiter")
+    for _ in range(500):  # until `waiter` waits for `first`'s insert of the tutor
+        if waiting_for_a_lock():
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail("the second post never waited for the first")
+    release_first.set()
+    first.join(timeout=10)
+    assert waiter_inside.wait(timeout=10)
+    third = start("third")
+    for thread in (waiter, third):
+        thread.join(timeout=30)
+
+    assert answers == {"first": 202, "waiter": 202, "third": 202}
+    assert len(runs) == 3  # no post ran twice
+    assert Tutor.objects.filter(pk=tutor_id).count() == 1
